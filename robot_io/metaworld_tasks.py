@@ -6,7 +6,12 @@ Users name tasks the way papers do ("door-open"); MetaWorld's env ids carry a ve
 
 import difflib
 
+from robot_io.errors import InputError
+
 METAWORLD_VERSION_SUFFIX = "-v3"
+
+# Cameras defined in MetaWorld v3's scene; AVDC's benchmark uses the first three corners.
+CAMERAS = ("corner", "corner2", "corner3", "corner4", "topview", "behindGripper", "gripperPOV")
 
 INSTRUCTIONS: dict[str, str] = {
     "assembly": "put the ring onto the peg",
@@ -83,7 +88,14 @@ def resolve_task(name: str) -> str:
         return short
     close = difflib.get_close_matches(short, INSTRUCTIONS, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else f"valid names: {', '.join(sorted(INSTRUCTIONS))}"
-    raise ValueError(f"unknown MetaWorld task {name!r}; {hint}")
+    raise InputError(f"unknown MetaWorld task {name!r}; {hint}")
+
+
+def validate_camera(name: str) -> str:
+    """Returns `name` if MetaWorld defines that camera, else fails listing the valid ones."""
+    if name not in CAMERAS:
+        raise InputError(f"unknown MetaWorld camera {name!r}; valid cameras: {', '.join(CAMERAS)}")
+    return name
 
 
 def resolve_tasks(spec: str | list[str]) -> list[str]:

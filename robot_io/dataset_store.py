@@ -1,0 +1,87 @@
+"""Crash-safe appends to a LeRobotDataset directory.
+
+LeRobot keeps parquet writers open until `finalize()`; a process killed before that leaves files
+without footers and a dataset that no longer loads. Each `append()` therefore works on a copy
+(`.<name>.staging`), finalizes it, then swaps it in with two renames. After a crash the directory is
+either the old dataset or the new one, and `recover()` undoes a swap caught between its renames.
+A JSON sidecar in `meta/` (e.g. collection progress) is committed in the same swap.
+"""
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lerobot.configs.video import RGBEncoderConfig
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+# decord (used to read raw mp4 clips for pretraining) cannot decode LeRobot's default AV1: record H.264.
+H264_ENCODER = dict(vcodec="h264", pix_fmt="yuv420p", g=2, crf=18)
+
+
+@dataclass
+class Append:
+    """An open append: add episodes to `dataset` and edit `sidecar`; both land together or not at all."""
+
+    dataset: LeRobotDataset
+    sidecar: dict = field(default_factory=dict)
+
+
+class AtomicDatasetStore:
+    def __init__(self, root: Path, repo_id: str, fps: int, features: dict, robot_type: str, sidecar_name: str):
+        self.root = Path(root)
+        self.repo_id = repo_id
+        self.fps = fps
+        self.features = features
+        self.robot_type = robot_type
+        self.sidecar_path = Path("meta") / sidecar_name
+        self._staging = self.root.with_name(f".{self.root.name}.staging")
+        self._old = self.root.with_name(f".{self.root.name}.old")
+
+    def recover(self) -> None:
+        """Finishes or undoes a swap interrupted by a crash and drops an unfinished staging copy."""
+        if self._old.exists():
+            if self.root.exists():
+                shutil.rmtree(self._old)
+            else:
+                os.rename(self._old, self.root)
+        if self._staging.exists():
+            shutil.rmtree(self._staging)
+
+    def read_sidecar(self) -> dict | None:
+        """The committed sidecar, or None when the dataset or its sidecar does not exist."""
+        path = self.root / self.sidecar_path
+        return json.loads(path.read_text()) if path.exists() else None
+
+    @contextmanager
+    def append(self) -> Iterator[Append]:
+        self.recover()
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        encoder = RGBEncoderConfig(**H264_ENCODER)
+        if self.root.exists():
+            shutil.copytree(self.root, self._staging)
+            dataset = LeRobotDataset.resume(self.repo_id, root=self._staging, rgb_encoder=encoder)
+        else:
+            dataset = LeRobotDataset.create(
+                self.repo_id,
+                fps=self.fps,
+                features=self.features,
+                root=self._staging,
+                robot_type=self.robot_type,
+                rgb_encoder=encoder,
+            )
+        txn = Append(dataset, self.read_sidecar() or {})
+        try:
+            yield txn
+            dataset.finalize()
+        except BaseException:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            raise
+        (self._staging / self.sidecar_path).write_text(json.dumps(txn.sidecar, indent=2, sort_keys=True))
+        if self.root.exists():
+            os.rename(self.root, self._old)
+        os.rename(self._staging, self.root)
+        shutil.rmtree(self._old, ignore_errors=True)

@@ -1,0 +1,68 @@
+"""How one robot episode is laid out in a LeRobotDataset: feature names, shapes and the frame rows.
+
+Every dataset the project writes (expert demos, rollouts) uses these keys, so the planner and
+inverse-dynamics loaders read them all the same way. Row t holds the observation before action t
+and `next.success`, whether the task was solved right after it.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IMAGE_KEY = "observation.image"
+STATE_KEY = "observation.state"
+ENV_STATE_KEY = "observation.environment_state"
+ACTION_KEY = "action"
+SUCCESS_KEY = "next.success"
+CAMERA_KEY = "camera"
+SEED_KEY = "seed"
+
+
+def episode_features(
+    image_size: int, state_names: tuple[str, ...], action_names: tuple[str, ...], env_state_dim: int
+) -> dict:
+    """The LeRobotDataset feature spec of an episode with square RGB frames of `image_size` pixels."""
+    return {
+        IMAGE_KEY: {"dtype": "video", "shape": (image_size, image_size, 3), "names": ["height", "width", "channels"]},
+        STATE_KEY: {"dtype": "float32", "shape": (len(state_names),), "names": list(state_names)},
+        ENV_STATE_KEY: {"dtype": "float32", "shape": (env_state_dim,), "names": None},
+        ACTION_KEY: {"dtype": "float32", "shape": (len(action_names),), "names": list(action_names)},
+        SUCCESS_KEY: {"dtype": "bool", "shape": (1,), "names": None},
+        CAMERA_KEY: {"dtype": "string", "shape": (1,), "names": None},
+        SEED_KEY: {"dtype": "int64", "shape": (1,), "names": None},
+    }
+
+
+@dataclass
+class Episode:
+    """One recorded episode, T control steps long."""
+
+    images: np.ndarray  # (T, H, W, 3) uint8, observation before each action
+    states: np.ndarray  # (T, S) float32
+    env_states: np.ndarray  # (T, E) float32
+    actions: np.ndarray  # (T, A) float32, the actions actually executed
+    successes: np.ndarray  # (T,) bool, task solved right after each action
+    instruction: str
+    camera: str
+    seed: int
+
+    @property
+    def success(self) -> bool:
+        return bool(self.successes.any())
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def frames(self):
+        """The episode as LeRobotDataset frame dicts, in order."""
+        for t in range(len(self)):
+            yield {
+                IMAGE_KEY: self.images[t],
+                STATE_KEY: self.states[t],
+                ENV_STATE_KEY: self.env_states[t],
+                ACTION_KEY: self.actions[t],
+                SUCCESS_KEY: self.successes[t : t + 1],
+                CAMERA_KEY: self.camera,
+                SEED_KEY: np.array([self.seed], dtype=np.int64),
+                "task": self.instruction,
+            }

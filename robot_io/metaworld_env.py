@@ -1,0 +1,107 @@
+"""MetaWorld (v3) behind robot_io's Env contract, rendering through FastRenderer only when asked.
+
+Object and goal positions are drawn from the seed given to `reset`, so a seed names one initial
+scene: the same seed gives the same trajectory and frames for the same actions.
+"""
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import numpy as np  # noqa: E402
+from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE  # noqa: E402
+
+from robot_io.fast_renderer import FastRenderer  # noqa: E402
+from robot_io.metaworld_tasks import env_id, instruction_for, resolve_task  # noqa: E402
+from robot_io.types import Observation, StepResult  # noqa: E402
+
+METAWORLD_FPS = 80  # MetaWorld's render_fps: 5 physics substeps of 2.5 ms per env step
+MAX_EPISODE_STEPS = 500  # MetaWorld's max_path_length
+STATE_NAMES = ("hand_x", "hand_y", "hand_z", "gripper_opening")
+ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "gripper_effort")
+
+
+class MetaWorldEnv:
+    """One MetaWorld task seen from one camera.
+
+    `state` is the proprioception a real arm would also report (end-effector xyz and gripper opening);
+    the full 39-dim simulator observation, which the scripted experts need, is `env_state`.
+    """
+
+    fps = METAWORLD_FPS
+    action_dim = len(ACTION_NAMES)
+    state_dim = len(STATE_NAMES)
+
+    def __init__(
+        self,
+        task: str,
+        camera: str = "corner",
+        image_size: int = 64,
+        seed: int = 0,
+        max_episode_steps: int = MAX_EPISODE_STEPS,
+    ):
+        if not 1 <= max_episode_steps <= MAX_EPISODE_STEPS:
+            raise ValueError(f"max_episode_steps={max_episode_steps} must be in [1, {MAX_EPISODE_STEPS}]")
+        self.task = resolve_task(task)
+        self.instruction = instruction_for(self.task)
+        self.camera = camera
+        self.image_size = image_size
+        self.max_episode_steps = max_episode_steps
+        env_cls = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{env_id(self.task)}-goal-observable"]
+        self._env = env_cls(seed=seed)
+        self._env._freeze_rand_vec = False
+        self._env.seeded_rand_vec = True
+        self._renderer = FastRenderer(self._env.model, camera, image_size, image_size)
+        self._seed = seed
+        self._steps = 0
+        self._env_state: np.ndarray | None = None
+
+    def reset(self, seed: int | None = None, *, render: bool = True) -> Observation:
+        """Starts an episode; `seed` (default: the constructor's, then the RNG stream) picks the scene."""
+        if seed is None:
+            seed, self._seed = self._seed, None
+        if seed is not None:
+            self._env.seed(seed)
+        env_state, _ = self._env.reset()
+        self._steps = 0
+        return self._observe(env_state, render)
+
+    def step(self, action: np.ndarray, *, render: bool = True) -> StepResult:
+        """Applies a 4-dim action in [-1, 1] (xyz end-effector delta, gripper effort)."""
+        if self._env_state is None:
+            raise RuntimeError("call reset() before step()")
+        if self._steps >= self.max_episode_steps:
+            raise RuntimeError(f"episode already ran {self.max_episode_steps} steps; call reset()")
+        action = np.asarray(action, dtype=np.float32)
+        if action.shape != (self.action_dim,):
+            raise ValueError(f"action must have shape ({self.action_dim},), got {action.shape}")
+        env_state, _, _, _, info = self._env.step(action)
+        self._steps += 1
+        return StepResult(
+            observation=self._observe(env_state, render),
+            success=bool(info["success"]),
+            truncated=self._steps >= self.max_episode_steps,
+        )
+
+    def render(self) -> np.ndarray:
+        """The current camera image. # (H, W, 3) uint8"""
+        return self._renderer.render(self._env.data)
+
+    def _observe(self, env_state: np.ndarray, render: bool) -> Observation:
+        self._env_state = env_state
+        return Observation(
+            image=self.render() if render else None,
+            state=env_state[: self.state_dim].astype(np.float32),
+            instruction=self.instruction,
+            env_state=env_state,
+        )
+
+    def close(self) -> None:
+        self._renderer.close()
+        self._env.close()
+
+    def __enter__(self) -> "MetaWorldEnv":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,87 @@
+"""Collection recipes: TOML files in datasets/ that say which expert demos to record and how."""
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from robot_io.errors import InputError
+from robot_io.metaworld_env import MAX_EPISODE_STEPS
+from robot_io.metaworld_tasks import resolve_tasks, validate_camera
+
+
+@dataclass(frozen=True)
+class CollectionRecipe:
+    """What `vp collect` records.
+
+    Attempt `a` of camera `j` uses scene seed `seed + a * len(cameras) + j`, so demo seeds fill
+    `[seed, seed + max_attempts_per_camera * len(cameras))`; evaluation seeds must stay outside it.
+    """
+
+    name: str  # dataset name; the LeRobot repo id is "video-planner/<name>"
+    tasks: tuple[str, ...]  # MetaWorld task names, or ("avdc11",) for AVDC's 11 tasks
+    cameras: tuple[str, ...] = ("corner", "corner2", "corner3")
+    episodes_per_camera: int = 5  # successful episodes to keep per (task, camera)
+    image_size: int = 128  # square frames; the cpu planner preset downsamples to 64
+    seed: int = 0  # first scene seed (see the class docstring)
+    max_attempts_per_camera: int = 20  # expert attempts per (task, camera) before giving up
+    max_episode_steps: int = MAX_EPISODE_STEPS
+    action_noise_std: float = 0.0  # Gaussian noise added to expert actions; the executed action is recorded
+    keep_failed: bool = False  # also record episodes where the expert failed
+
+    def __post_init__(self):
+        object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
+        object.__setattr__(self, "cameras", tuple(validate_camera(c) for c in self.cameras))
+        checks = {
+            "tasks": bool(self.tasks),
+            "cameras": bool(self.cameras),
+            "episodes_per_camera": self.episodes_per_camera >= 1,
+            "image_size": 8 <= self.image_size <= 1024,
+            "max_attempts_per_camera": self.max_attempts_per_camera >= self.episodes_per_camera,
+            "max_episode_steps": 1 <= self.max_episode_steps <= MAX_EPISODE_STEPS,
+            "action_noise_std": self.action_noise_std >= 0,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise InputError(f"recipe {self.name!r}: invalid {key} = {getattr(self, key)!r}")
+
+    @property
+    def repo_id(self) -> str:
+        return f"video-planner/{self.name}"
+
+    def scene_seed(self, attempt: int, camera_index: int) -> int:
+        return self.seed + attempt * len(self.cameras) + camera_index
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"tasks": list(self.tasks), "cameras": list(self.cameras)}
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "recipe") -> "CollectionRecipe":
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(sorted(known))}"
+                raise InputError(f"{source}: unknown key {key!r}; {hint}")
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and f.default is dataclasses.MISSING]
+        if missing:
+            raise InputError(f"{source}: missing required key(s) {', '.join(missing)}")
+        values = dict(values)
+        for key in ("tasks", "cameras"):
+            if isinstance(values.get(key), str):
+                values[key] = (values[key],)
+            elif key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "CollectionRecipe":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"recipe file {path} does not exist; recipes live in datasets/*.toml")
+        try:
+            values = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(f"recipe file {path} is not valid TOML: {err}") from None
+        return cls.from_dict(values, source=str(path))
