@@ -111,7 +111,7 @@ def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool
                     if episode.success or recipe.keep_failed:
                         for frame in episode.frames():
                             txn.dataset.add_frame(frame)
-                        txn.dataset.save_episode()
+                        txn.dataset.save_episode(parallel_encoding=False)
                         group.recorded += 1
                     bar.update(int(episode.success))
                     bar.set_postfix(task=task, camera=camera, failures=group.attempts - group.successes)

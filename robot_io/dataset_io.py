@@ -1,0 +1,142 @@
+"""Reading the project's LeRobotDatasets: opening with clear errors, and fixed-offset frame windows.
+
+Training loaders read windows "frame t plus frames t+o for a few offsets o" from within one episode.
+Two backends give the same windows: LeRobot's own reader (`delta_timestamps`, torchcodec/pyav) and
+decord straight on the episode's H.264 mp4, the path raw video corpora take.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
+from robot_io.errors import InputError
+
+BACKENDS = ("lerobot", "decord")
+
+
+def open_dataset(root: str | Path, delta_timestamps: dict[str, list[float]] | None = None) -> LeRobotDataset:
+    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one."""
+    root = Path(root)
+    if not (root / "meta" / "info.json").is_file():
+        raise InputError(f"no LeRobot dataset at {root} (meta/info.json missing); create one with `vp collect`")
+    try:
+        json.loads((root / "meta" / "info.json").read_text())
+        dataset = LeRobotDataset(
+            f"local/{root.name}", root=root, delta_timestamps=delta_timestamps, return_uint8=True
+        )
+        dataset.hf_dataset  # noqa: B018 - loads the frame table now, so corruption surfaces here
+        for key in dataset.meta.video_keys:
+            for episode in range(dataset.meta.total_episodes):
+                if not (root / dataset.meta.get_video_file_path(episode, key)).is_file():
+                    raise FileNotFoundError(f"video of episode {episode} missing")
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"corrupt LeRobot dataset at {root}: {reason}; re-collect it") from None
+    return dataset
+
+
+class DecordEpisodeVideo:
+    """Decodes frames of one episode straight from its mp4 with decord (H.264 only; decord has no AV1)."""
+
+    def __init__(self, dataset: LeRobotDataset, key: str = IMAGE_KEY):
+        self.dataset = dataset
+        self.key = key
+        self._readers: dict[Path, object] = {}
+
+    def frames(self, episode: int, frame_indices: np.ndarray) -> np.ndarray:
+        """Frames at positions `frame_indices` of `episode`. # (N, H, W, 3) uint8"""
+        import decord
+
+        meta = self.dataset.meta
+        path = self.dataset.root / meta.get_video_file_path(episode, self.key)
+        if path not in self._readers:
+            self._readers[path] = decord.VideoReader(str(path), ctx=decord.cpu(0))
+        first = round(meta.episodes[episode][f"videos/{self.key}/from_timestamp"] * meta.fps)
+        return self._readers[path].get_batch([first + int(i) for i in frame_indices]).asnumpy()
+
+
+class EpisodeWindows(torch.utils.data.Dataset):
+    """Windows of frames at `frame_offsets` after a start frame t, for every t with t + span inside its episode.
+
+    Offsets past the episode end are clamped to its last frame and flagged in `<key>_is_pad`, as LeRobot
+    does. Windows hold the frames (uint8), the state at t, and, when `action_offsets` is not empty, the
+    actions at t + `action_offsets`.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        frame_offsets: list[int],
+        action_offsets: list[int],
+        span: int,
+        backend: str = "lerobot",
+        image_size: int | None = None,
+    ):
+        if backend not in BACKENDS:
+            raise InputError(f"unknown video backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        self.frame_offsets = np.asarray(frame_offsets)
+        self.action_offsets = np.asarray(action_offsets)
+        self.backend = backend
+        self.image_size = image_size
+        probe = open_dataset(root)
+        fps = probe.meta.fps
+        if backend == "lerobot":
+            delta = {IMAGE_KEY: [o / fps for o in frame_offsets]}
+            if action_offsets:
+                delta[ACTION_KEY] = [o / fps for o in action_offsets]
+            self.dataset = open_dataset(root, delta_timestamps=delta)
+        else:
+            self.dataset = probe
+            self._video = DecordEpisodeVideo(probe)
+            table = probe.hf_dataset.with_format("numpy")
+            self._states = np.stack(table[STATE_KEY]).astype(np.float32)  # (N, S)
+            self._actions = np.stack(table[ACTION_KEY]).astype(np.float32)  # (N, A)
+        episodes = self.dataset.meta.episodes
+        self.lengths = np.asarray(episodes["length"])
+        self.first_index = np.asarray(episodes["dataset_from_index"])
+        self.tasks = [row[0] for row in episodes["tasks"]]
+        self.starts = [(ep, t) for ep, n in enumerate(self.lengths) for t in range(max(0, n - span))]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def window(self, i: int) -> dict:
+        episode, t = self.starts[i]
+        index = int(self.first_index[episode]) + t
+        if self.backend == "lerobot":
+            item = self.dataset[index]
+            frames = item[IMAGE_KEY]  # (F, 3, H, W) uint8
+            is_pad = item[f"{IMAGE_KEY}_is_pad"]
+            state, actions = item[STATE_KEY], item[ACTION_KEY] if len(self.action_offsets) else None
+        else:
+            last = self.lengths[episode] - 1
+            positions = t + self.frame_offsets
+            frames = torch.from_numpy(self._video.frames(episode, np.minimum(positions, last))).permute(0, 3, 1, 2)
+            is_pad = torch.from_numpy(positions > last)
+            action_rows = index + np.minimum(t + self.action_offsets, last) - t
+            state = torch.from_numpy(self._states[index])
+            actions = torch.from_numpy(self._actions[action_rows]) if len(action_rows) else None
+        if self.image_size is not None and frames.shape[-1] != self.image_size:
+            frames = resize_frames(frames, self.image_size)
+        window = {
+            "frames": frames,
+            "frames_is_pad": is_pad,
+            "state": state,
+            "instruction": self.tasks[episode],
+            "episode_index": episode,
+            "frame_index": t,
+        }
+        if actions is not None:
+            window["actions"] = actions
+        return window
+
+
+def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """Area-resamples uint8 frames to size×size. # (F, 3, H, W) -> (F, 3, size, size)"""
+    resized = F.interpolate(frames.float(), size=(size, size), mode="area")
+    return resized.round().clamp(0, 255).to(torch.uint8)
