@@ -1,0 +1,115 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robot_io.collect import PROGRESS_SIDECAR, collect, run_expert_episode
+from robot_io.dataset_io import open_dataset
+from robot_io.dataset_summary import episode_table
+from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
+from robot_io.errors import InputError
+from robot_io.metaworld_env import MetaWorldEnv
+from robot_io.metaworld_expert import expert_policy
+from robot_io.recipe import CollectionRecipe
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def replay_expert(recipe: CollectionRecipe, task: str, camera_index: int, attempt: int = 0):
+    camera = recipe.cameras[camera_index]
+    with MetaWorldEnv(task, camera, recipe.image_size, max_episode_steps=recipe.max_episode_steps) as env:
+        seed = recipe.scene_seed(attempt, camera_index)
+        return run_expert_episode(env, expert_policy(task), seed, recipe.action_noise_std)
+
+
+def test_two_episodes_read_back_exactly(two_episode_dataset, two_episode_recipe):
+    dataset = open_dataset(two_episode_dataset)
+    assert dataset.meta.total_episodes == 2
+    assert dataset.meta.features[IMAGE_KEY]["info"]["video.codec"] == "h264"
+    rows = episode_table(two_episode_dataset)
+    assert [r["camera"] for r in rows] == ["corner", "corner2"]
+    for episode, row in enumerate(rows):
+        original = replay_expert(two_episode_recipe, "button-press-topdown", camera_index=episode)
+        start = dataset.meta.episodes[episode]["dataset_from_index"]
+        items = [dataset[start + t] for t in range(len(original))]
+        assert row["length"] == len(original) and row["success"] and original.success
+        assert row["task"] == "press the button from the top" == items[0]["task"]
+        np.testing.assert_array_equal(np.stack([i[ACTION_KEY].numpy() for i in items]), original.actions)
+        np.testing.assert_array_equal(np.stack([i[STATE_KEY].numpy() for i in items]), original.states)
+        frames = np.stack([i[IMAGE_KEY].permute(1, 2, 0).numpy() for i in items]).astype(int)
+        error = np.abs(frames - original.images.astype(int))
+        assert error.max() <= 4 and error.mean() < 0.5  # lossless H.264 4:4:4: RGB<->YUV rounding only
+
+
+def test_rerun_resumes_without_duplicates(two_episode_dataset, two_episode_recipe):
+    before = json.loads((two_episode_dataset / "meta" / PROGRESS_SIDECAR).read_text())
+    collect(two_episode_recipe, two_episode_dataset, show_progress=False)
+    assert open_dataset(two_episode_dataset).meta.total_episodes == 2
+    assert json.loads((two_episode_dataset / "meta" / PROGRESS_SIDECAR).read_text()) == before
+
+
+def test_other_recipe_into_same_output_is_refused(two_episode_dataset, two_episode_recipe):
+    with pytest.raises(InputError, match="different recipe"):
+        collect(replace(two_episode_recipe, seed=5), two_episode_dataset, show_progress=False)
+
+
+def test_action_noise_is_recorded_as_executed(tmp_path, two_episode_recipe):
+    recipe = replace(two_episode_recipe, cameras=("corner",), action_noise_std=0.3, name="noisy")
+    root = tmp_path / "noisy"
+    collect(recipe, root, show_progress=False)
+    dataset = open_dataset(root)
+    actions = np.stack(dataset.hf_dataset.with_format("numpy")[ACTION_KEY])
+    states = np.stack(dataset.hf_dataset.with_format("numpy")[STATE_KEY])
+    clean = replay_expert(replace(recipe, action_noise_std=0.0), "button-press-topdown", 0)
+    assert not np.allclose(actions[: len(clean)], clean.actions[: len(actions)])
+    with MetaWorldEnv("button-press-topdown", "corner", 64) as env:
+        replayed = [env.reset(recipe.scene_seed(0, 0), render=False).state]
+        replayed += [env.step(a, render=False).observation.state for a in actions[:-1]]
+    np.testing.assert_array_equal(np.stack(replayed), states)
+
+
+def test_failed_expert_episodes_are_counted_and_kept_on_request(tmp_path, two_episode_recipe):
+    recipe = replace(
+        two_episode_recipe, cameras=("corner",), max_episode_steps=5, max_attempts_per_camera=2, name="failing"
+    )
+    progress = collect(recipe, tmp_path / "dropped", show_progress=False)
+    assert vars(progress["button-press-topdown/corner"]) == {"attempts": 2, "successes": 0, "recorded": 0}
+    assert not (tmp_path / "dropped").exists()
+    collect(replace(recipe, keep_failed=True), tmp_path / "kept", show_progress=False)
+    rows = episode_table(tmp_path / "kept")
+    assert [(r["length"], r["success"]) for r in rows] == [(5, False), (5, False)]
+
+
+def test_sigkill_mid_collection_leaves_a_loadable_dataset_and_resume_completes(tmp_path):
+    recipe_path = tmp_path / "kill.toml"
+    recipe_path.write_text(
+        'name = "kill"\ntasks = ["reach", "button-press-topdown", "door-open"]\n'
+        'cameras = ["corner", "corner2"]\nepisodes_per_camera = 1\nimage_size = 32\n'
+    )
+    root = tmp_path / "kill"
+    cmd = [sys.executable, "-m", "video_planner.cli", "collect", "--recipe", str(recipe_path), "--output", str(root)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sidecar = root / "meta" / PROGRESS_SIDECAR
+    deadline = time.monotonic() + 120
+    while not sidecar.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert sidecar.exists(), "the collector committed nothing before it was killed"
+
+    committed = json.loads(sidecar.read_text())["groups"]
+    interrupted = open_dataset(root).meta.total_episodes
+    assert 1 <= interrupted == sum(g["recorded"] for g in committed.values()) < 6
+
+    assert subprocess.run(cmd, cwd=REPO, capture_output=True).returncode == 0
+    rows = episode_table(root)
+    assert len(rows) == 6
+    assert len({(r["task"], r["camera"]) for r in rows}) == 6
