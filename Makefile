@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/vp collect --recipe datasets/tiny.toml --output outputs/demo_dataset
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -m "not slow" -q
 
 test-slow: $(STAMP)

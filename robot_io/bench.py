@@ -28,8 +28,13 @@ def bench_render(task: str = "door-open", camera: str = "corner", image_size: in
     import metaworld  # noqa: F401 - registers the Meta-World/ env ids
 
     baseline = gym.make(
-        "Meta-World/MT1", env_name=env_id(task), seed=0, render_mode="rgb_array",
-        camera_name=camera, width=image_size, height=image_size,
+        "Meta-World/MT1",
+        env_name=env_id(task),
+        seed=0,
+        render_mode="rgb_array",
+        camera_name=camera,
+        width=image_size,
+        height=image_size,
     )
     baseline.reset()
     action = np.zeros(4, dtype=np.float32)

@@ -19,16 +19,19 @@ from robot_io.errors import InputError
 BACKENDS = ("lerobot", "decord")
 
 
-def open_dataset(root: str | Path, delta_timestamps: dict[str, list[float]] | None = None) -> LeRobotDataset:
-    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one."""
+def open_dataset(root: str | Path, delta_indices: dict[str, list[int]] | None = None) -> LeRobotDataset:
+    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one.
+
+    `delta_indices` maps a feature to frame offsets (e.g. {"action": [0, 1, 2]}): items then hold the
+    feature at those offsets, as LeRobot's `delta_timestamps` at the dataset's fps.
+    """
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():
         raise InputError(f"no LeRobot dataset at {root} (meta/info.json missing); create one with `vp collect`")
     try:
-        json.loads((root / "meta" / "info.json").read_text())
-        dataset = LeRobotDataset(
-            f"local/{root.name}", root=root, delta_timestamps=delta_timestamps, return_uint8=True
-        )
+        fps = json.loads((root / "meta" / "info.json").read_text())["fps"]
+        delta_timestamps = {k: [i / fps for i in v] for k, v in (delta_indices or {}).items()} or None
+        dataset = LeRobotDataset(f"local/{root.name}", root=root, delta_timestamps=delta_timestamps, return_uint8=True)
         dataset.hf_dataset  # noqa: B018 - loads the frame table now, so corruption surfaces here
         for key in dataset.meta.video_keys:
             for episode in range(dataset.meta.total_episodes):
@@ -44,18 +47,24 @@ class DecordEpisodeVideo:
     """Decodes frames of one episode straight from its mp4 with decord (H.264 only; decord has no AV1)."""
 
     def __init__(self, dataset: LeRobotDataset, key: str = IMAGE_KEY):
+        try:
+            import decord
+        except ImportError:
+            raise InputError(
+                "the decord backend needs decord, which ships wheels for x86_64 Linux and Windows only; "
+                "use backend='lerobot'"
+            ) from None
+        self._decord = decord
         self.dataset = dataset
         self.key = key
         self._readers: dict[Path, object] = {}
 
     def frames(self, episode: int, frame_indices: np.ndarray) -> np.ndarray:
         """Frames at positions `frame_indices` of `episode`. # (N, H, W, 3) uint8"""
-        import decord
-
         meta = self.dataset.meta
         path = self.dataset.root / meta.get_video_file_path(episode, self.key)
         if path not in self._readers:
-            self._readers[path] = decord.VideoReader(str(path), ctx=decord.cpu(0))
+            self._readers[path] = self._decord.VideoReader(str(path), ctx=self._decord.cpu(0))
         first = round(meta.episodes[episode][f"videos/{self.key}/from_timestamp"] * meta.fps)
         return self._readers[path].get_batch([first + int(i) for i in frame_indices]).asnumpy()
 
@@ -83,17 +92,15 @@ class EpisodeWindows(torch.utils.data.Dataset):
         self.action_offsets = np.asarray(action_offsets)
         self.backend = backend
         self.image_size = image_size
-        probe = open_dataset(root)
-        fps = probe.meta.fps
         if backend == "lerobot":
-            delta = {IMAGE_KEY: [o / fps for o in frame_offsets]}
+            delta = {IMAGE_KEY: list(frame_offsets)}
             if action_offsets:
-                delta[ACTION_KEY] = [o / fps for o in action_offsets]
-            self.dataset = open_dataset(root, delta_timestamps=delta)
+                delta[ACTION_KEY] = list(action_offsets)
+            self.dataset = open_dataset(root, delta)
         else:
-            self.dataset = probe
-            self._video = DecordEpisodeVideo(probe)
-            table = probe.hf_dataset.with_format("numpy")
+            self.dataset = open_dataset(root)
+            self._video = DecordEpisodeVideo(self.dataset)
+            table = self.dataset.hf_dataset.with_format("numpy")
             self._states = np.stack(table[STATE_KEY]).astype(np.float32)  # (N, S)
             self._actions = np.stack(table[ACTION_KEY]).astype(np.float32)  # (N, A)
         episodes = self.dataset.meta.episodes

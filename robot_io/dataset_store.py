@@ -7,6 +7,7 @@ either the old dataset or the new one, and `recover()` undoes a swap caught betw
 A JSON sidecar in `meta/` (e.g. collection progress) is committed in the same swap.
 """
 
+import ctypes
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 from lerobot.configs.video import RGBEncoderConfig
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
@@ -22,6 +24,17 @@ from lerobot.datasets.lerobot_dataset import LeRobotDataset
 # At 64-128 px, chroma subsampling and lossy CRFs cost a lot (128 px, measured: yuv444p crf 18 gives
 # 34.9 dB PSNR, max error 187/255); lossless 4:4:4 keeps 56 dB (RGB<->YUV rounding only) at 4.7 KiB/frame.
 H264_ENCODER = dict(vcodec="h264", pix_fmt="yuv444p", g=2, crf=0)
+FFMPEG_LOG_ERROR = 16  # AV_LOG_ERROR
+
+
+def quiet_ffmpeg_logs() -> None:
+    """Shows only FFmpeg errors from PyAV's bundled libavutil.
+
+    LeRobot hands logging back to FFmpeg's default callback after each encode, and libx264 then prints
+    a dozen lines of statistics per episode when its encoder is freed.
+    """
+    for lib in (Path(av.__file__).parent.parent / "av.libs").glob("libavutil*.so*"):
+        ctypes.CDLL(str(lib)).av_log_set_level(FFMPEG_LOG_ERROR)
 
 
 @dataclass
@@ -60,6 +73,7 @@ class AtomicDatasetStore:
 
     @contextmanager
     def append(self) -> Iterator[Append]:
+        quiet_ffmpeg_logs()
         self.recover()
         self.root.parent.mkdir(parents=True, exist_ok=True)
         encoder = RGBEncoderConfig(**H264_ENCODER)

@@ -72,7 +72,5 @@ def expert_report(sidecar: Path) -> str:
     attempts = sum(a for a, _ in per_task.values())
     failures = attempts - sum(s for _, s in per_task.values())
     lines = [f"scripted experts: {attempts} attempts, {failures} failed ({failures / max(attempts, 1):.1%})"]
-    lines += [
-        f"  {task}: {a - s}/{a} failed" for task, (a, s) in sorted(per_task.items()) if a - s > 0
-    ]
+    lines += [f"  {task}: {a - s}/{a} failed" for task, (a, s) in sorted(per_task.items()) if a - s > 0]
     return "\n".join(lines)

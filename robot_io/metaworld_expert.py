@@ -1,8 +1,14 @@
 """MetaWorld's scripted expert policies, looked up by task name."""
 
+import warnings
+
 import metaworld.policies
 
 from robot_io.metaworld_tasks import resolve_task
+
+# The experts' proportional gains exceed the action range on purpose (the env clips); MetaWorld warns
+# about it on every new call site, which says nothing a user can act on.
+warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", module="metaworld.policies")
 
 # MetaWorld names a few policy classes differently from their tasks.
 _POLICY_CLASS_OVERRIDES = {"peg-insert-side": "SawyerPegInsertionSideV3Policy"}

@@ -55,10 +55,13 @@ def test_idm_samples_pair_frames_with_the_actions_between(two_episode_dataset, e
     assert torch.equal(sample["actions"], episode0["actions"][10:14])
 
 
-@pytest.mark.parametrize("make", [
-    lambda root, backend: PlannerClipDataset(root, num_future_frames=7, stride=4, backend=backend),
-    lambda root, backend: InverseDynamicsDataset(root, stride=3, backend=backend),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda root, backend: PlannerClipDataset(root, num_future_frames=7, stride=4, backend=backend),
+        lambda root, backend: InverseDynamicsDataset(root, stride=3, backend=backend),
+    ],
+)
 def test_decord_reads_the_same_items_as_lerobot(two_episode_dataset, make):
     via_lerobot, via_decord = make(two_episode_dataset, "lerobot"), make(two_episode_dataset, "decord")
     assert len(via_lerobot) == len(via_decord)

@@ -12,9 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def vp(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "video_planner.cli", *args], cwd=REPO, capture_output=True, text=True
-    )
+    return subprocess.run([sys.executable, "-m", "video_planner.cli", *args], cwd=REPO, capture_output=True, text=True)
 
 
 def test_avdc11_recipe_follows_avdc_protocol():
