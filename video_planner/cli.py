@@ -78,9 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from datasets.utils.logging import disable_progress_bar
-
-    disable_progress_bar()  # LeRobot's parquet bookkeeping would print a bar per episode next to ours
     try:
         args.run(args)
     except InputError as err:
