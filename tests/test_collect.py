@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from robot_io.collect import PROGRESS_SIDECAR, collect, run_expert_episode
 from robot_io.dataset_io import open_dataset
+from robot_io.dataset_store import exchange_directories
 from robot_io.dataset_summary import episode_table
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
 from robot_io.errors import InputError
@@ -113,3 +115,22 @@ def test_sigkill_mid_collection_leaves_a_loadable_dataset_and_resume_completes(t
     rows = episode_table(root)
     assert len(rows) == 6
     assert len({(r["task"], r["camera"]) for r in rows}) == 6
+
+
+def test_directory_exchange_is_a_swap(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "which").write_text("a")
+    (tmp_path / "b" / "which").write_text("b")
+    assert exchange_directories(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "a" / "which").read_text() == "b" and (tmp_path / "b" / "which").read_text() == "a"
+
+
+def test_crash_between_the_two_renames_is_recovered(tmp_path, two_episode_dataset, two_episode_recipe):
+    """Where there is no atomic exchange, a crash can leave only `.<name>.old` and a staging copy."""
+    root = tmp_path / "two_episodes"
+    shutil.copytree(two_episode_dataset, tmp_path / ".two_episodes.old")
+    shutil.copytree(two_episode_dataset, tmp_path / ".two_episodes.staging")
+    collect(two_episode_recipe, root, show_progress=False)
+    assert open_dataset(root).meta.total_episodes == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two_episodes"]
