@@ -1,11 +1,10 @@
 """Collection recipes: TOML files in datasets/ that say which expert demos to record and how."""
 
-import dataclasses
-import difflib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
 from robot_io.metaworld_env import MAX_EPISODE_STEPS
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
@@ -54,26 +53,11 @@ class CollectionRecipe:
         return self.seed + attempt * len(self.cameras) + camera_index
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"tasks": list(self.tasks), "cameras": list(self.cameras)}
+        return dataclass_to_dict(self)
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "recipe") -> "CollectionRecipe":
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(sorted(known))}"
-                raise InputError(f"{source}: unknown key {key!r}; {hint}")
-        missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and f.default is dataclasses.MISSING]
-        if missing:
-            raise InputError(f"{source}: missing required key(s) {', '.join(missing)}")
-        values = dict(values)
-        for key in ("tasks", "cameras"):
-            if isinstance(values.get(key), str):
-                values[key] = (values[key],)
-            elif key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        return dataclass_from_dict(cls, values, source)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "CollectionRecipe":

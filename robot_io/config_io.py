@@ -1,0 +1,58 @@
+"""Strict dict <-> dataclass conversion for configs read from TOML or JSON.
+
+A typo'd key must fail loudly, naming the key and its closest valid spelling, instead of being
+ignored and silently leaving a default in place.
+"""
+
+import dataclasses
+import difflib
+import typing
+from typing import Any
+
+from robot_io.errors import InputError
+
+
+def dataclass_from_dict(cls: type, values: dict, source: str) -> Any:
+    """Builds `cls` from `values`, recursing into nested dataclass fields and turning lists into tuples."""
+    if not isinstance(values, dict):
+        raise InputError(f"{source}: expected a table of keys, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(sorted(fields))}"
+            raise InputError(f"{source}: unknown key {key!r}; {hint}")
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise InputError(f"{source}: missing required key(s) {', '.join(missing)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            value = dataclass_from_dict(kind, value, f"{source} [{key}]")
+        elif typing.get_origin(kind) is tuple or (isinstance(value, list) and _admits_tuple(kind)):
+            value = (value,) if isinstance(value, str) else tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _admits_tuple(kind) -> bool:
+    return any(typing.get_origin(arg) is tuple for arg in typing.get_args(kind))
+
+
+def dataclass_to_dict(obj) -> dict:
+    """The JSON-ready form of a (nested) config dataclass; tuples become lists."""
+    return _jsonable(dataclasses.asdict(obj))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

