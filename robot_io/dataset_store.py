@@ -2,13 +2,11 @@
 
 LeRobot keeps parquet writers open until `finalize()`; a process killed before that leaves files
 without footers and a dataset that no longer loads. Each `append()` therefore works on a copy
-(`.<name>.staging`), finalizes it, then swaps it in: on Linux with one atomic exchange of the two
-directories, elsewhere with two renames (`recover()` puts the old dataset back if a crash falls
-between them). A JSON sidecar in `meta/` (e.g. collection progress) is committed in the same swap.
+(`.<name>.staging`), finalizes it, then swaps it in atomically (`robot_io.atomic_dir`). A JSON
+sidecar in `meta/` (e.g. collection progress) is committed in the same swap.
 """
 
 import ctypes
-import errno
 import json
 import os
 import shutil
@@ -21,12 +19,13 @@ import av
 from lerobot.configs.video import RGBEncoderConfig
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+from robot_io.atomic_dir import commit_directory, recover_directory, staging_path
+
 # decord (used to read raw mp4 clips for pretraining) cannot decode LeRobot's default AV1: record H.264.
 # At 64-128 px, chroma subsampling and lossy CRFs cost a lot (128 px, measured: yuv444p crf 18 gives
 # 34.9 dB PSNR, max error 187/255); lossless 4:4:4 keeps 56 dB (RGB<->YUV rounding only) at 4.7 KiB/frame.
 H264_ENCODER = dict(vcodec="h264", pix_fmt="yuv444p", g=2, crf=0)
 FFMPEG_LOG_ERROR = 16  # AV_LOG_ERROR
-_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
 def quiet_ffmpeg_logs() -> None:
@@ -37,19 +36,6 @@ def quiet_ffmpeg_logs() -> None:
     """
     for lib in (Path(av.__file__).parent.parent / "av.libs").glob("libavutil*.so*"):
         ctypes.CDLL(str(lib)).av_log_set_level(FFMPEG_LOG_ERROR)
-
-
-def exchange_directories(a: Path, b: Path) -> bool:
-    """Atomically swaps two directories with Linux's renameat2; False where the system has no such call."""
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:
-        return False
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.ENOSYS, errno.EINVAL):  # kernel or file system without RENAME_EXCHANGE
-        return False
-    raise OSError(error, os.strerror(error), str(a))
 
 
 @dataclass
@@ -70,18 +56,11 @@ class AtomicDatasetStore:
         self.features = features
         self.robot_type = robot_type
         self.sidecar_path = Path("meta") / sidecar_name
-        self._staging = self.root.with_name(f".{self.root.name}.staging")
-        self._old = self.root.with_name(f".{self.root.name}.old")
+        self._staging = staging_path(self.root)
 
     def recover(self) -> None:
         """Finishes or undoes a swap interrupted by a crash and drops an unfinished staging copy."""
-        if self._old.exists():
-            if self.root.exists():
-                shutil.rmtree(self._old)
-            else:
-                os.rename(self._old, self.root)
-        if self._staging.exists():
-            shutil.rmtree(self._staging)
+        recover_directory(self.root)
 
     def read_sidecar(self) -> dict | None:
         """The committed sidecar, or None when the dataset or its sidecar does not exist."""
@@ -118,17 +97,7 @@ class AtomicDatasetStore:
             self._commit_sidecar_only(txn.sidecar)
             return
         (self._staging / self.sidecar_path).write_text(json.dumps(txn.sidecar, indent=2, sort_keys=True))
-        self._swap_in_staging()
-
-    def _swap_in_staging(self) -> None:
-        if not self.root.exists():
-            os.rename(self._staging, self.root)
-        elif exchange_directories(self._staging, self.root):
-            shutil.rmtree(self._staging)  # it now holds the previous dataset
-        else:
-            os.rename(self.root, self._old)
-            os.rename(self._staging, self.root)
-            shutil.rmtree(self._old)
+        commit_directory(self.root)
 
     def _commit_sidecar_only(self, sidecar: dict) -> None:
         """An append that recorded nothing: keep the dataset, update the sidecar if a dataset exists.

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from robot_io.atomic_dir import exchange_directories
 from robot_io.collect import PROGRESS_SIDECAR, collect, run_expert_episode
 from robot_io.dataset_io import open_dataset
-from robot_io.dataset_store import exchange_directories
 from robot_io.dataset_summary import episode_table
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
 from robot_io.errors import InputError
