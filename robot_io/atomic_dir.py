@@ -9,6 +9,8 @@ import ctypes
 import errno
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
@@ -58,3 +60,18 @@ def commit_directory(target: Path) -> None:
         os.rename(target, old)
         os.rename(staging, target)
         shutil.rmtree(old)
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yields an empty staging directory that replaces `target` only if the block finishes."""
+    target = Path(target)
+    recover_directory(target)
+    staging = staging_path(target)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    commit_directory(target)

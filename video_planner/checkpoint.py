@@ -1,0 +1,89 @@
+"""The planner directory: what `VideoPlanner.from_pretrained` reads and `save_pretrained` writes.
+
+    config.json          PlannerConfig (with config_version)
+    model.safetensors    denoiser weights (the EMA weights when written by the trainer)
+    normalization.json   per-channel latent shift and scale
+    autoencoder/         the in-domain AutoencoderKL (absent when the config names a pretrained one)
+    training_state/      only in training checkpoints: raw weights, EMA, optimizer, step (see train.py)
+
+Weights are safetensors and configs JSON; nothing is pickled.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from robot_io.atomic_dir import atomic_directory
+from robot_io.errors import InputError
+from video_planner.config import PlannerConfig
+
+CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE, AUTOENCODER_DIR = (
+    "config.json",
+    "model.safetensors",
+    "normalization.json",
+    "autoencoder",
+)
+
+
+@dataclass
+class PlannerFiles:
+    config: PlannerConfig
+    denoiser_state: dict[str, torch.Tensor]
+    autoencoder_dir: Path | None
+    latent_shift: torch.Tensor  # (C,)
+    latent_scale: torch.Tensor  # (C,)
+
+
+def write_planner_files(directory: Path, config, denoiser_state, autoencoder, latent_shift, latent_scale) -> None:
+    """Writes the planner files into an existing directory (callers make it atomic)."""
+    config.save(directory / CONFIG_FILE)
+    save_file({k: v.detach().contiguous() for k, v in denoiser_state.items()}, directory / WEIGHTS_FILE)
+    normalization = {"latent_shift": latent_shift.tolist(), "latent_scale": latent_scale.tolist()}
+    (directory / NORMALIZATION_FILE).write_text(json.dumps(normalization, indent=2))
+    if autoencoder is not None:
+        autoencoder.save_pretrained(directory / AUTOENCODER_DIR)
+
+
+def save_planner_files(path: Path, *args) -> None:
+    """Writes the planner files so that `path` holds either the old or the complete new checkpoint."""
+    with atomic_directory(path) as staging:
+        write_planner_files(staging, *args)
+
+
+def _local_directory(path_or_repo_id: str | Path, revision: str | None) -> Path:
+    path = Path(path_or_repo_id)
+    if path.is_dir():
+        return path
+    if path.exists() or str(path_or_repo_id).count("/") != 1:
+        raise InputError(f"no planner checkpoint directory at {path}; pass a directory or a Hub repo id (user/name)")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(str(path_or_repo_id), revision=revision))
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"cannot download planner {path_or_repo_id!r} from the Hub: {reason}") from None
+
+
+def load_planner_files(path_or_repo_id: str | Path, revision: str | None = None) -> PlannerFiles:
+    directory = _local_directory(path_or_repo_id, revision)
+    missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE) if not (directory / name).is_file()]
+    if missing:
+        raise InputError(f"planner checkpoint {directory} is missing {', '.join(missing)}; point at a complete one")
+    config = PlannerConfig.load(directory / CONFIG_FILE)
+    autoencoder_dir = None
+    if not config.autoencoder.pretrained:
+        autoencoder_dir = directory / AUTOENCODER_DIR
+        if not (autoencoder_dir / "config.json").is_file():
+            raise InputError(f"planner checkpoint {directory} is missing {AUTOENCODER_DIR}/; point at a complete one")
+    normalization = json.loads((directory / NORMALIZATION_FILE).read_text())
+    return PlannerFiles(
+        config=config,
+        denoiser_state=load_file(directory / WEIGHTS_FILE),
+        autoencoder_dir=autoencoder_dir,
+        latent_shift=torch.tensor(normalization["latent_shift"]),
+        latent_scale=torch.tensor(normalization["latent_scale"]),
+    )

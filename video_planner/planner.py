@@ -1,0 +1,205 @@
+"""`VideoPlanner`: camera image + instruction -> K future frames, loadable with one call, no trainer.
+
+planner = VideoPlanner.from_pretrained("outputs/planner/avdc11-cpu")   # or a Hub repo id
+plan = planner.plan(image, "open the door", seed=0)                    # plan.frames: (K, H, W, 3) uint8
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from torch import nn
+
+from robot_io.dataset_io import resize_frames
+from robot_io.errors import InputError
+from video_planner.checkpoint import load_planner_files, save_planner_files
+from video_planner.config import PlannerConfig
+from video_planner.models import VideoDenoiser, build_autoencoder
+from video_planner.text_encoder import TextEncoder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    frames: np.ndarray  # (K, H, W, 3) uint8, the future frames after the conditioning image
+    instruction: str
+    sampler: str
+    steps: int
+    guidance: float
+    seed: int | None
+    latency_s: float  # wall time of the whole plan() call, shared by all samples of one call
+
+
+def training_scheduler(config: PlannerConfig) -> DDPMScheduler:
+    """The noise schedule the denoiser is trained with; samplers are built from its config."""
+    return DDPMScheduler(
+        num_train_timesteps=config.num_train_timesteps,
+        beta_schedule=config.beta_schedule,
+        prediction_type=config.prediction_type,
+        timestep_spacing="trailing",  # sampling starts at the last training step, not 10 % before it
+        clip_sample=False,
+    )
+
+
+def sampling_scheduler(config: PlannerConfig, sampler: str):
+    base = training_scheduler(config).config
+    if sampler == "dpmsolver++":
+        return DPMSolverMultistepScheduler.from_config(base, algorithm_type="dpmsolver++")
+    if sampler == "ddim":
+        return DDIMScheduler.from_config(base)
+    if sampler == "ddpm":
+        return DDPMScheduler.from_config(base)
+    raise InputError(f"unknown sampler {sampler!r}; valid: dpmsolver++, ddim, ddpm")
+
+
+class VideoPlanner(nn.Module):
+    """Owns the text encoder, the frame autoencoder, the denoiser and the latent normalisation."""
+
+    def __init__(self, config: PlannerConfig, text_encoder: TextEncoder | None = None):
+        super().__init__()
+        self.config = config
+        self.text_encoder = text_encoder or TextEncoder(config.text_encoder)
+        self.autoencoder = build_autoencoder(config.autoencoder).requires_grad_(False)
+        self.denoiser = VideoDenoiser(config, self.text_encoder.dim)
+        channels = config.autoencoder.latent_channels
+        self.register_buffer("latent_shift", torch.zeros(channels))
+        self.register_buffer("latent_scale", torch.ones(channels))
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "VideoPlanner":
+        files = load_planner_files(path_or_repo_id, revision)
+        planner = cls(files.config)
+        if files.autoencoder_dir is not None:
+            planner.autoencoder = type(planner.autoencoder).from_pretrained(files.autoencoder_dir).requires_grad_(False)
+        planner.denoiser.load_state_dict(files.denoiser_state)
+        planner.latent_shift.copy_(files.latent_shift)
+        planner.latent_scale.copy_(files.latent_scale)
+        return planner.eval()
+
+    def save_pretrained(self, path: str | Path, denoiser_state: dict | None = None) -> None:
+        """Writes the planner directory atomically; `denoiser_state` (e.g. EMA weights) overrides the live ones."""
+        save_planner_files(
+            Path(path),
+            self.config,
+            denoiser_state or self.denoiser.state_dict(),
+            None if self.config.autoencoder.pretrained else self.autoencoder,
+            self.latent_shift,
+            self.latent_scale,
+        )
+
+    def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:
+        """Uploads the planner directory to a Hub model repo; `api` defaults to `huggingface_hub.HfApi()`."""
+        import tempfile
+
+        from huggingface_hub import HfApi
+
+        api = api or HfApi(token=token)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "planner"
+            self.save_pretrained(folder)
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message="Upload video planner")
+        return repo_id
+
+    def _latent_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.latent_shift[:, None, None], self.latent_scale[:, None, None]
+
+    @torch.no_grad()
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames -> normalised latents (the autoencoder's posterior mean). # (N, 3, H, W) -> (N, C, h, w)"""
+        pixels = frames.float() / 127.5 - 1.0
+        latents = self.autoencoder.encode(pixels).latent_dist.mode()
+        shift, scale = self._latent_stats()
+        return (latents - shift) * scale
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents -> uint8 frames. # (N, C, h, w) -> (N, 3, H, W)"""
+        shift, scale = self._latent_stats()
+        pixels = self.autoencoder.decode(latents / scale + shift).sample
+        return ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+    def predict(self, noisy, timestep, first, text, mask, guidance: float) -> torch.Tensor:
+        """The denoiser's prediction, with classifier-free guidance when `guidance` > 1.
+
+        noisy: (B, K, C, h, w), first: (B, C, h, w), text: (B, L, D), mask: (B, L) -> (B, K, C, h, w)
+        """
+        timesteps = torch.full((noisy.shape[0],), int(timestep), dtype=torch.long)
+        if guidance == 1.0:
+            return self.denoiser(noisy, timesteps, first, text, mask)
+        null_text, null_mask = self.denoiser.drop_text(text, mask, torch.ones(len(text), dtype=torch.bool))
+        both = self.denoiser(
+            torch.cat([noisy, noisy]),
+            torch.cat([timesteps, timesteps]),
+            torch.cat([first, first]),
+            torch.cat([text, null_text]),
+            torch.cat([mask, null_mask]),
+        )
+        conditional, unconditional = both.chunk(2)
+        return unconditional + guidance * (conditional - unconditional)
+
+    @torch.no_grad()
+    def sample(self, first, text, mask, *, steps: int, guidance: float, sampler: str, generator) -> torch.Tensor:
+        """Denoises K future latents from pure noise. # first (B, C, h, w) -> (B, K, C, h, w)"""
+        scheduler = sampling_scheduler(self.config, sampler)
+        scheduler.set_timesteps(steps)
+        b, c, h, w = first.shape
+        latents = torch.randn((b, self.config.num_future_frames, c, h, w), generator=generator)
+        latents = latents * scheduler.init_noise_sigma
+        for t in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(latents, t)
+            prediction = self.predict(model_input, t, first, text, mask, guidance)
+            latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
+        return latents
+
+    def _as_frame(self, image: np.ndarray) -> torch.Tensor:
+        """Validates a camera image and brings it to the planner's resolution. # (H, W, 3) -> (1, 3, S, S)"""
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise InputError(f"image must be uint8 RGB of shape (H, W, 3); got {image.dtype} {image.shape}")
+        if image.shape[0] != image.shape[1]:
+            raise InputError(f"image must be square (crop it first); got {image.shape[0]}x{image.shape[1]}")
+        frame = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        size = self.config.image_size
+        if image.shape[0] != size:
+            logger.warning("resizing the %dx%d image to the planner's %dx%d", *image.shape[:2], size, size)
+            frame = resize_frames(frame, size)
+        return frame
+
+    @torch.no_grad()
+    def plan(
+        self,
+        image: np.ndarray,
+        instruction: str,
+        *,
+        num_samples: int = 1,
+        steps: int | None = None,
+        seed: int | None = None,
+        guidance: float | None = None,
+        sampler: str | None = None,
+    ) -> VideoPlan | list[VideoPlan]:
+        """Imagines the next K frames of `instruction` being done from `image` (uint8, (H, W, 3)).
+
+        Returns one VideoPlan, or a list of `num_samples` > 1 plans drawn in one batch.
+        """
+        start = time.perf_counter()
+        if num_samples < 1:
+            raise InputError(f"num_samples must be >= 1, got {num_samples}")
+        steps = steps or self.config.sampling_steps
+        guidance = self.config.guidance_scale if guidance is None else guidance
+        sampler = sampler or self.config.sampler
+        first = self.encode_frames(self._as_frame(image)).expand(num_samples, -1, -1, -1)
+        text, mask = self.text_encoder([instruction] * num_samples)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        latents = self.sample(first, text, mask, steps=steps, guidance=guidance, sampler=sampler, generator=generator)
+        b, k = latents.shape[:2]
+        frames = self.decode_latents(latents.flatten(0, 1))  # (B·K, 3, H, W)
+        frames = frames.reshape(b, k, *frames.shape[1:]).permute(0, 1, 3, 4, 2).numpy()  # (B, K, H, W, 3)
+        latency = time.perf_counter() - start
+        plans = [VideoPlan(frames[i], instruction, sampler, steps, guidance, seed, latency) for i in range(b)]
+        return plans[0] if num_samples == 1 else plans
