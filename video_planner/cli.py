@@ -4,12 +4,15 @@
     vp summary outputs/datasets/metaworld_avdc11
     vp bench render [--image-size 64]
     vp bench collect [--recipe datasets/metaworld_avdc11.toml --episodes-per-camera 1]
+    vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
+    vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
 line on stderr that names the problem.
 """
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -48,6 +51,48 @@ def _bench(args: argparse.Namespace) -> None:
         print(bench_collect(args.recipe, args.episodes_per_camera))
 
 
+def _train_planner(args: argparse.Namespace) -> None:
+    from video_planner.config import PlannerConfig, preset
+    from video_planner.train import PlannerTrainer
+    from video_planner.train_config import TrainConfig
+
+    config = PlannerConfig.load(args.config) if args.config else preset(args.preset)
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    train_config = TrainConfig(**{name: getattr(args, name) for name in names if getattr(args, name) is not None})
+    checkpoint = PlannerTrainer(config, train_config, args.output, resume=args.resume).run()
+    print(f"planner checkpoint: {checkpoint}")
+
+
+def _plan(args: argparse.Namespace) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from video_planner.planner import VideoPlanner
+    from video_planner.video_io import write_video
+
+    if not args.image.is_file():
+        raise InputError(f"image {args.image} does not exist")
+    image = np.asarray(Image.open(args.image).convert("RGB"))
+    planner = VideoPlanner.from_pretrained(args.planner)
+    plan = planner.plan(image, args.instruction, steps=args.steps, seed=args.seed, guidance=args.guidance)
+    write_video(args.output, np.concatenate([plan.context_frame[None], plan.frames]), fps=args.fps)
+    print(f"{len(plan.frames)} frames in {plan.latency_s:.2f} s ({plan.sampler}, {plan.steps} steps) -> {args.output}")
+
+
+def _add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
+    """One --flag per dataclass field (defaults stay in the dataclass, so flags left out are None)."""
+    for f in dataclasses.fields(cls):
+        kind = f.type if f.type in (int, float, str) else str
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            type=kind,
+            required=required,
+            help=None if required else f"default: {f.default}",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vp", description="video-planner: plan robot actions by imagining video.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +105,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="print what a dataset holds per task and how the experts fared")
     p.add_argument("dataset", type=Path)
     p.set_defaults(run=_summary)
+
+    p = sub.add_parser("train-planner", help="train the video planner (autoencoder, then denoiser); resumable")
+    from video_planner.train_config import TrainConfig
+
+    _add_dataclass_flags(p, TrainConfig)
+    p.add_argument("--output", required=True, type=Path, help="run directory; the planner lands in <output>/checkpoint")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--preset", default="cpu", choices=("cpu", "gpu"))
+    group.add_argument("--config", type=Path, help="a planner config.json instead of a preset")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
+    p.set_defaults(run=_train_planner)
+
+    p = sub.add_parser("plan", help="imagine a video plan from an image and an instruction")
+    p.add_argument("--planner", required=True, help="planner directory or Hub repo id")
+    p.add_argument("--image", required=True, type=Path)
+    p.add_argument("--instruction", required=True)
+    p.add_argument("--output", type=Path, default=Path("plan.gif"), help=".gif or .mp4")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--guidance", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=int, default=4)
+    p.set_defaults(run=_plan)
 
     p = sub.add_parser("bench", help="benchmarks: render speed, collection throughput")
     bench = p.add_subparsers(dest="what", required=True)

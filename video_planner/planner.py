@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class VideoPlan:
     frames: np.ndarray  # (K, H, W, 3) uint8, the future frames after the conditioning image
+    context_frame: np.ndarray  # (H, W, 3) uint8, the conditioning image at the planner's resolution
     instruction: str
     sampler: str
     steps: int
@@ -157,14 +158,14 @@ class VideoPlanner(nn.Module):
             latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
         return latents
 
-    def _as_frame(self, image: np.ndarray) -> torch.Tensor:
+    def prepare_image(self, image: np.ndarray) -> torch.Tensor:
         """Validates a camera image and brings it to the planner's resolution. # (H, W, 3) -> (1, 3, S, S)"""
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"image must be uint8 RGB of shape (H, W, 3); got {image.dtype} {image.shape}")
         if image.shape[0] != image.shape[1]:
             raise InputError(f"image must be square (crop it first); got {image.shape[0]}x{image.shape[1]}")
-        frame = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        frame = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None]
         size = self.config.image_size
         if image.shape[0] != size:
             logger.warning("resizing the %dx%d image to the planner's %dx%d", *image.shape[:2], size, size)
@@ -193,7 +194,8 @@ class VideoPlanner(nn.Module):
         steps = steps or self.config.sampling_steps
         guidance = self.config.guidance_scale if guidance is None else guidance
         sampler = sampler or self.config.sampler
-        first = self.encode_frames(self._as_frame(image)).expand(num_samples, -1, -1, -1)
+        context = self.prepare_image(image)  # (1, 3, S, S)
+        first = self.encode_frames(context).expand(num_samples, -1, -1, -1)
         text, mask = self.text_encoder([instruction] * num_samples)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         latents = self.sample(first, text, mask, steps=steps, guidance=guidance, sampler=sampler, generator=generator)
@@ -201,5 +203,8 @@ class VideoPlanner(nn.Module):
         frames = self.decode_latents(latents.flatten(0, 1))  # (B·K, 3, H, W)
         frames = frames.reshape(b, k, *frames.shape[1:]).permute(0, 1, 3, 4, 2).numpy()  # (B, K, H, W, 3)
         latency = time.perf_counter() - start
-        plans = [VideoPlan(frames[i], instruction, sampler, steps, guidance, seed, latency) for i in range(b)]
+        context_frame = context[0].permute(1, 2, 0).numpy()
+        plans = [
+            VideoPlan(frames[i], context_frame, instruction, sampler, steps, guidance, seed, latency) for i in range(b)
+        ]
         return plans[0] if num_samples == 1 else plans

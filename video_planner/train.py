@@ -1,0 +1,303 @@
+"""Training the planner: first the in-domain frame autoencoder, then the video denoiser.
+
+    vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
+    vp train-planner ... --resume          # continues exactly where a killed run last checkpointed
+
+All randomness of a step (batch, noise, timesteps, instruction dropout) is drawn from a generator seeded
+by (seed, stage, step), so a resumed run repeats the uninterrupted run's losses bit for bit. Every
+`checkpoint_every` steps, `<output>/checkpoint/` is replaced atomically; it is a planner directory
+(`VideoPlanner.from_pretrained` reads it, with EMA weights) plus `training_state/`.
+"""
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel, compute_snr
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from robot_io.atomic_dir import atomic_directory
+from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
+from robot_io.errors import InputError
+from video_planner.checkpoint import load_planner_files, write_planner_files
+from video_planner.config import PlannerConfig
+from video_planner.frame_bank import FrameBank
+from video_planner.planner import VideoPlanner, training_scheduler
+from video_planner.sample_grid import write_sample_gif
+from video_planner.state_io import load_state, save_state
+from video_planner.train_config import RESUMABLE_CHANGES, TrainConfig
+
+logger = logging.getLogger(__name__)
+STAGES = ("autoencoder", "denoiser")
+
+
+@dataclass
+class TrainerState:
+    stage: str = STAGES[0]
+    step: int = 0  # steps done in the current stage
+    losses: dict = dataclasses.field(default_factory=lambda: {stage: [] for stage in STAGES})
+
+
+def _step_generator(seed: int, stage: str, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + STAGES.index(stage) * 100_000_019 + step)
+
+
+class PlannerTrainer:
+    def __init__(
+        self,
+        planner_config: PlannerConfig,
+        train_config: TrainConfig,
+        output_dir: str | Path,
+        *,
+        resume: bool = False,
+        show_progress: bool = True,
+    ):
+        self.output = Path(output_dir)
+        self.checkpoint_dir = self.output / "checkpoint"
+        self.show_progress = show_progress
+        if resume:
+            planner_config, train_config = self._resumable_configs(planner_config, train_config)
+        elif self.checkpoint_dir.exists():
+            raise InputError(f"{self.output} already holds a training run; pass --resume or choose another --output")
+        self.config, self.train_config = planner_config, train_config
+        self.accelerator = Accelerator(mixed_precision="bf16" if planner_config.dtype == "bfloat16" else "no")
+        self.bank = FrameBank.load(train_config.dataset, planner_config.image_size, show_progress=show_progress)
+        torch.manual_seed(train_config.seed)  # initial weights only; steps draw from their own generators
+        self.planner = VideoPlanner(planner_config)
+        self.scheduler = training_scheduler(planner_config)
+        self.state = TrainerState()
+        if not planner_config.autoencoder.pretrained and train_config.autoencoder_steps > 0:
+            self.state.stage = "autoencoder"
+        else:
+            self.state.stage = "denoiser"
+        self._resume_state = self._load_checkpoint() if resume else None
+
+    def _resumable_configs(self, planner_config, train_config):
+        path = self.checkpoint_dir / "training_state" / "trainer_state.json"
+        if not path.is_file():
+            raise InputError(f"nothing to resume in {self.output} ({path} missing); drop --resume to start")
+        saved = json.loads(path.read_text())
+        saved_planner = PlannerConfig.from_dict(saved["planner_config"], source=str(path))
+        saved_train = dataclass_from_dict(TrainConfig, saved["train_config"], source=str(path))
+        if saved_planner != planner_config:
+            raise InputError(
+                f"cannot resume {self.output}: the planner config differs from the one it was trained with"
+            )
+        changed = [
+            f.name
+            for f in dataclasses.fields(TrainConfig)
+            if getattr(saved_train, f.name) != getattr(train_config, f.name) and f.name not in RESUMABLE_CHANGES
+        ]
+        if changed:
+            raise InputError(f"cannot resume {self.output}: {', '.join(changed)} changed since it was started")
+        return planner_config, train_config
+
+    # ---- checkpoints -------------------------------------------------------------------------------
+
+    def _save_checkpoint(self, optimizer, lr_scheduler, ema: EMAModel | None) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        denoiser = self.accelerator.unwrap_model(self.planner.denoiser)
+        inference_weights = denoiser.state_dict()
+        if ema is not None:
+            ema.store(denoiser.parameters())
+            ema.copy_to(denoiser.parameters())
+            inference_weights = {k: v.clone() for k, v in denoiser.state_dict().items()}
+            ema.restore(denoiser.parameters())
+        with atomic_directory(self.checkpoint_dir) as staging:
+            autoencoder = None if self.config.autoencoder.pretrained else self.planner.autoencoder
+            write_planner_files(
+                staging,
+                self.config,
+                inference_weights,
+                autoencoder,
+                self.planner.latent_shift,
+                self.planner.latent_scale,
+            )
+            state_dir = staging / "training_state"
+            state_dir.mkdir()
+            save_file({k: v.contiguous() for k, v in denoiser.state_dict().items()}, state_dir / "denoiser.safetensors")
+            save_state(optimizer.state_dict(), state_dir, "optimizer")
+            save_state(lr_scheduler.state_dict(), state_dir, "lr_scheduler")
+            if ema is not None:
+                save_state(ema.state_dict(), state_dir, "ema")
+            trainer_state = {
+                "stage": self.state.stage,
+                "step": self.state.step,
+                "losses": self.state.losses,
+                "planner_config": self.config.to_dict(),
+                "train_config": dataclass_to_dict(self.train_config),
+            }
+            (state_dir / "trainer_state.json").write_text(json.dumps(trainer_state))
+
+    def _load_checkpoint(self) -> Path:
+        """Restores weights and the trainer state; optimizer/EMA state is restored when their stage starts."""
+        state_dir = self.checkpoint_dir / "training_state"
+        saved = json.loads((state_dir / "trainer_state.json").read_text())
+        self.state = TrainerState(saved["stage"], saved["step"], saved["losses"])
+        files = load_planner_files(self.checkpoint_dir)
+        if files.autoencoder_dir is not None:
+            trained = type(self.planner.autoencoder).from_pretrained(files.autoencoder_dir)
+            self.planner.autoencoder.load_state_dict(trained.state_dict())
+        self.planner.latent_shift.copy_(files.latent_shift)
+        self.planner.latent_scale.copy_(files.latent_scale)
+        self.planner.denoiser.load_state_dict(load_file(state_dir / "denoiser.safetensors"))
+        return state_dir
+
+    def _restore_optimization(self, optimizer, lr_scheduler, ema: EMAModel | None) -> None:
+        if self._resume_state is None:
+            return
+        optimizer.load_state_dict(load_state(self._resume_state, "optimizer"))
+        lr_scheduler.load_state_dict(load_state(self._resume_state, "lr_scheduler"))
+        if ema is not None:
+            ema.load_state_dict(load_state(self._resume_state, "ema"))
+        self._resume_state = None
+
+    # ---- stages ------------------------------------------------------------------------------------
+
+    def run(self) -> Path:
+        self.output.mkdir(parents=True, exist_ok=True)
+        if self.state.stage == "autoencoder":
+            self._train_autoencoder()
+            self._fit_latent_normalization()
+            self.state = TrainerState("denoiser", 0, self.state.losses)
+        self._train_denoiser()
+        return self.checkpoint_dir
+
+    def _train_autoencoder(self) -> None:
+        cfg = self.train_config
+        autoencoder = self.planner.autoencoder.requires_grad_(True).train()
+        optimizer = torch.optim.AdamW(autoencoder.parameters(), lr=cfg.autoencoder_learning_rate)
+        lr_scheduler = get_scheduler(
+            "constant_with_warmup", optimizer, num_warmup_steps=min(200, cfg.autoencoder_steps)
+        )
+        self._restore_optimization(optimizer, lr_scheduler, None)
+        autoencoder, optimizer = self.accelerator.prepare(autoencoder, optimizer)
+        kl_weight = self.config.autoencoder.kl_weight
+        bar = tqdm(
+            total=cfg.autoencoder_steps, initial=self.state.step, desc="autoencoder", disable=not self.show_progress
+        )
+        while self.state.step < cfg.autoencoder_steps:
+            generator = _step_generator(cfg.seed, "autoencoder", self.state.step)
+            index = torch.randint(len(self.bank.frames), (cfg.autoencoder_batch_size,), generator=generator)
+            pixels = self.bank.frames[index].float() / 127.5 - 1.0  # (B, 3, H, W)
+            posterior = self.accelerator.unwrap_model(autoencoder).encode(pixels).latent_dist
+            reconstruction = self.accelerator.unwrap_model(autoencoder).decode(posterior.sample(generator)).sample
+            loss = F.l1_loss(reconstruction, pixels) + F.mse_loss(reconstruction, pixels)
+            loss = loss + kl_weight * posterior.kl().mean()
+            self.accelerator.backward(loss)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+            self._after_step(loss, bar, "autoencoder", cfg.autoencoder_steps, optimizer, lr_scheduler, None)
+        bar.close()
+        self.planner.autoencoder = self.accelerator.unwrap_model(autoencoder).requires_grad_(False).eval()
+
+    def _fit_latent_normalization(self) -> None:
+        """Per-channel shift and scale that give the training latents zero mean and unit variance."""
+        self.planner.latent_shift.zero_()
+        self.planner.latent_scale.fill_(1.0)
+        latents = self._encode_bank()  # (N, C, h, w), raw
+        self.planner.latent_shift.copy_(latents.mean(dim=(0, 2, 3)))
+        self.planner.latent_scale.copy_(1.0 / latents.std(dim=(0, 2, 3)))
+
+    def _encode_bank(self, batch: int = 256) -> torch.Tensor:
+        chunks = [
+            self.planner.encode_frames(self.bank.frames[i : i + batch]) for i in range(0, len(self.bank.frames), batch)
+        ]
+        return torch.cat(chunks)
+
+    def _train_denoiser(self) -> None:
+        cfg = self.train_config
+        if self.config.autoencoder.pretrained and self.state.step == 0 and self._resume_state is None:
+            self._fit_latent_normalization()
+        latents = self._encode_bank()  # (N, C, h, w) normalised
+        starts = self.bank.clip_starts(self.config.frame_stride)
+        clip_index = np.stack(
+            [
+                self.bank.clip_indices(e, t, self.config.num_future_frames, self.config.frame_stride)[0]
+                for e, t in starts
+            ]
+        )  # (M, K+1)
+        instructions = [self.bank.instructions[e] for e in starts[:, 0]]
+        denoiser = self.planner.denoiser.train()
+        optimizer = torch.optim.AdamW(denoiser.parameters(), lr=cfg.learning_rate)
+        lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
+        ema = EMAModel(denoiser.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
+        self._restore_optimization(optimizer, lr_scheduler, ema)
+        denoiser, optimizer = self.accelerator.prepare(denoiser, optimizer)
+        bar = tqdm(total=cfg.steps, initial=self.state.step, desc="denoiser", disable=not self.show_progress)
+        while self.state.step < cfg.steps:
+            generator = _step_generator(cfg.seed, "denoiser", self.state.step)
+            rows = torch.randint(len(clip_index), (cfg.batch_size,), generator=generator)
+            clip = latents[torch.from_numpy(clip_index[rows.numpy()])]  # (B, K+1, C, h, w)
+            first, future = clip[:, 0], clip[:, 1:]
+            noise = torch.randn(future.shape, generator=generator)
+            timesteps = torch.randint(self.config.num_train_timesteps, (cfg.batch_size,), generator=generator)
+            drop = torch.rand(cfg.batch_size, generator=generator) < self.config.text_dropout
+            text, mask = self.planner.text_encoder([instructions[r] for r in rows.tolist()])  # (B, L, D), (B, L)
+            text, mask = self.accelerator.unwrap_model(denoiser).drop_text(text, mask, drop)
+            noisy = self.scheduler.add_noise(future, noise, timesteps)
+            prediction = denoiser(noisy, timesteps, first, text, mask)
+            loss = self._diffusion_loss(prediction, future, noise, timesteps)
+            self.accelerator.backward(loss)
+            self.accelerator.clip_grad_norm_(denoiser.parameters(), 1.0)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+            ema.step(self.accelerator.unwrap_model(denoiser).parameters())
+            self._after_step(loss, bar, "denoiser", cfg.steps, optimizer, lr_scheduler, ema)
+            if self.state.step % cfg.sample_every == 0 or self.state.step == cfg.steps:
+                self._write_samples(ema)
+        bar.close()
+
+    def _diffusion_loss(self, prediction, future, noise, timesteps) -> torch.Tensor:
+        """MSE to the v (or noise) target, min-SNR-γ weighted per sample when `snr_gamma` is set."""
+        if self.config.prediction_type == "v_prediction":
+            target = self.scheduler.get_velocity(future, noise, timesteps)
+        else:
+            target = noise
+        per_sample = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3, 4))
+        if self.config.snr_gamma is None:
+            return per_sample.mean()
+        snr = compute_snr(self.scheduler, timesteps)
+        clipped = torch.clamp(snr, max=self.config.snr_gamma)
+        weight = clipped / (snr + 1) if self.config.prediction_type == "v_prediction" else clipped / snr
+        return (weight * per_sample).mean()
+
+    def _after_step(self, loss, bar, stage, total, optimizer, lr_scheduler, ema) -> None:
+        self.state.step += 1
+        self.state.losses[stage].append(float(loss.detach()))
+        bar.update(1)
+        bar.set_postfix(loss=f"{self.state.losses[stage][-1]:.4f}")
+        if self.state.step % self.train_config.checkpoint_every == 0 or self.state.step == total:
+            self._save_checkpoint(optimizer, lr_scheduler, ema)
+
+    def _write_samples(self, ema: EMAModel) -> None:
+        """A GIF of ground truth next to EMA-model plans for a few fixed clips."""
+        if not self.accelerator.is_main_process:
+            return
+        denoiser = self.accelerator.unwrap_model(self.planner.denoiser)
+        ema.store(denoiser.parameters())
+        ema.copy_to(denoiser.parameters())
+        denoiser.eval()
+        episodes = np.linspace(0, len(self.bank.lengths) - 1, self.train_config.sample_clips).round().astype(int)
+        truth, plans = [], []
+        for episode in episodes:
+            index, _ = self.bank.clip_indices(episode, 0, self.config.num_future_frames, self.config.frame_stride)
+            frames = self.bank.frames[torch.from_numpy(index)]  # (K+1, 3, H, W)
+            image = frames[0].permute(1, 2, 0).numpy()
+            plan = self.planner.plan(image, self.bank.instructions[episode], seed=int(episode))
+            truth.append(frames.permute(0, 2, 3, 1).numpy())
+            plans.append(np.concatenate([image[None], plan.frames]))
+        denoiser.train()
+        ema.restore(denoiser.parameters())
+        write_sample_gif(self.output / "samples" / f"step-{self.state.step:06d}.gif", truth, plans)

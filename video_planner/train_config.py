@@ -1,0 +1,31 @@
+"""Hyperparameters of a planner training run, kept import-light for the CLI."""
+
+from dataclasses import dataclass
+
+from robot_io.errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str
+    steps: int = 20_000  # denoiser steps
+    batch_size: int = 8
+    learning_rate: float = 2e-4
+    warmup_steps: int = 500
+    ema_decay: float = 0.999
+    autoencoder_steps: int = 3_000  # skipped when the planner config names a pretrained autoencoder
+    autoencoder_batch_size: int = 32
+    autoencoder_learning_rate: float = 1e-3
+    checkpoint_every: int = 500
+    sample_every: int = 2_000
+    sample_clips: int = 4
+    seed: int = 0
+
+    def __post_init__(self):
+        for key in ("steps", "batch_size", "autoencoder_batch_size", "checkpoint_every", "sample_every"):
+            if getattr(self, key) < 1:
+                raise InputError(f"train config: {key} must be >= 1, got {getattr(self, key)}")
+
+
+# Fields a resumed run may change: they do not alter what any step computes.
+RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "sample_every"})
