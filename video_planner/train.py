@@ -50,6 +50,21 @@ def _step_generator(seed: int, stage: str, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + STAGES.index(stage) * 100_000_019 + step)
 
 
+def diffusion_loss(config: PlannerConfig, scheduler, prediction, clean, noise, timesteps) -> torch.Tensor:
+    """MSE to the v (or noise) target, min-SNR-γ weighted per sample when `snr_gamma` is set.
+
+    prediction, clean, noise: (B, K, C, h, w); timesteps: (B,)
+    """
+    target = scheduler.get_velocity(clean, noise, timesteps) if config.prediction_type == "v_prediction" else noise
+    per_sample = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3, 4))
+    if config.snr_gamma is None:
+        return per_sample.mean()
+    snr = compute_snr(scheduler, timesteps)
+    clipped = torch.clamp(snr, max=config.snr_gamma)
+    weight = clipped / (snr + 1) if config.prediction_type == "v_prediction" else clipped / snr
+    return (weight * per_sample).mean()
+
+
 class PlannerTrainer:
     def __init__(
         self,
@@ -247,7 +262,7 @@ class PlannerTrainer:
             text, mask = self.accelerator.unwrap_model(denoiser).drop_text(text, mask, drop)
             noisy = self.scheduler.add_noise(future, noise, timesteps)
             prediction = denoiser(noisy, timesteps, first, text, mask)
-            loss = self._diffusion_loss(prediction, future, noise, timesteps)
+            loss = diffusion_loss(self.config, self.scheduler, prediction, future, noise, timesteps)
             self.accelerator.backward(loss)
             self.accelerator.clip_grad_norm_(denoiser.parameters(), 1.0)
             optimizer.step()
@@ -258,20 +273,6 @@ class PlannerTrainer:
             if self.state.step % cfg.sample_every == 0 or self.state.step == cfg.steps:
                 self._write_samples(ema)
         bar.close()
-
-    def _diffusion_loss(self, prediction, future, noise, timesteps) -> torch.Tensor:
-        """MSE to the v (or noise) target, min-SNR-γ weighted per sample when `snr_gamma` is set."""
-        if self.config.prediction_type == "v_prediction":
-            target = self.scheduler.get_velocity(future, noise, timesteps)
-        else:
-            target = noise
-        per_sample = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3, 4))
-        if self.config.snr_gamma is None:
-            return per_sample.mean()
-        snr = compute_snr(self.scheduler, timesteps)
-        clipped = torch.clamp(snr, max=self.config.snr_gamma)
-        weight = clipped / (snr + 1) if self.config.prediction_type == "v_prediction" else clipped / snr
-        return (weight * per_sample).mean()
 
     def _after_step(self, loss, bar, stage, total, optimizer, lr_scheduler, ema) -> None:
         self.state.step += 1

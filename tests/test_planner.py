@@ -1,0 +1,158 @@
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from robot_io.errors import InputError
+from video_planner.config import PlannerConfig, preset
+from video_planner.planner import VideoPlanner, training_scheduler
+from video_planner.train import diffusion_loss
+
+
+@pytest.fixture
+def planner(text_encoder, tiny_planner_config):
+    torch.manual_seed(0)
+    return VideoPlanner(tiny_planner_config, text_encoder=text_encoder).eval()
+
+
+def scene(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+
+
+def test_denoiser_overfits_one_clip(planner):
+    """Memorising one clip lets the denoiser recover the noise: the training loss must fall at least 10x."""
+    torch.manual_seed(0)
+    scheduler = training_scheduler(planner.config)
+    clip = torch.randn(1, 4, 4, 16, 16)  # (B, K+1, C, h, w) latents of one clip
+    first, future = clip[:, 0].expand(8, -1, -1, -1), clip[:, 1:].expand(8, -1, -1, -1, -1)
+    text, mask = planner.text_encoder(["open the door"] * 8)
+    denoiser = planner.denoiser.train()
+    optimizer = torch.optim.AdamW(denoiser.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(500):
+        noise = torch.randn_like(future)
+        t = torch.randint(0, 1000, (8,))
+        prediction = denoiser(scheduler.add_noise(future, noise, t), t, first, text, mask)
+        loss = diffusion_loss(planner.config, scheduler, prediction, future, noise, t)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert np.mean(losses[-20:]) < np.mean(losses[:20]) / 10
+
+
+def test_plan_shapes_and_seeded_determinism(planner):
+    plan = planner.plan(scene(), "open the door", seed=3)
+    assert plan.frames.shape == (3, 32, 32, 3) and plan.frames.dtype == np.uint8
+    assert plan.context_frame.shape == (32, 32, 3)
+    assert (plan.sampler, plan.steps, plan.seed) == ("dpmsolver++", 4, 3)
+    np.testing.assert_array_equal(plan.frames, planner.plan(scene(), "open the door", seed=3).frames)
+    samples = planner.plan(scene(), "open the door", seed=3, num_samples=2)
+    assert len(samples) == 2 and not np.array_equal(samples[0].frames, samples[1].frames)
+
+
+@pytest.mark.parametrize("sampler", ["dpmsolver++", "ddim", "ddpm"])
+def test_save_then_load_plans_bit_identically(planner, tmp_path, sampler):
+    planner.latent_scale.fill_(1.7)
+    planner.save_pretrained(tmp_path / "planner")
+    loaded = VideoPlanner.from_pretrained(tmp_path / "planner")
+    for name, tensor in planner.denoiser.state_dict().items():
+        assert torch.equal(tensor, loaded.denoiser.state_dict()[name]), name
+    a = planner.plan(scene(), "open the door", seed=11, sampler=sampler).frames
+    b = loaded.plan(scene(), "open the door", seed=11, sampler=sampler).frames
+    np.testing.assert_array_equal(a, b)
+
+
+def test_guidance_follows_the_classifier_free_formula(planner):
+    torch.manual_seed(1)
+    noisy, first = torch.randn(2, 3, 4, 16, 16), torch.randn(2, 4, 16, 16)
+    text, mask = planner.text_encoder(["open the door", "press the button"])
+    t = torch.full((2,), 500)
+    with torch.no_grad():
+        conditional = planner.denoiser(noisy, t, first, text, mask)
+        null_text, null_mask = planner.denoiser.drop_text(text, mask, torch.ones(2, dtype=torch.bool))
+        unconditional = planner.denoiser(noisy, t, first, null_text, null_mask)
+        guided = planner.predict(noisy, 500, first, text, mask, guidance=2.5)
+        plain = planner.predict(noisy, 500, first, text, mask, guidance=1.0)
+    torch.testing.assert_close(guided, unconditional + 2.5 * (conditional - unconditional))
+    assert torch.equal(plain, conditional)
+    assert not torch.allclose(conditional, unconditional)
+
+
+def test_wrong_image_size_is_resized_with_a_warning(planner, caplog):
+    big = np.kron(scene(), np.ones((2, 2, 1), dtype=np.uint8))  # 64x64, each pixel doubled
+    with caplog.at_level(logging.WARNING):
+        plan = planner.plan(big, "open the door", seed=0)
+    assert "resizing the 64x64 image to the planner's 32x32" in caplog.text
+    np.testing.assert_array_equal(plan.context_frame, scene())
+    np.testing.assert_array_equal(plan.frames, planner.plan(scene(), "open the door", seed=0).frames)
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((32, 32, 3), np.float32), "image must be uint8 RGB"),
+        (np.zeros((32, 32), np.uint8), "image must be uint8 RGB"),
+        (np.zeros((32, 48, 3), np.uint8), "image must be square"),
+    ],
+)
+def test_bad_images_are_refused(planner, image, message):
+    with pytest.raises(InputError, match=message):
+        planner.plan(image, "open the door")
+
+
+def test_empty_instruction_is_refused(planner):
+    with pytest.raises(InputError, match="empty instruction"):
+        planner.plan(scene(), "  ")
+
+
+def test_checkpoint_missing_files_or_other_version_fails_in_one_line(planner, tmp_path):
+    planner.save_pretrained(tmp_path / "ok")
+    shutil.copytree(tmp_path / "ok", tmp_path / "no_weights")
+    (tmp_path / "no_weights" / "model.safetensors").unlink()
+    with pytest.raises(InputError, match="no_weights is missing model.safetensors"):
+        VideoPlanner.from_pretrained(tmp_path / "no_weights")
+    shutil.copytree(tmp_path / "ok", tmp_path / "no_autoencoder")
+    shutil.rmtree(tmp_path / "no_autoencoder" / "autoencoder")
+    with pytest.raises(InputError, match="missing autoencoder/"):
+        VideoPlanner.from_pretrained(tmp_path / "no_autoencoder")
+    config = (tmp_path / "ok" / "config.json").read_text().replace('"config_version": 1', '"config_version": 99')
+    (tmp_path / "ok" / "config.json").write_text(config)
+    with pytest.raises(InputError, match="config_version 99 is not 1"):
+        VideoPlanner.from_pretrained(tmp_path / "ok")
+    with pytest.raises(InputError, match="no planner checkpoint directory"):
+        VideoPlanner.from_pretrained(tmp_path / "nowhere" / "at" / "all")
+
+
+class FolderHub:
+    """The two HfApi calls push_to_hub makes, served by a local folder (the network is the system edge)."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def create_repo(self, repo_id, private=None, exist_ok=False):
+        (self.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
+
+    def upload_folder(self, repo_id, folder_path, commit_message):
+        shutil.copytree(folder_path, self.root / repo_id, dirs_exist_ok=True)
+
+
+def test_push_to_hub_uploads_a_loadable_planner(planner, tmp_path):
+    planner.push_to_hub("user/tiny-planner", api=FolderHub(tmp_path))
+    loaded = VideoPlanner.from_pretrained(tmp_path / "user" / "tiny-planner")
+    np.testing.assert_array_equal(
+        planner.plan(scene(), "open the door", seed=5).frames, loaded.plan(scene(), "open the door", seed=5).frames
+    )
+
+
+def test_presets_validate_and_round_trip():
+    for name in ("cpu", "gpu"):
+        config = preset(name)
+        assert PlannerConfig.from_dict(config.to_dict()) == config
+    assert preset("gpu").image_size == 128 and preset("gpu").latent_size == 16
+    with pytest.raises(InputError, match="unknown planner preset 'tpu'"):
+        preset("tpu")
+    with pytest.raises(InputError, match="invalid sampler"):
+        preset("cpu", sampler="euler")

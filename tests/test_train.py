@@ -1,0 +1,126 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from robot_io.errors import InputError
+from video_planner.planner import VideoPlanner
+from video_planner.train import PlannerTrainer
+from video_planner.train_config import TrainConfig
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN_FLAGS = [
+    "--steps",
+    "40",
+    "--autoencoder-steps",
+    "30",
+    "--batch-size",
+    "4",
+    "--autoencoder-batch-size",
+    "48",
+    "--warmup-steps",
+    "5",
+    "--checkpoint-every",
+    "5",
+    "--sample-every",
+    "20",
+]
+
+
+def train_command(config: Path, dataset: Path, output: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "video_planner.cli",
+        "train-planner",
+        "--dataset",
+        str(dataset),
+        "--config",
+        str(config),
+        "--output",
+        str(output),
+        *TRAIN_FLAGS,
+        *extra,
+    ]
+
+
+def trainer_state(output: Path) -> dict | None:
+    try:
+        return json.loads((output / "checkpoint" / "training_state" / "trainer_state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def kill_when(command: list[str], output: Path, ready) -> None:
+    """Runs the command and SIGKILLs it as soon as its committed checkpoint satisfies `ready`."""
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        state = trainer_state(output)
+        if state is not None and ready(state):
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    assert proc.wait() == -signal.SIGKILL, "training ended before it could be killed mid-run"
+
+
+@pytest.fixture(scope="module")
+def tiny_config_file(tmp_path_factory, tiny_planner_config) -> Path:
+    path = tmp_path_factory.mktemp("config") / "tiny.json"
+    tiny_planner_config.save(path)
+    return path
+
+
+def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_config_file, two_episode_dataset):
+    straight = tmp_path / "straight"
+    assert subprocess.run(train_command(tiny_config_file, two_episode_dataset, straight), cwd=REPO).returncode == 0
+
+    killed = tmp_path / "killed"
+    command = train_command(tiny_config_file, two_episode_dataset, killed)
+    kill_when(command, killed, lambda s: s["stage"] == "autoencoder" and 0 < s["step"] < 30)
+    kill_when(command + ["--resume"], killed, lambda s: s["stage"] == "denoiser" and 0 < s["step"] < 40)
+    assert subprocess.run(command + ["--resume"], cwd=REPO).returncode == 0
+
+    expected, resumed = trainer_state(straight), trainer_state(killed)
+    assert len(expected["losses"]["autoencoder"]) == 30 and len(expected["losses"]["denoiser"]) == 40
+    assert resumed["losses"] == expected["losses"]
+    weights_a = load_file(straight / "checkpoint" / "model.safetensors")
+    weights_b = load_file(killed / "checkpoint" / "model.safetensors")
+    assert all(np.array_equal(weights_a[k].numpy(), weights_b[k].numpy()) for k in weights_a)
+    assert sorted(p.name for p in (killed / "samples").iterdir()) == ["step-000020.gif", "step-000040.gif"]
+    image = np.zeros((32, 32, 3), np.uint8)
+    plan = VideoPlanner.from_pretrained(killed / "checkpoint").plan(image, "press the button from the top", seed=0)
+    assert plan.frames.shape == (3, 32, 32, 3)
+
+
+def test_resume_refuses_a_changed_config(tmp_path, tiny_planner_config, two_episode_dataset):
+    config = TrainConfig(
+        dataset=str(two_episode_dataset),
+        steps=2,
+        autoencoder_steps=2,
+        batch_size=2,
+        autoencoder_batch_size=2,
+        checkpoint_every=1,
+        sample_every=2,
+    )
+    PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False).run()
+    with pytest.raises(InputError, match="already holds a training run; pass --resume"):
+        PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False)
+    changed = TrainConfig(**{**config.__dict__, "learning_rate": 1e-3})
+    with pytest.raises(InputError, match="learning_rate changed since it was started"):
+        PlannerTrainer(tiny_planner_config, changed, tmp_path / "run", resume=True, show_progress=False)
+    other_planner = tiny_planner_config.__class__(**{**tiny_planner_config.__dict__, "frame_stride": 2})
+    with pytest.raises(InputError, match="planner config differs"):
+        PlannerTrainer(other_planner, config, tmp_path / "run", resume=True, show_progress=False)
+    longer = TrainConfig(**{**config.__dict__, "steps": 3})
+    PlannerTrainer(tiny_planner_config, longer, tmp_path / "run", resume=True, show_progress=False).run()
+    assert len(trainer_state(tmp_path / "run")["losses"]["denoiser"]) == 3
+    with pytest.raises(InputError, match="nothing to resume"):
+        PlannerTrainer(tiny_planner_config, config, tmp_path / "fresh", resume=True, show_progress=False)
