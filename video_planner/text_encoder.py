@@ -53,7 +53,7 @@ class TextEncoder(nn.Module):
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source)
             self.model = model_cls.from_pretrained(source).eval().requires_grad_(False)
-        except OSError as err:
+        except (OSError, ValueError) as err:
             raise InputError(
                 f"cannot load the {config.kind} text encoder from {source!r} ({str(err).splitlines()[0]}); "
                 "pass a local directory, or go online for a Hub id"

