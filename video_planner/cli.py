@@ -43,12 +43,22 @@ def _summary(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from robot_io.bench import bench_collect, bench_render
-
     if args.what == "render":
+        from robot_io.bench import bench_render
+
         print(bench_render(args.task, args.camera, args.image_size, args.repeats))
-    else:
+    elif args.what == "collect":
+        from robot_io.bench import bench_collect
+
         print(bench_collect(args.recipe, args.episodes_per_camera))
+    elif args.what == "train-step":
+        from video_planner.bench import bench_train_step
+
+        print(bench_train_step())
+    else:
+        from video_planner.bench import bench_plan
+
+        print(bench_plan())
 
 
 def _train_planner(args: argparse.Namespace) -> None:
@@ -138,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = bench.add_parser("collect", help="episodes per minute for a recipe")
     c.add_argument("--recipe", type=Path, default=Path("datasets/metaworld_avdc11.toml"))
     c.add_argument("--episodes-per-camera", type=int, help="override the recipe's demos per camera")
+    bench.add_parser("train-step", help="cpu-preset train step vs a diffusers UNet3D on pixels, same run")
+    bench.add_parser("plan", help="plan latency per sampler and number of steps, vs DDIM-100")
     p.set_defaults(run=_bench)
     return parser
 
