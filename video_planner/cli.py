@@ -6,6 +6,7 @@
     vp bench collect [--recipe datasets/metaworld_avdc11.toml --episodes-per-camera 1]
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
+    vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
 line on stderr that names the problem.
@@ -89,6 +90,17 @@ def _plan(args: argparse.Namespace) -> None:
     print(f"{len(plan.frames)} frames in {plan.latency_s:.2f} s ({plan.sampler}, {plan.steps} steps) -> {args.output}")
 
 
+def _eval_planner(args: argparse.Namespace) -> None:
+    from video_planner.evaluate import EvalSettings, evaluate_planner, markdown_table, write_report
+    from video_planner.planner import VideoPlanner
+
+    settings = EvalSettings(args.clips_per_episode, args.seed, args.reference_steps)
+    result = evaluate_planner(VideoPlanner.from_pretrained(args.planner), args.dataset, args.train_dataset, settings)
+    write_report(result, args.output)
+    print(markdown_table(result))
+    print(f"{result['clips']} clips; table.md, results.json, samples.gif in {args.output}")
+
+
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
     """One --flag per dataclass field (defaults stay in the dataclass, so flags left out are None)."""
     for f in dataclasses.fields(cls):
@@ -137,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=int, default=4)
     p.set_defaults(run=_plan)
+
+    p = sub.add_parser("eval-planner", help="future-frame PSNR/SSIM per task on held-out demos, with baselines")
+    p.add_argument("--planner", required=True, help="planner directory or Hub repo id")
+    p.add_argument("--dataset", required=True, type=Path, help="held-out demos (seeds never trained on)")
+    p.add_argument("--train-dataset", type=Path, help="training demos, for the 'mean training frame' baseline")
+    p.add_argument("--output", type=Path, default=Path("outputs/eval-planner"))
+    p.add_argument("--clips-per-episode", type=int, default=3)
+    p.add_argument("--reference-steps", type=int, default=100, help="0 skips the many-step reference")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_eval_planner)
 
     p = sub.add_parser("bench", help="benchmarks: render speed, collection throughput")
     bench = p.add_subparsers(dest="what", required=True)

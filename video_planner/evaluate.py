@@ -1,0 +1,151 @@
+"""Future-frame quality of a planner on held-out demos, against baselines measured on the same clips.
+
+    vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint \
+        --dataset outputs/datasets/metaworld_avdc11_heldout --train-dataset outputs/datasets/metaworld_avdc11
+
+For each held-out episode, clips start at a few evenly spread frames; every method predicts the K future
+frames and is scored by PSNR and SSIM against the recorded ones (frames past the episode end repeat its
+last frame, as in training). Baselines: "repeat the first frame", "mean training frame", and the planner
+itself with 100 sampling steps; "autoencoder round trip" (the true future frames encoded and decoded)
+bounds what any planner in this latent space can reach.
+"""
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from robot_io.metaworld_tasks import INSTRUCTIONS
+from video_planner.frame_bank import FrameBank
+from video_planner.planner import VideoPlanner
+from video_planner.sample_grid import write_sample_gif
+
+TASK_OF_INSTRUCTION = {instruction: task for task, instruction in INSTRUCTIONS.items()}
+
+
+def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of uint8 frames, capped at 100 dB (identical frames). # (K, H, W, 3) x2"""
+    mse = np.mean((prediction.astype(np.float64) - target.astype(np.float64)) ** 2)
+    return float(min(100.0, 10 * np.log10(255.0**2 / mse))) if mse > 0 else 100.0
+
+
+def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Mean structural similarity (Gaussian window 11, σ 1.5, per channel) of uint8 frames. # (K, H, W, 3) x2"""
+    x = torch.from_numpy(prediction).permute(0, 3, 1, 2).double() / 255.0  # (K, 3, H, W)
+    y = torch.from_numpy(target).permute(0, 3, 1, 2).double() / 255.0
+    coords = torch.arange(11, dtype=torch.float64) - 5
+    g = torch.exp(-(coords**2) / (2 * 1.5**2))
+    window = (g[:, None] * g[None, :] / g.sum() ** 2).expand(3, 1, 11, 11)
+
+    def blur(z):
+        return F.conv2d(z, window, groups=3)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x, var_y = blur(x * x) - mu_x**2, blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return float(ssim_map.mean())
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    clips_per_episode: int = 3
+    seed: int = 0
+    reference_steps: int = 100  # the planner's own many-step result; 0 skips it
+    sample_clips: int = 6
+
+
+def _clip_starts(bank: FrameBank, episode: int, count: int, stride: int) -> list[int]:
+    last_start = max(0, bank.lengths[episode] - 1 - stride)
+    return sorted({int(round(x)) for x in np.linspace(0, last_start, count)})
+
+
+def evaluate_planner(
+    planner: VideoPlanner,
+    heldout: str | Path,
+    train_dataset: str | Path | None,
+    settings: EvalSettings,
+    show_progress: bool = True,
+) -> dict:
+    """Per-task mean PSNR/SSIM of every method. Returns {"methods": [...], "tasks": {task: {method: {...}}}}."""
+    config = planner.config
+    bank = FrameBank.load(heldout, config.image_size, show_progress=show_progress)
+    methods = {"planner": {}, "repeat first frame": None, "autoencoder round trip": None}
+    mean_frame = None
+    if train_dataset is not None:
+        train_frames = FrameBank.load(train_dataset, config.image_size, show_progress=show_progress).frames
+        mean_frame = train_frames.double().mean(0).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
+        methods["mean training frame"] = None
+    if settings.reference_steps:
+        methods[f"planner, {settings.reference_steps} steps"] = {"steps": settings.reference_steps}
+    scores = defaultdict(lambda: defaultdict(lambda: {"psnr": [], "ssim": []}))
+    truth_samples, plan_samples = [], []
+    clips = [
+        (e, t)
+        for e in range(len(bank.lengths))
+        for t in _clip_starts(bank, e, settings.clips_per_episode, config.frame_stride)
+    ]
+    for i, (episode, t) in enumerate(tqdm(clips, desc="eval planner", disable=not show_progress)):
+        index, _ = bank.clip_indices(episode, t, config.num_future_frames, config.frame_stride)
+        frames = bank.frames[torch.from_numpy(index)].permute(0, 2, 3, 1).numpy()  # (K+1, H, W, 3)
+        first, future = frames[0], frames[1:]
+        instruction = bank.instructions[episode]
+        task = TASK_OF_INSTRUCTION.get(instruction, instruction)
+        predictions = {}
+        for name, kwargs in methods.items():
+            if name == "repeat first frame":
+                predictions[name] = np.repeat(first[None], len(future), axis=0)
+            elif name == "mean training frame":
+                predictions[name] = np.repeat(mean_frame[None], len(future), axis=0)
+            elif name == "autoencoder round trip":
+                latents = planner.encode_frames(torch.from_numpy(future).permute(0, 3, 1, 2))
+                predictions[name] = planner.decode_latents(latents).permute(0, 2, 3, 1).numpy()
+            else:
+                predictions[name] = planner.plan(first, instruction, seed=settings.seed + i, **kwargs).frames
+        for name, prediction in predictions.items():
+            scores[task][name]["psnr"].append(psnr(prediction, future))
+            scores[task][name]["ssim"].append(ssim(prediction, future))
+        if t == 0 and len(truth_samples) < settings.sample_clips:
+            truth_samples.append(frames)
+            plan_samples.append(np.concatenate([first[None], predictions["planner"]]))
+    tasks = {
+        task: {
+            name: {metric: float(np.mean(values)) for metric, values in by_metric.items()}
+            for name, by_metric in by_method.items()
+        }
+        for task, by_method in sorted(scores.items())
+    }
+    return {"methods": list(methods), "clips": len(clips), "tasks": tasks, "samples": (truth_samples, plan_samples)}
+
+
+def markdown_table(result: dict) -> str:
+    methods = result["methods"]
+    header = "| task | " + " | ".join(f"{m} PSNR / SSIM" for m in methods) + " |"
+    lines = [header, "|---|" + "---|" * len(methods)]
+    for task, by_method in result["tasks"].items():
+        cells = [f"{by_method[m]['psnr']:.2f} / {by_method[m]['ssim']:.3f}" for m in methods]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    means = [
+        f"{np.mean([t[m]['psnr'] for t in result['tasks'].values()]):.2f} / "
+        f"{np.mean([t[m]['ssim'] for t in result['tasks'].values()]):.3f}"
+        for m in methods
+    ]
+    lines.append("| **mean** | " + " | ".join(means) + " |")
+    return "\n".join(lines)
+
+
+def write_report(result: dict, output: Path) -> None:
+    """Writes table.md, results.json and samples.gif (ground truth left, plan right) into `output`."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "table.md").write_text(markdown_table(result) + "\n")
+    public = {k: v for k, v in result.items() if k != "samples"}
+    (output / "results.json").write_text(json.dumps(public, indent=2))
+    truth, plans = result["samples"]
+    if truth:
+        write_sample_gif(output / "samples.gif", truth, plans)
