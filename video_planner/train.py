@@ -79,7 +79,7 @@ class PlannerTrainer:
         self.checkpoint_dir = self.output / "checkpoint"
         self.show_progress = show_progress
         if resume:
-            planner_config, train_config = self._resumable_configs(planner_config, train_config)
+            self._check_resumable(planner_config, train_config)
         elif self.checkpoint_dir.exists():
             raise InputError(f"{self.output} already holds a training run; pass --resume or choose another --output")
         self.config, self.train_config = planner_config, train_config
@@ -88,14 +88,11 @@ class PlannerTrainer:
         torch.manual_seed(train_config.seed)  # initial weights only; steps draw from their own generators
         self.planner = VideoPlanner(planner_config)
         self.scheduler = training_scheduler(planner_config)
-        self.state = TrainerState()
-        if not planner_config.autoencoder.pretrained and train_config.autoencoder_steps > 0:
-            self.state.stage = "autoencoder"
-        else:
-            self.state.stage = "denoiser"
+        trains_autoencoder = not planner_config.autoencoder.pretrained and train_config.autoencoder_steps > 0
+        self.state = TrainerState("autoencoder" if trains_autoencoder else "denoiser")
         self._resume_state = self._load_checkpoint() if resume else None
 
-    def _resumable_configs(self, planner_config, train_config):
+    def _check_resumable(self, planner_config: PlannerConfig, train_config: TrainConfig) -> None:
         path = self.checkpoint_dir / "training_state" / "trainer_state.json"
         if not path.is_file():
             raise InputError(f"nothing to resume in {self.output} ({path} missing); drop --resume to start")
@@ -103,9 +100,7 @@ class PlannerTrainer:
         saved_planner = PlannerConfig.from_dict(saved["planner_config"], source=str(path))
         saved_train = dataclass_from_dict(TrainConfig, saved["train_config"], source=str(path))
         if saved_planner != planner_config:
-            raise InputError(
-                f"cannot resume {self.output}: the planner config differs from the one it was trained with"
-            )
+            raise InputError(f"cannot resume {self.output}: the planner config differs from the one it started with")
         changed = [
             f.name
             for f in dataclasses.fields(TrainConfig)
@@ -113,7 +108,6 @@ class PlannerTrainer:
         ]
         if changed:
             raise InputError(f"cannot resume {self.output}: {', '.join(changed)} changed since it was started")
-        return planner_config, train_config
 
     # ---- checkpoints -------------------------------------------------------------------------------
 
