@@ -124,3 +124,33 @@ def test_resume_refuses_a_changed_config(tmp_path, tiny_planner_config, two_epis
     assert len(trainer_state(tmp_path / "run")["losses"]["denoiser"]) == 3
     with pytest.raises(InputError, match="nothing to resume"):
         PlannerTrainer(tiny_planner_config, config, tmp_path / "fresh", resume=True, show_progress=False)
+
+
+def test_pretrained_autoencoder_skips_its_stage_and_is_referenced_not_copied(
+    tmp_path, tiny_planner_config, two_episode_dataset
+):
+    """The gpu preset's path: a pretrained AutoencoderKL (here a tiny random one saved locally, as a Hub
+    download would be) with 8x downsampling; only the denoiser trains and the checkpoint points at the VAE."""
+    from dataclasses import replace
+
+    from video_planner.config import AutoencoderConfig
+    from video_planner.models import build_autoencoder
+
+    vae_dir = tmp_path / "tiny-vae"
+    build_autoencoder(AutoencoderConfig(block_out_channels=(8, 8, 16, 16))).save_pretrained(vae_dir)
+    config = replace(tiny_planner_config, autoencoder=AutoencoderConfig(pretrained=str(vae_dir)))
+    assert config.latent_size == 4
+    train = TrainConfig(
+        dataset=str(two_episode_dataset),
+        steps=3,
+        autoencoder_steps=50,
+        batch_size=2,
+        checkpoint_every=3,
+        sample_every=3,
+    )
+    checkpoint = PlannerTrainer(config, train, tmp_path / "run", show_progress=False).run()
+    state = trainer_state(tmp_path / "run")
+    assert state["losses"]["autoencoder"] == [] and len(state["losses"]["denoiser"]) == 3
+    assert not (checkpoint / "autoencoder").exists()
+    planner = VideoPlanner.from_pretrained(checkpoint)
+    assert planner.plan(np.zeros((32, 32, 3), np.uint8), "open the door", seed=0).frames.shape == (3, 32, 32, 3)
