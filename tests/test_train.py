@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from safetensors.torch import load_file
 
 from robot_io.errors import InputError
@@ -98,6 +99,25 @@ def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_con
     image = np.zeros((32, 32, 3), np.uint8)
     plan = VideoPlanner.from_pretrained(killed / "checkpoint").plan(image, "press the button from the top", seed=0)
     assert plan.frames.shape == (3, 32, 32, 3)
+
+    Image.fromarray(image).save(tmp_path / "first.png")
+    plan_command = [
+        sys.executable,
+        "-m",
+        "video_planner.cli",
+        "plan",
+        "--planner",
+        str(killed / "checkpoint"),
+        "--image",
+        str(tmp_path / "first.png"),
+        "--instruction",
+        "press the button from the top",
+        "--output",
+        str(tmp_path / "plan.gif"),
+    ]
+    assert subprocess.run(plan_command, cwd=REPO, capture_output=True).returncode == 0
+    gif = Image.open(tmp_path / "plan.gif")
+    assert gif.n_frames == 4 and gif.size == (32, 32)  # the conditioning frame, then 3 planned frames
 
 
 def test_resume_refuses_a_changed_config(tmp_path, tiny_planner_config, two_episode_dataset):
