@@ -82,12 +82,12 @@ class VideoPlanner(nn.Module):
         planner.latent_scale.copy_(files.latent_scale)
         return planner.eval()
 
-    def save_pretrained(self, path: str | Path, denoiser_state: dict | None = None) -> None:
-        """Writes the planner directory atomically; `denoiser_state` (e.g. EMA weights) overrides the live ones."""
+    def save_pretrained(self, path: str | Path) -> None:
+        """Writes the planner directory atomically (see `video_planner.checkpoint` for its layout)."""
         save_planner_files(
             Path(path),
             self.config,
-            denoiser_state or self.denoiser.state_dict(),
+            self.denoiser.state_dict(),
             None if self.config.autoencoder.pretrained else self.autoencoder,
             self.latent_shift,
             self.latent_scale,
