@@ -43,6 +43,17 @@ def open_dataset(root: str | Path, delta_indices: dict[str, list[int]] | None = 
     return dataset
 
 
+def window_starts(lengths, span: int) -> list[tuple[int, int]]:
+    """(episode, t) for every frame t with t + span still inside its episode."""
+    return [(episode, t) for episode, n in enumerate(lengths) for t in range(max(0, int(n) - span))]
+
+
+def clamp_to_episode(positions: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions past the episode's last frame repeat it, as LeRobot does. Returns (clamped, is_pad)."""
+    last = length - 1
+    return np.minimum(positions, last), positions > last
+
+
 class DecordEpisodeVideo:
     """Decodes frames of one episode straight from its mp4 with decord (H.264 only; decord has no AV1)."""
 
@@ -107,7 +118,7 @@ class EpisodeWindows(torch.utils.data.Dataset):
         self.lengths = np.asarray(episodes["length"])
         self.first_index = np.asarray(episodes["dataset_from_index"])
         self.tasks = [row[0] for row in episodes["tasks"]]
-        self.starts = [(ep, t) for ep, n in enumerate(self.lengths) for t in range(max(0, n - span))]
+        self.starts = window_starts(self.lengths, span)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -121,11 +132,11 @@ class EpisodeWindows(torch.utils.data.Dataset):
             is_pad = item[f"{IMAGE_KEY}_is_pad"]
             state, actions = item[STATE_KEY], item[ACTION_KEY] if len(self.action_offsets) else None
         else:
-            last = self.lengths[episode] - 1
-            positions = t + self.frame_offsets
-            frames = torch.from_numpy(self._video.frames(episode, np.minimum(positions, last))).permute(0, 3, 1, 2)
-            is_pad = torch.from_numpy(positions > last)
-            action_rows = index + np.minimum(t + self.action_offsets, last) - t
+            length = self.lengths[episode]
+            positions, pad = clamp_to_episode(t + self.frame_offsets, length)
+            frames = torch.from_numpy(self._video.frames(episode, positions)).permute(0, 3, 1, 2)
+            is_pad = torch.from_numpy(pad)
+            action_rows = index - t + clamp_to_episode(t + self.action_offsets, length)[0]
             state = torch.from_numpy(self._states[index])
             actions = torch.from_numpy(self._actions[action_rows]) if len(action_rows) else None
         if self.image_size is not None and frames.shape[-1] != self.image_size:

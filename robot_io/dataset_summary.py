@@ -13,7 +13,10 @@ from robot_io.episode_format import CAMERA_KEY, IMAGE_KEY, SUCCESS_KEY
 
 def episode_table(root: str | Path) -> list[dict]:
     """One row per episode: index, task instruction, camera, length and success."""
-    dataset = open_dataset(root)
+    return _episode_rows(open_dataset(root))
+
+
+def _episode_rows(dataset) -> list[dict]:
     table = dataset.hf_dataset.with_format("numpy")
     episodes = dataset.meta.episodes
     cameras, successes = table[CAMERA_KEY], np.asarray(table[SUCCESS_KEY]).reshape(-1)
@@ -36,7 +39,7 @@ def episode_table(root: str | Path) -> list[dict]:
 def summarize(root: str | Path) -> str:
     root = Path(root)
     dataset = open_dataset(root)
-    rows = episode_table(root)
+    rows = _episode_rows(dataset)
     video = dataset.meta.features[IMAGE_KEY]
     size_mb = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
     lines = [

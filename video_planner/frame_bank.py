@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from robot_io.dataset_io import DecordEpisodeVideo, open_dataset, resize_frames
+from robot_io.dataset_io import DecordEpisodeVideo, clamp_to_episode, open_dataset, resize_frames, window_starts
 from robot_io.episode_format import CAMERA_KEY, SEED_KEY
 
 
@@ -46,13 +46,11 @@ class FrameBank:
             seeds=[int(np.asarray(table[SEED_KEY][s]).reshape(-1)[0]) for s in starts],
         )
 
-    def clip_starts(self, stride: int, episodes: list[int] | None = None) -> np.ndarray:
+    def clip_starts(self, stride: int) -> np.ndarray:
         """(episode, t) of every clip start with at least one real future frame. # (M, 2)"""
-        episodes = range(len(self.lengths)) if episodes is None else episodes
-        return np.array([(e, t) for e in episodes for t in range(max(0, self.lengths[e] - stride))])
+        return np.array(window_starts(self.lengths, stride))
 
-    def clip_indices(self, episode: int, t: int, num_future: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame indices of (first, K future) frames and the padding flags of the future ones. # (K+1,), (K,)"""
-        positions = t + stride * np.arange(num_future + 1)
-        last = self.lengths[episode] - 1
-        return self.starts[episode] + np.minimum(positions, last), positions[1:] > last
+    def clip_indices(self, episode: int, t: int, num_future: int, stride: int) -> np.ndarray:
+        """Indices in `frames` of a clip's first and K future frames. # (K+1,)"""
+        positions, _ = clamp_to_episode(t + stride * np.arange(num_future + 1), self.lengths[episode])
+        return self.starts[episode] + positions

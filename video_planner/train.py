@@ -231,10 +231,7 @@ class PlannerTrainer:
         latents = self._encode_bank()  # (N, C, h, w) normalised
         starts = self.bank.clip_starts(self.config.frame_stride)
         clip_index = np.stack(
-            [
-                self.bank.clip_indices(e, t, self.config.num_future_frames, self.config.frame_stride)[0]
-                for e, t in starts
-            ]
+            [self.bank.clip_indices(e, t, self.config.num_future_frames, self.config.frame_stride) for e, t in starts]
         )  # (M, K+1)
         instructions = [self.bank.instructions[e] for e in starts[:, 0]]
         denoiser = self.planner.denoiser.train()
@@ -287,7 +284,7 @@ class PlannerTrainer:
         episodes = np.linspace(0, len(self.bank.lengths) - 1, self.train_config.sample_clips).round().astype(int)
         truth, plans = [], []
         for episode in episodes:
-            index, _ = self.bank.clip_indices(episode, 0, self.config.num_future_frames, self.config.frame_stride)
+            index = self.bank.clip_indices(episode, 0, self.config.num_future_frames, self.config.frame_stride)
             frames = self.bank.frames[torch.from_numpy(index)]  # (K+1, 3, H, W)
             image = frames[0].permute(1, 2, 0).numpy()
             plan = self.planner.plan(image, self.bank.instructions[episode], seed=int(episode))
