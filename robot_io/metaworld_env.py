@@ -4,7 +4,9 @@ Object and goal positions are drawn from the seed given to `reset`, so a seed na
 scene: the same seed gives the same trajectory and frames for the same actions.
 """
 
+import copy
 import os
+from dataclasses import dataclass
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -19,6 +21,16 @@ METAWORLD_FPS = 80  # MetaWorld's render_fps: 5 physics substeps of 2.5 ms per e
 MAX_EPISODE_STEPS = 500  # MetaWorld's max_path_length
 STATE_NAMES = ("hand_x", "hand_y", "hand_z", "gripper_opening")
 ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "gripper_effort")
+
+
+@dataclass(frozen=True)
+class EnvSnapshot:
+    """Everything a MetaWorld episode's future depends on, taken by `MetaWorldEnv.snapshot()`."""
+
+    data: object  # a copy of the task's mujoco.MjData
+    attributes: dict  # the task env's Python attributes (path length, stacked previous observation, ...)
+    steps: int
+    env_state: np.ndarray
 
 
 class MetaWorldEnv:
@@ -82,6 +94,26 @@ class MetaWorldEnv:
             success=bool(info["success"]),
             truncated=self._steps >= self.max_episode_steps,
         )
+
+    def snapshot(self) -> EnvSnapshot:
+        """The episode's exact state: after `restore`, the same actions give bit-identical observations.
+        Oracles use it to look ahead (roll the expert forward, render) and come back."""
+        if self._env_state is None:
+            raise RuntimeError("call reset() before snapshot()")
+        shared = {"model", "data", "mujoco_renderer"}
+        attributes = {k: copy.deepcopy(v) for k, v in vars(self._env).items() if k not in shared}
+        return EnvSnapshot(copy.deepcopy(self._env.data), attributes, self._steps, self._env_state.copy())
+
+    def restore(self, snapshot: EnvSnapshot) -> None:
+        self._env.data = copy.deepcopy(snapshot.data)
+        for key, value in snapshot.attributes.items():
+            setattr(self._env, key, copy.deepcopy(value))
+        self._steps, self._env_state = snapshot.steps, snapshot.env_state.copy()
+
+    @property
+    def steps(self) -> int:
+        """Steps taken in the current episode."""
+        return self._steps
 
     def render(self) -> np.ndarray:
         """The current camera image. # (H, W, 3) uint8"""

@@ -3,6 +3,7 @@
 import warnings
 
 import metaworld.policies
+import numpy as np
 
 from robot_io.metaworld_tasks import resolve_task
 
@@ -14,8 +15,21 @@ warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", modu
 _POLICY_CLASS_OVERRIDES = {"peg-insert-side": "SawyerPegInsertionSideV3Policy"}
 
 
-def expert_policy(task: str):
-    """The scripted expert for a task: an object whose `get_action(env_state)` returns a 4-dim action."""
+class ExpertPolicy:
+    """A MetaWorld scripted expert that leaves its input alone: 44 of MetaWorld's policies shift object
+    positions inside the observation they are given (`pos[0] -= 0.05`), which would corrupt the caller's
+    recorded state and any later decision made from the same observation."""
+
+    def __init__(self, policy):
+        self._policy = policy
+
+    def get_action(self, env_state: np.ndarray) -> np.ndarray:
+        """The expert's 4-dim action for a 39-dim MetaWorld observation."""
+        return self._policy.get_action(np.array(env_state, copy=True))
+
+
+def expert_policy(task: str) -> ExpertPolicy:
+    """The scripted expert for a task."""
     task = resolve_task(task)
     default = "Sawyer" + "".join(part.capitalize() for part in task.split("-")) + "V3Policy"
-    return getattr(metaworld.policies, _POLICY_CLASS_OVERRIDES.get(task, default))()
+    return ExpertPolicy(getattr(metaworld.policies, _POLICY_CLASS_OVERRIDES.get(task, default))())

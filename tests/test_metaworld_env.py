@@ -26,6 +26,38 @@ def test_same_seed_gives_same_trajectory_and_frames():
     np.testing.assert_array_equal(images_a, images_b)
 
 
+def test_restoring_a_snapshot_replays_the_episode_bit_for_bit():
+    policy = expert_policy("door-open")
+    with MetaWorldEnv("door-open", "corner", image_size=32, seed=3) as env:
+        obs = env.reset()
+        for _ in range(10):
+            obs = env.step(policy.get_action(obs.env_state)).observation
+        snapshot, start = env.snapshot(), obs
+
+        def roll():
+            o, out = start, []
+            for _ in range(30):
+                result = env.step(policy.get_action(o.env_state))
+                o = result.observation
+                out.append((o.env_state, o.image, result.success))
+            return out
+
+        first, second = roll(), (env.restore(snapshot), roll())[1]
+        assert env.steps == 40
+    for (state_a, image_a, success_a), (state_b, image_b, success_b) in zip(first, second, strict=True):
+        np.testing.assert_array_equal(state_a, state_b)
+        np.testing.assert_array_equal(image_a, image_b)
+        assert success_a == success_b
+
+
+def test_experts_leave_the_observation_they_act_on_unchanged():
+    with MetaWorldEnv("door-open", "corner", image_size=32, seed=3) as env:
+        obs = env.reset(render=False)
+        before = obs.env_state.copy()
+        expert_policy("door-open").get_action(obs.env_state)
+    np.testing.assert_array_equal(obs.env_state, before)
+
+
 def test_seed_changes_the_scene():
     with MetaWorldEnv("door-open", seed=1) as env:
         scene_1 = env.reset().env_state
