@@ -53,6 +53,19 @@ def test_plan_shapes_and_seeded_determinism(planner):
     assert len(samples) == 2 and not np.array_equal(samples[0].frames, samples[1].frames)
 
 
+def test_decoding_as_change_keeps_the_camera_pixels_the_plan_leaves(planner):
+    """With decode_as_change, a plan frame is the camera image plus (decoded frame - decoded context latent)."""
+    image = scene()
+    assert planner.config.decode_as_change
+    changed = planner.plan(image, "open the door", seed=4).frames.astype(int)  # (K, H, W, 3)
+    absolute = planner.plan(image, "open the door", seed=4, decode_as_change=False).frames.astype(int)
+    context = torch.from_numpy(image).permute(2, 0, 1)[None]
+    decoded_context = planner.decode_latents(planner.encode_frames(context))[0].permute(1, 2, 0).numpy()
+    expected = np.clip(image.astype(int) + absolute - decoded_context.astype(int), 0, 255)
+    np.testing.assert_array_equal(changed, expected)
+    assert not np.array_equal(changed, absolute)
+
+
 @pytest.mark.parametrize("sampler", ["dpmsolver++", "ddim", "ddpm"])
 def test_save_then_load_plans_bit_identically(planner, tmp_path, sampler):
     planner.latent_scale.fill_(1.7)

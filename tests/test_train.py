@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -174,3 +175,35 @@ def test_pretrained_autoencoder_skips_its_stage_and_is_referenced_not_copied(
     assert not (checkpoint / "autoencoder").exists()
     planner = VideoPlanner.from_pretrained(checkpoint)
     assert planner.plan(np.zeros((32, 32, 3), np.uint8), "open the door", seed=0).frames.shape == (3, 32, 32, 3)
+
+
+def test_init_from_keeps_the_latent_space_and_trains_a_fresh_denoiser(
+    tmp_path, tiny_planner_config, two_episode_dataset
+):
+    from dataclasses import replace
+
+    from video_planner.config import AutoencoderConfig
+
+    base = TrainConfig(
+        dataset=str(two_episode_dataset),
+        steps=2,
+        autoencoder_steps=3,
+        batch_size=2,
+        autoencoder_batch_size=4,
+        checkpoint_every=2,
+        sample_every=2,
+    )
+    source = PlannerTrainer(tiny_planner_config, base, tmp_path / "source", show_progress=False).run()
+    epsilon = replace(tiny_planner_config, prediction_type="epsilon")
+    derived = replace(base, init_from=str(source))
+    checkpoint = PlannerTrainer(epsilon, derived, tmp_path / "derived", show_progress=False).run()
+    state = trainer_state(tmp_path / "derived")
+    assert state["losses"]["autoencoder"] == [] and len(state["losses"]["denoiser"]) == 2
+    a, b = VideoPlanner.from_pretrained(source), VideoPlanner.from_pretrained(checkpoint)
+    assert torch.equal(a.latent_shift, b.latent_shift) and torch.equal(a.latent_scale, b.latent_scale)
+    for name, tensor in a.autoencoder.state_dict().items():
+        assert torch.equal(tensor, b.autoencoder.state_dict()[name]), name
+
+    wider = replace(tiny_planner_config, autoencoder=AutoencoderConfig(block_out_channels=(8, 32)))
+    with pytest.raises(InputError, match="its autoencoder differs"):
+        PlannerTrainer(wider, derived, tmp_path / "mismatch", show_progress=False)

@@ -56,10 +56,20 @@ def _bench(args: argparse.Namespace) -> None:
         from video_planner.bench import bench_train_step
 
         print(bench_train_step())
-    else:
+    elif args.what == "plan":
         from video_planner.bench import bench_plan
 
         print(bench_plan())
+    elif args.what == "plan-quality":
+        from video_planner.bench_quality import bench_plan_quality
+
+        print(bench_plan_quality(args.planner, args.dataset, args.clips_per_episode))
+    else:
+        from video_planner.bench_quality import bench_objective
+
+        print(
+            bench_objective(args.init_from, args.dataset, args.heldout, args.output, args.steps, args.clips_per_episode)
+        )
 
 
 def _train_planner(args: argparse.Namespace) -> None:
@@ -160,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_eval_planner)
 
-    p = sub.add_parser("bench", help="benchmarks: render speed, collection throughput")
+    p = sub.add_parser("bench", help="benchmarks: rendering, collection, training, planning speed and quality")
     bench = p.add_subparsers(dest="what", required=True)
     r = bench.add_parser("render", help="gymnasium render() vs FastRenderer, same run")
     r.add_argument("--task", default="door-open")
@@ -172,6 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--episodes-per-camera", type=int, help="override the recipe's demos per camera")
     bench.add_parser("train-step", help="cpu-preset train step vs a diffusers UNet3D on pixels, same run")
     bench.add_parser("plan", help="plan latency per sampler and number of steps, vs DDIM-100")
+    q = bench.add_parser("plan-quality", help="held-out quality per sampler/steps/decoding, vs DPM-Solver++ 100")
+    q.add_argument("--planner", required=True, help="planner directory or Hub repo id")
+    q.add_argument("--dataset", required=True, type=Path, help="held-out demos")
+    q.add_argument("--clips-per-episode", type=int, default=1)
+    o = bench.add_parser("objective", help="v-prediction vs epsilon, min-SNR vs plain MSE: train each, score each")
+    o.add_argument("--init-from", required=True, help="planner directory whose autoencoder every run shares")
+    o.add_argument("--dataset", required=True, type=Path, help="training demos")
+    o.add_argument("--heldout", required=True, type=Path, help="held-out demos")
+    o.add_argument("--output", type=Path, default=Path("outputs/bench-objective"))
+    o.add_argument("--steps", type=int, default=1500)
+    o.add_argument("--clips-per-episode", type=int, default=1)
     p.set_defaults(run=_bench)
     return parser
 

@@ -60,6 +60,9 @@ class PlannerConfig:
     guidance_scale: float = 2.0
     sampler: str = "dpmsolver++"
     sampling_steps: int = 20
+    # Decode each planned frame as the camera image plus the decoded change from its latent, so what the
+    # plan leaves still keeps the camera's exact pixels instead of the autoencoder's reconstruction of them.
+    decode_as_change: bool = True
     dtype: str = "float32"
     config_version: int = CONFIG_VERSION
 

@@ -60,6 +60,13 @@ class EvalSettings:
     reference_steps: int = 100  # the planner's own many-step result; 0 skips it
     sample_clips: int = 6
 
+    def planner_variants(self) -> dict[str, dict]:
+        """plan() keyword arguments of each planner column; the first one is "planner", the planner's defaults."""
+        variants = {"planner": {}}
+        if self.reference_steps:
+            variants[f"planner, {self.reference_steps} steps"] = {"steps": self.reference_steps}
+        return variants
+
 
 def _clip_starts(bank: FrameBank, episode: int, count: int, stride: int) -> list[int]:
     last_start = max(0, bank.lengths[episode] - 1 - stride)
@@ -72,18 +79,27 @@ def evaluate_planner(
     train_dataset: str | Path | None,
     settings: EvalSettings,
     show_progress: bool = True,
+    planner_variants: dict[str, dict] | None = None,
+    baselines: bool = True,
 ) -> dict:
-    """Per-task mean PSNR/SSIM of every method. Returns {"methods": [...], "tasks": {task: {method: {...}}}}."""
+    """Per-task mean PSNR/SSIM of every method. Returns {"methods": [...], "tasks": {task: {method: {...}}}}.
+
+    `planner_variants` maps column names to plan() keyword arguments (default: `settings.planner_variants()`);
+    every variant plans each clip from the same seed, so their differences are paired. The first variant's
+    plans go into the sample grid.
+    """
     config = planner.config
     bank = FrameBank.load(heldout, config.image_size, show_progress=show_progress)
-    methods = {"planner": {}, "repeat first frame": None, "autoencoder round trip": None}
+    variants = planner_variants or settings.planner_variants()
+    methods = dict(list(variants.items())[:1])
     mean_frame = None
-    if train_dataset is not None:
-        train_frames = FrameBank.load(train_dataset, config.image_size, show_progress=show_progress).frames
-        mean_frame = train_frames.double().mean(0).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
-        methods["mean training frame"] = None
-    if settings.reference_steps:
-        methods[f"planner, {settings.reference_steps} steps"] = {"steps": settings.reference_steps}
+    if baselines:
+        methods |= {"repeat first frame": None, "autoencoder round trip": None}
+        if train_dataset is not None:
+            train_frames = FrameBank.load(train_dataset, config.image_size, show_progress=show_progress).frames
+            mean_frame = train_frames.double().mean(0).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
+            methods["mean training frame"] = None
+    methods |= dict(list(variants.items())[1:])
     scores = defaultdict(lambda: defaultdict(lambda: {"psnr": [], "ssim": []}))
     truth_samples, plan_samples = [], []
     clips = [
@@ -113,7 +129,7 @@ def evaluate_planner(
             scores[task][name]["ssim"].append(ssim(prediction, future))
         if t == 0 and len(truth_samples) < settings.sample_clips:
             truth_samples.append(frames)
-            plan_samples.append(np.concatenate([first[None], predictions["planner"]]))
+            plan_samples.append(np.concatenate([first[None], predictions[next(iter(variants))]]))
     tasks = {
         task: {
             name: {metric: float(np.mean(values)) for metric, values in by_metric.items()}
@@ -124,6 +140,12 @@ def evaluate_planner(
     return {"methods": list(methods), "clips": len(clips), "tasks": tasks, "samples": (truth_samples, plan_samples)}
 
 
+def task_means(result: dict) -> dict[str, dict[str, float]]:
+    """Each method's PSNR and SSIM averaged over tasks (every task weighs the same)."""
+    tasks = result["tasks"].values()
+    return {m: {k: float(np.mean([t[m][k] for t in tasks])) for k in ("psnr", "ssim")} for m in result["methods"]}
+
+
 def markdown_table(result: dict) -> str:
     methods = result["methods"]
     header = "| task | " + " | ".join(f"{m} PSNR / SSIM" for m in methods) + " |"
@@ -131,11 +153,7 @@ def markdown_table(result: dict) -> str:
     for task, by_method in result["tasks"].items():
         cells = [f"{by_method[m]['psnr']:.2f} / {by_method[m]['ssim']:.3f}" for m in methods]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    means = [
-        f"{np.mean([t[m]['psnr'] for t in result['tasks'].values()]):.2f} / "
-        f"{np.mean([t[m]['ssim'] for t in result['tasks'].values()]):.3f}"
-        for m in methods
-    ]
+    means = [f"{v['psnr']:.2f} / {v['ssim']:.3f}" for v in task_means(result).values()]
     lines.append("| **mean** | " + " | ".join(means) + " |")
     return "\n".join(lines)
 

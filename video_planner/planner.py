@@ -125,6 +125,11 @@ class VideoPlanner(nn.Module):
         pixels = self.autoencoder.decode(latents / scale + shift).sample
         return ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
+    def _add_change_to_context(self, frames, context, context_latent) -> torch.Tensor:
+        """context + (frames - decoded context latent), in pixels. # (N, 3, H, W), (1, 3, H, W), (1, C, h, w)"""
+        change = frames.float() - self.decode_latents(context_latent).float()
+        return (context.float() + change).clamp(0, 255).round().to(torch.uint8)
+
     def predict(self, noisy, timestep, first, text, mask, guidance: float) -> torch.Tensor:
         """The denoiser's prediction, with classifier-free guidance when `guidance` > 1.
 
@@ -183,10 +188,12 @@ class VideoPlanner(nn.Module):
         seed: int | None = None,
         guidance: float | None = None,
         sampler: str | None = None,
+        decode_as_change: bool | None = None,
     ) -> VideoPlan | list[VideoPlan]:
         """Imagines the next K frames of `instruction` being done from `image` (uint8, (H, W, 3)).
 
-        Returns one VideoPlan, or a list of `num_samples` > 1 plans drawn in one batch.
+        Arguments left as None take the planner config's value. Returns one VideoPlan, or a list of
+        `num_samples` > 1 plans drawn in one batch.
         """
         start = time.perf_counter()
         if num_samples < 1:
@@ -194,6 +201,7 @@ class VideoPlanner(nn.Module):
         steps = steps or self.config.sampling_steps
         guidance = self.config.guidance_scale if guidance is None else guidance
         sampler = sampler or self.config.sampler
+        decode_as_change = self.config.decode_as_change if decode_as_change is None else decode_as_change
         context = self.prepare_image(image)  # (1, 3, S, S)
         first = self.encode_frames(context).expand(num_samples, -1, -1, -1)
         text, mask = self.text_encoder([instruction] * num_samples)
@@ -201,6 +209,8 @@ class VideoPlanner(nn.Module):
         latents = self.sample(first, text, mask, steps=steps, guidance=guidance, sampler=sampler, generator=generator)
         b, k = latents.shape[:2]
         frames = self.decode_latents(latents.flatten(0, 1))  # (B·K, 3, H, W)
+        if decode_as_change:
+            frames = self._add_change_to_context(frames, context, first[:1])
         frames = frames.reshape(b, k, *frames.shape[1:]).permute(0, 1, 3, 4, 2).numpy()  # (B, K, H, W, 3)
         latency = time.perf_counter() - start
         context_frame = context[0].permute(1, 2, 0).numpy()

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from robot_io.atomic_dir import atomic_directory
 from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
-from video_planner.checkpoint import load_planner_files, write_planner_files
+from video_planner.checkpoint import PlannerFiles, load_planner_files, write_planner_files
 from video_planner.config import PlannerConfig
 from video_planner.frame_bank import FrameBank
 from video_planner.planner import VideoPlanner, training_scheduler
@@ -89,8 +89,25 @@ class PlannerTrainer:
         self.planner = VideoPlanner(planner_config)
         self.scheduler = training_scheduler(planner_config)
         trains_autoencoder = not planner_config.autoencoder.pretrained and train_config.autoencoder_steps > 0
-        self.state = TrainerState("autoencoder" if trains_autoencoder else "denoiser")
+        self.state = TrainerState("autoencoder" if trains_autoencoder and not train_config.init_from else "denoiser")
+        if train_config.init_from and not resume:
+            self._init_latent_space(train_config.init_from)
         self._resume_state = self._load_checkpoint() if resume else None
+
+    def _init_latent_space(self, directory: str) -> None:
+        files = load_planner_files(directory)
+        for key in ("image_size", "autoencoder"):
+            if getattr(files.config, key) != getattr(self.config, key):
+                raise InputError(f"cannot start from {directory}: its {key} differs from this run's planner config")
+        self._take_latent_space(files)
+
+    def _take_latent_space(self, files: PlannerFiles) -> None:
+        """Takes the autoencoder weights (when in-domain) and the latent normalisation of a planner's files."""
+        if files.autoencoder_dir is not None:
+            trained = type(self.planner.autoencoder).from_pretrained(files.autoencoder_dir)
+            self.planner.autoencoder.load_state_dict(trained.state_dict())
+        self.planner.latent_shift.copy_(files.latent_shift)
+        self.planner.latent_scale.copy_(files.latent_scale)
 
     def _check_resumable(self, planner_config: PlannerConfig, train_config: TrainConfig) -> None:
         path = self.checkpoint_dir / "training_state" / "trainer_state.json"
@@ -152,12 +169,7 @@ class PlannerTrainer:
         state_dir = self.checkpoint_dir / "training_state"
         saved = json.loads((state_dir / "trainer_state.json").read_text())
         self.state = TrainerState(saved["stage"], saved["step"], saved["losses"])
-        files = load_planner_files(self.checkpoint_dir)
-        if files.autoencoder_dir is not None:
-            trained = type(self.planner.autoencoder).from_pretrained(files.autoencoder_dir)
-            self.planner.autoencoder.load_state_dict(trained.state_dict())
-        self.planner.latent_shift.copy_(files.latent_shift)
-        self.planner.latent_scale.copy_(files.latent_scale)
+        self._take_latent_space(load_planner_files(self.checkpoint_dir))
         self.planner.denoiser.load_state_dict(load_file(state_dir / "denoiser.safetensors"))
         return state_dir
 
@@ -226,7 +238,8 @@ class PlannerTrainer:
 
     def _train_denoiser(self) -> None:
         cfg = self.train_config
-        if self.config.autoencoder.pretrained and self.state.step == 0 and self._resume_state is None:
+        fresh = self.state.step == 0 and self._resume_state is None and not cfg.init_from
+        if self.config.autoencoder.pretrained and fresh:
             self._fit_latent_normalization()
         latents = self._encode_bank()  # (N, C, h, w) normalised
         starts = self.bank.clip_starts(self.config.frame_stride)

@@ -20,6 +20,9 @@ class TrainConfig:
     sample_every: int = 2_000
     sample_clips: int = 4
     seed: int = 0
+    # A planner directory whose autoencoder and latent normalisation this run keeps (its autoencoder stage is
+    # skipped); the denoiser starts fresh. For denoiser ablations and retraining on new data in the same latents.
+    init_from: str | None = None
 
     def __post_init__(self):
         for key in ("steps", "batch_size", "autoencoder_batch_size", "checkpoint_every", "sample_every"):
