@@ -6,8 +6,10 @@ ignored and silently leaving a default in place.
 
 import dataclasses
 import difflib
+import json
 import typing
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, Self
 
 from robot_io.errors import InputError
 
@@ -56,3 +58,30 @@ def _jsonable(value):
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+class VersionedConfig:
+    """JSON round trip for a frozen config dataclass whose `config_version` field must match the code's
+    `CURRENT_VERSION`: a checkpoint from another format version is refused with one clear line."""
+
+    CURRENT_VERSION: ClassVar[int]
+
+    def to_dict(self) -> dict:
+        return dataclass_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> Self:
+        version = values.get("config_version") if isinstance(values, dict) else None
+        if version != cls.CURRENT_VERSION:
+            raise InputError(
+                f"{source}: config_version {version} is not {cls.CURRENT_VERSION}, the version this code reads; "
+                "use a matching video-planner release or retrain"
+            )
+        return dataclass_from_dict(cls, values, source)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        return cls.from_dict(json.loads(path.read_text()), source=str(path))

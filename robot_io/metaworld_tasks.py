@@ -115,3 +115,11 @@ def env_id(task: str) -> str:
 def instruction_for(task: str) -> str:
     """The natural-language instruction that conditions the planner for this task."""
     return INSTRUCTIONS[resolve_task(task)]
+
+
+_TASK_OF_INSTRUCTION = {instruction: task for task, instruction in INSTRUCTIONS.items()}
+
+
+def task_of_instruction(instruction: str) -> str:
+    """The MetaWorld task an instruction names, or the instruction itself when it is none of ours."""
+    return _TASK_OF_INSTRUCTION.get(instruction, instruction)

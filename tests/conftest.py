@@ -3,6 +3,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import shutil  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -55,3 +56,21 @@ def tiny_planner_config():
         ),
         sampling_steps=4,
     )
+
+
+class FolderHub:
+    """The two HfApi calls push_to_hub makes, served by a local folder (the network is the system edge)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def create_repo(self, repo_id, private=None, exist_ok=False):
+        (self.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
+
+    def upload_folder(self, repo_id, folder_path, commit_message):
+        shutil.copytree(folder_path, self.root / repo_id, dirs_exist_ok=True)
+
+
+@pytest.fixture
+def folder_hub(tmp_path) -> FolderHub:
+    return FolderHub(tmp_path / "hub")

@@ -98,7 +98,7 @@ def test_wrong_image_size_is_resized_with_a_warning(planner, caplog):
     big = np.kron(scene(), np.ones((2, 2, 1), dtype=np.uint8))  # 64x64, each pixel doubled
     with caplog.at_level(logging.WARNING):
         plan = planner.plan(big, "open the door", seed=0)
-    assert "resizing the 64x64 image to the planner's 32x32" in caplog.text
+    assert "resizing the 64x64 image to the model's 32x32" in caplog.text
     np.testing.assert_array_equal(plan.context_frame, scene())
     np.testing.assert_array_equal(plan.frames, planner.plan(scene(), "open the door", seed=0).frames)
 
@@ -139,22 +139,9 @@ def test_checkpoint_missing_files_or_other_version_fails_in_one_line(planner, tm
         VideoPlanner.from_pretrained(tmp_path / "nowhere" / "at" / "all")
 
 
-class FolderHub:
-    """The two HfApi calls push_to_hub makes, served by a local folder (the network is the system edge)."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def create_repo(self, repo_id, private=None, exist_ok=False):
-        (self.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
-
-    def upload_folder(self, repo_id, folder_path, commit_message):
-        shutil.copytree(folder_path, self.root / repo_id, dirs_exist_ok=True)
-
-
-def test_push_to_hub_uploads_a_loadable_planner(planner, tmp_path):
-    planner.push_to_hub("user/tiny-planner", api=FolderHub(tmp_path))
-    loaded = VideoPlanner.from_pretrained(tmp_path / "user" / "tiny-planner")
+def test_push_to_hub_uploads_a_loadable_planner(planner, folder_hub):
+    planner.push_to_hub("user/tiny-planner", api=folder_hub)
+    loaded = VideoPlanner.from_pretrained(folder_hub.root / "user" / "tiny-planner")
     np.testing.assert_array_equal(
         planner.plan(scene(), "open the door", seed=5).frames, loaded.plan(scene(), "open the door", seed=5).frames
     )

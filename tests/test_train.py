@@ -135,10 +135,10 @@ def test_resume_refuses_a_changed_config(tmp_path, tiny_planner_config, two_epis
     with pytest.raises(InputError, match="already holds a training run; pass --resume"):
         PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False)
     changed = TrainConfig(**{**config.__dict__, "learning_rate": 1e-3})
-    with pytest.raises(InputError, match="learning_rate changed since it was started"):
+    with pytest.raises(InputError, match="training config learning_rate changed since it was started"):
         PlannerTrainer(tiny_planner_config, changed, tmp_path / "run", resume=True, show_progress=False)
     other_planner = tiny_planner_config.__class__(**{**tiny_planner_config.__dict__, "frame_stride": 2})
-    with pytest.raises(InputError, match="planner config differs"):
+    with pytest.raises(InputError, match="planner config frame_stride changed since it was started"):
         PlannerTrainer(other_planner, config, tmp_path / "run", resume=True, show_progress=False)
     longer = TrainConfig(**{**config.__dict__, "steps": 3})
     PlannerTrainer(tiny_planner_config, longer, tmp_path / "run", resume=True, show_progress=False).run()

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from robot_io.atomic_dir import atomic_directory
 from robot_io.errors import InputError
 from video_planner.config import PlannerConfig
+from video_planner.hub import resolve_model_directory
 
 CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE, AUTOENCODER_DIR = (
     "config.json",
@@ -53,23 +54,8 @@ def save_planner_files(path: Path, *args) -> None:
         write_planner_files(staging, *args)
 
 
-def _local_directory(path_or_repo_id: str | Path, revision: str | None) -> Path:
-    path = Path(path_or_repo_id)
-    if path.is_dir():
-        return path
-    if path.exists() or str(path_or_repo_id).count("/") != 1:
-        raise InputError(f"no planner checkpoint directory at {path}; pass a directory or a Hub repo id (user/name)")
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(str(path_or_repo_id), revision=revision))
-    except Exception as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(f"cannot download planner {path_or_repo_id!r} from the Hub: {reason}") from None
-
-
 def load_planner_files(path_or_repo_id: str | Path, revision: str | None = None) -> PlannerFiles:
-    directory = _local_directory(path_or_repo_id, revision)
+    directory = resolve_model_directory(path_or_repo_id, revision, "planner")
     missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE) if not (directory / name).is_file()]
     if missing:
         raise InputError(f"planner checkpoint {directory} is missing {', '.join(missing)}; point at a complete one")

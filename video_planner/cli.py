@@ -84,6 +84,28 @@ def _train_planner(args: argparse.Namespace) -> None:
     print(f"planner checkpoint: {checkpoint}")
 
 
+def _train_idm(args: argparse.Namespace) -> None:
+    from inverse_dynamics.config import InverseDynamicsConfig
+    from inverse_dynamics.train import InverseDynamicsTrainer
+    from inverse_dynamics.train_config import IDMTrainConfig
+
+    model_config = InverseDynamicsConfig(image_size=args.image_size, chunk_size=args.chunk_size)
+    names = [f.name for f in dataclasses.fields(IDMTrainConfig) if f.name != "datasets"]
+    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    train_config = IDMTrainConfig(datasets=tuple(args.dataset), **values)
+    checkpoint = InverseDynamicsTrainer(model_config, train_config, args.output, resume=args.resume).run()
+    print(f"inverse-dynamics checkpoint: {checkpoint}")
+
+
+def _eval_idm(args: argparse.Namespace) -> None:
+    from inverse_dynamics.evaluate import evaluate_idm, markdown_table
+    from inverse_dynamics.model import InverseDynamics
+
+    result = evaluate_idm(InverseDynamics.from_pretrained(args.idm), args.dataset, show_progress=True)
+    print(markdown_table(result))
+    print(f"{result['chunks']} action chunks")
+
+
 def _plan(args: argparse.Namespace) -> None:
     import numpy as np
     from PIL import Image
@@ -111,9 +133,11 @@ def _eval_planner(args: argparse.Namespace) -> None:
     print(f"{result['clips']} clips; table.md, results.json, samples.gif in {args.output}")
 
 
-def _add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
+def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """One --flag per dataclass field (defaults stay in the dataclass, so flags left out are None)."""
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         kind = f.type if f.type in (int, float, str) else str
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         parser.add_argument(
@@ -148,6 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--config", type=Path, help="a planner config.json instead of a preset")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     p.set_defaults(run=_train_planner)
+
+    p = sub.add_parser("train-idm", help="train the inverse-dynamics model on recorded rollouts; resumable")
+    from inverse_dynamics.train_config import IDMTrainConfig
+
+    p.add_argument("--dataset", required=True, action="append", type=str, help="a LeRobot dataset; repeat for more")
+    _add_dataclass_flags(p, IDMTrainConfig, skip=("datasets",))
+    p.add_argument("--image-size", type=int, default=64, help="must match the planner's")
+    p.add_argument("--chunk-size", type=int, default=8, help="actions per target frame: the planner's frame stride")
+    p.add_argument("--output", required=True, type=Path, help="run directory; the model lands in <output>/checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
+    p.set_defaults(run=_train_idm)
+
+    p = sub.add_parser("eval-idm", help="action error per task on held-out rollouts vs predicting the mean action")
+    p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id")
+    p.add_argument("--dataset", required=True, action="append", help="held-out dataset; repeat for more")
+    p.set_defaults(run=_eval_idm)
 
     p = sub.add_parser("plan", help="imagine a video plan from an image and an instruction")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")

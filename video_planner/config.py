@@ -9,11 +9,10 @@ space with big pretrained video priors, and runs in bf16.
 """
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import ClassVar
 
-from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
+from robot_io.config_io import VersionedConfig
 from robot_io.errors import InputError
 from video_planner.text_encoder import TextEncoderConfig
 
@@ -45,7 +44,9 @@ class DenoiserConfig:
 
 
 @dataclass(frozen=True)
-class PlannerConfig:
+class PlannerConfig(VersionedConfig):
+    CURRENT_VERSION: ClassVar[int] = CONFIG_VERSION
+
     image_size: int = 64
     num_future_frames: int = 7  # K frames planned after the conditioning frame
     frame_stride: int = 8  # env steps between planned frames (MetaWorld runs at 80 fps)
@@ -89,26 +90,6 @@ class PlannerConfig:
     @property
     def latent_size(self) -> int:
         return self.image_size // self.autoencoder.downsampling
-
-    def to_dict(self) -> dict:
-        return dataclass_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict, source: str = "planner config") -> "PlannerConfig":
-        version = values.get("config_version")
-        if version != CONFIG_VERSION:
-            raise InputError(
-                f"{source}: config_version {version} is not {CONFIG_VERSION}, the version this code reads; "
-                "use a matching video-planner release or retrain"
-            )
-        return dataclass_from_dict(cls, values, source)
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> "PlannerConfig":
-        return cls.from_dict(json.loads(path.read_text()), source=str(path))
 
 
 PRESETS = {

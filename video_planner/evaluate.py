@@ -20,12 +20,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from robot_io.metaworld_tasks import INSTRUCTIONS
+from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.frame_bank import FrameBank
 from video_planner.planner import VideoPlanner
 from video_planner.sample_grid import write_sample_gif
-
-TASK_OF_INSTRUCTION = {instruction: task for task, instruction in INSTRUCTIONS.items()}
 
 
 def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
@@ -112,7 +110,7 @@ def evaluate_planner(
         frames = bank.frames[torch.from_numpy(index)].permute(0, 2, 3, 1).numpy()  # (K+1, H, W, 3)
         first, future = frames[0], frames[1:]
         instruction = bank.instructions[episode]
-        task = TASK_OF_INSTRUCTION.get(instruction, instruction)
+        task = task_of_instruction(instruction)
         predictions = {}
         for name, kwargs in methods.items():
             if name == "repeat first frame":

@@ -1,7 +1,8 @@
-"""All frames of a dataset decoded once into memory, for training and evaluating on CPU.
+"""All frames of a dataset decoded once into memory (with states and actions), for training and
+evaluating on CPU.
 
 Decoding video per sample would dominate a 0.26 s train step; the AVDC-11 demos are 11.7 k frames
-(144 MiB at 64 px), so they are decoded once, resized to the planner's resolution and indexed.
+(144 MiB at 64 px), so they are decoded once, resized to the model's resolution and indexed.
 Clips follow `PlannerClipDataset`'s rule: offsets past the episode end repeat its last frame.
 """
 
@@ -13,12 +14,14 @@ import torch
 from tqdm import tqdm
 
 from robot_io.dataset_io import DecordEpisodeVideo, clamp_to_episode, open_dataset, resize_frames, window_starts
-from robot_io.episode_format import CAMERA_KEY, SEED_KEY
+from robot_io.episode_format import ACTION_KEY, CAMERA_KEY, SEED_KEY, STATE_KEY
 
 
 @dataclass
 class FrameBank:
     frames: torch.Tensor  # (N, 3, H, W) uint8, episodes back to back
+    states: np.ndarray  # (N, S) float32
+    actions: np.ndarray  # (N, A) float32, the action taken at each frame
     starts: np.ndarray  # (E,) index of each episode's first frame in `frames`
     lengths: np.ndarray  # (E,)
     instructions: list[str]  # (E,)
@@ -39,11 +42,28 @@ class FrameBank:
             chunks.append(resize_frames(frames, image_size) if frames.shape[-1] != image_size else frames)
         return cls(
             frames=torch.cat(chunks),
+            states=np.asarray(table[STATE_KEY], dtype=np.float32),
+            actions=np.asarray(table[ACTION_KEY], dtype=np.float32),
             starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
             lengths=lengths,
             instructions=[row[0] for row in episodes["tasks"]],
             cameras=[str(table[CAMERA_KEY][s]) for s in starts],
             seeds=[int(np.asarray(table[SEED_KEY][s]).reshape(-1)[0]) for s in starts],
+        )
+
+    @classmethod
+    def merge(cls, banks: list["FrameBank"]) -> "FrameBank":
+        """One bank holding the episodes of `banks` in order."""
+        lengths = np.concatenate([b.lengths for b in banks])
+        return cls(
+            frames=torch.cat([b.frames for b in banks]),
+            states=np.concatenate([b.states for b in banks]),
+            actions=np.concatenate([b.actions for b in banks]),
+            starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+            lengths=lengths,
+            instructions=[i for b in banks for i in b.instructions],
+            cameras=[c for b in banks for c in b.cameras],
+            seeds=[s for b in banks for s in b.seeds],
         )
 
     def clip_starts(self, stride: int) -> np.ndarray:

@@ -4,7 +4,6 @@ planner = VideoPlanner.from_pretrained("outputs/planner/avdc11-cpu")   # or a Hu
 plan = planner.plan(image, "open the door", seed=0)                    # plan.frames: (K, H, W, 3) uint8
 """
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +13,13 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from torch import nn
 
-from robot_io.dataset_io import resize_frames
 from robot_io.errors import InputError
+from video_planner.camera_image import camera_image_to_frame
 from video_planner.checkpoint import load_planner_files, save_planner_files
 from video_planner.config import PlannerConfig
+from video_planner.hub import push_model_directory
 from video_planner.models import VideoDenoiser, build_autoencoder
 from video_planner.text_encoder import TextEncoder
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,17 +93,9 @@ class VideoPlanner(nn.Module):
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:
         """Uploads the planner directory to a Hub model repo; `api` defaults to `huggingface_hub.HfApi()`."""
-        import tempfile
-
-        from huggingface_hub import HfApi
-
-        api = api or HfApi(token=token)
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp) / "planner"
-            self.save_pretrained(folder)
-            api.create_repo(repo_id, private=private, exist_ok=True)
-            api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message="Upload video planner")
-        return repo_id
+        return push_model_directory(
+            self.save_pretrained, repo_id, "video planner", private=private, token=token, api=api
+        )
 
     def _latent_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.latent_shift[:, None, None], self.latent_scale[:, None, None]
@@ -163,20 +153,6 @@ class VideoPlanner(nn.Module):
             latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
         return latents
 
-    def prepare_image(self, image: np.ndarray) -> torch.Tensor:
-        """Validates a camera image and brings it to the planner's resolution. # (H, W, 3) -> (1, 3, S, S)"""
-        image = np.asarray(image)
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(f"image must be uint8 RGB of shape (H, W, 3); got {image.dtype} {image.shape}")
-        if image.shape[0] != image.shape[1]:
-            raise InputError(f"image must be square (crop it first); got {image.shape[0]}x{image.shape[1]}")
-        frame = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None]
-        size = self.config.image_size
-        if image.shape[0] != size:
-            logger.warning("resizing the %dx%d image to the planner's %dx%d", *image.shape[:2], size, size)
-            frame = resize_frames(frame, size)
-        return frame
-
     @torch.no_grad()
     def plan(
         self,
@@ -202,7 +178,7 @@ class VideoPlanner(nn.Module):
         guidance = self.config.guidance_scale if guidance is None else guidance
         sampler = sampler or self.config.sampler
         decode_as_change = self.config.decode_as_change if decode_as_change is None else decode_as_change
-        context = self.prepare_image(image)  # (1, 3, S, S)
+        context = camera_image_to_frame(image, self.config.image_size)  # (1, 3, S, S)
         first = self.encode_frames(context).expand(num_samples, -1, -1, -1)
         text, mask = self.text_encoder([instruction] * num_samples)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None

@@ -31,6 +31,7 @@ from video_planner.checkpoint import PlannerFiles, load_planner_files, write_pla
 from video_planner.config import PlannerConfig
 from video_planner.frame_bank import FrameBank
 from video_planner.planner import VideoPlanner, training_scheduler
+from video_planner.resume import TRAINER_STATE_FILE, read_trainer_state, refuse_changed_config
 from video_planner.sample_grid import write_sample_gif
 from video_planner.state_io import load_state, save_state
 from video_planner.train_config import RESUMABLE_CHANGES, TrainConfig
@@ -110,21 +111,12 @@ class PlannerTrainer:
         self.planner.latent_scale.copy_(files.latent_scale)
 
     def _check_resumable(self, planner_config: PlannerConfig, train_config: TrainConfig) -> None:
-        path = self.checkpoint_dir / "training_state" / "trainer_state.json"
-        if not path.is_file():
-            raise InputError(f"nothing to resume in {self.output} ({path} missing); drop --resume to start")
-        saved = json.loads(path.read_text())
-        saved_planner = PlannerConfig.from_dict(saved["planner_config"], source=str(path))
-        saved_train = dataclass_from_dict(TrainConfig, saved["train_config"], source=str(path))
-        if saved_planner != planner_config:
-            raise InputError(f"cannot resume {self.output}: the planner config differs from the one it started with")
-        changed = [
-            f.name
-            for f in dataclasses.fields(TrainConfig)
-            if getattr(saved_train, f.name) != getattr(train_config, f.name) and f.name not in RESUMABLE_CHANGES
-        ]
-        if changed:
-            raise InputError(f"cannot resume {self.output}: {', '.join(changed)} changed since it was started")
+        saved = read_trainer_state(self.checkpoint_dir, self.output)
+        source = str(self.checkpoint_dir / "training_state")
+        saved_planner = PlannerConfig.from_dict(saved["planner_config"], source=source)
+        refuse_changed_config(self.output, "planner config", saved_planner, planner_config)
+        saved_train = dataclass_from_dict(TrainConfig, saved["train_config"], source=source)
+        refuse_changed_config(self.output, "training config", saved_train, train_config, RESUMABLE_CHANGES)
 
     # ---- checkpoints -------------------------------------------------------------------------------
 
@@ -162,12 +154,12 @@ class PlannerTrainer:
                 "planner_config": self.config.to_dict(),
                 "train_config": dataclass_to_dict(self.train_config),
             }
-            (state_dir / "trainer_state.json").write_text(json.dumps(trainer_state))
+            (state_dir / TRAINER_STATE_FILE).write_text(json.dumps(trainer_state))
 
     def _load_checkpoint(self) -> Path:
         """Restores weights and the trainer state; optimizer/EMA state is restored when their stage starts."""
         state_dir = self.checkpoint_dir / "training_state"
-        saved = json.loads((state_dir / "trainer_state.json").read_text())
+        saved = json.loads((state_dir / TRAINER_STATE_FILE).read_text())
         self.state = TrainerState(saved["stage"], saved["step"], saved["losses"])
         self._take_latent_space(load_planner_files(self.checkpoint_dir))
         self.planner.denoiser.load_state_dict(load_file(state_dir / "denoiser.safetensors"))

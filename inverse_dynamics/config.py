@@ -1,0 +1,39 @@
+"""The inverse-dynamics model's configuration."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from robot_io.config_io import VersionedConfig
+from robot_io.errors import InputError
+
+
+@dataclass(frozen=True)
+class InverseDynamicsConfig(VersionedConfig):
+    """(current image, state, target frame) -> the `chunk_size` actions that lead from one to the other.
+
+    `chunk_size` equals the planner's frame stride: one target frame per planned frame. Image size and
+    action/state dimensions must match the planner and the robot it is used with; `Agent` checks both.
+    """
+
+    CURRENT_VERSION: ClassVar[int] = 1
+
+    image_size: int = 64
+    chunk_size: int = 8
+    state_dim: int = 4
+    action_dim: int = 4
+    encoder_channels: tuple[int, ...] = (32, 64, 128)  # stride-2 conv stages, shared by both frames
+    hidden_dim: int = 512
+    config_version: int = 1
+
+    def __post_init__(self):
+        checks = {
+            "image_size": self.image_size % 2 ** (len(self.encoder_channels) + 1) == 0,
+            "chunk_size": self.chunk_size >= 1,
+            "state_dim": self.state_dim >= 0,
+            "action_dim": self.action_dim >= 1,
+            "encoder_channels": len(self.encoder_channels) >= 1 and all(c % 8 == 0 for c in self.encoder_channels),
+            "hidden_dim": self.hidden_dim >= 1,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise InputError(f"inverse-dynamics config: invalid {key} = {getattr(self, key)!r}")

@@ -1,0 +1,137 @@
+"""The inverse-dynamics network and the `InverseDynamics` model users load and call."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from inverse_dynamics.config import InverseDynamicsConfig
+from robot_io.atomic_dir import atomic_directory
+from robot_io.errors import InputError
+from video_planner.camera_image import camera_image_to_frame
+from video_planner.hub import push_model_directory, resolve_model_directory
+
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+def _conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.GroupNorm(8, c_out), nn.SiLU())
+
+
+class FrameEncoder(nn.Module):
+    """Shared by the current and the target frame: a spatial feature map that keeps where things are.
+    Two coordinate channels let the convolutions read absolute positions. # (B, 3, S, S) -> (B, C, S/2^n, S/2^n)"""
+
+    def __init__(self, channels: tuple[int, ...]):
+        super().__init__()
+        stages, c_in = [], 3 + 2
+        for c_out in channels:
+            stages.append(_conv_block(c_in, c_out, stride=2))
+            c_in = c_out
+        self.stages = nn.Sequential(*stages, _conv_block(c_in, c_in, stride=1))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = frames.shape
+        ys = torch.linspace(-1, 1, h).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(b, 1, h, w)
+        return self.stages(torch.cat([frames, ys, xs], dim=1))
+
+
+class InverseDynamicsNet(nn.Module):
+    """Normalised (frame, target frame, state) -> normalised action chunk. # -> (B, k, A)"""
+
+    def __init__(self, config: InverseDynamicsConfig):
+        super().__init__()
+        self.config = config
+        c = config.encoder_channels[-1]
+        self.encoder = FrameEncoder(config.encoder_channels)
+        self.fuse = nn.Sequential(_conv_block(3 * c, c, stride=1), _conv_block(c, c, stride=2))
+        side = config.image_size // 2 ** (len(config.encoder_channels) + 1)
+        self.head = nn.Sequential(
+            nn.Linear(c * side * side + config.state_dim, config.hidden_dim),
+            nn.SiLU(),
+            nn.Linear(config.hidden_dim, config.hidden_dim),
+            nn.SiLU(),
+            nn.Linear(config.hidden_dim, config.chunk_size * config.action_dim),
+        )
+
+    def forward(self, frames: torch.Tensor, targets: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """frames, targets: (B, 3, S, S) in [-1, 1]; states: (B, S_dim) normalised -> (B, k, A)"""
+        both = self.encoder(torch.cat([frames, targets]))  # (2B, C, s, s)
+        now, goal = both.chunk(2)
+        fused = self.fuse(torch.cat([now, goal, goal - now], dim=1)).flatten(1)  # (B, C·s'·s')
+        out = self.head(torch.cat([fused, states], dim=1))
+        return out.view(-1, self.config.chunk_size, self.config.action_dim)
+
+
+class InverseDynamics(nn.Module):
+    """The network plus the state/action normalisation it was trained with, loadable in one call.
+
+    idm = InverseDynamics.from_pretrained("outputs/idm/avdc11/checkpoint")
+    actions = idm.actions(image, state, target_frame)   # (chunk_size, action_dim) float32 in [-1, 1]
+    """
+
+    def __init__(self, config: InverseDynamicsConfig):
+        super().__init__()
+        self.config = config
+        self.net = InverseDynamicsNet(config)
+        self.register_buffer("state_mean", torch.zeros(config.state_dim))
+        self.register_buffer("state_std", torch.ones(config.state_dim))
+        self.register_buffer("action_mean", torch.zeros(config.action_dim))
+        self.register_buffer("action_std", torch.ones(config.action_dim))
+
+    def set_normalization(self, states: np.ndarray, actions: np.ndarray) -> None:
+        """Per-dimension mean and std of training states (N, S) and actions (N, A); std floored at 1e-3."""
+        self.state_mean.copy_(torch.from_numpy(states.mean(0)))
+        self.state_std.copy_(torch.from_numpy(states.std(0)).clamp(min=1e-3))
+        self.action_mean.copy_(torch.from_numpy(actions.mean(0)))
+        self.action_std.copy_(torch.from_numpy(actions.std(0)).clamp(min=1e-3))
+
+    def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        return (actions - self.action_mean) / self.action_std
+
+    def forward(self, frames: torch.Tensor, targets: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """Normalised action chunks from uint8 frames. frames, targets: (B, 3, S, S) uint8; states: (B, S_dim)
+        -> (B, k, A) normalised (the training target space)"""
+        to_unit = lambda x: x.float() / 127.5 - 1.0  # noqa: E731
+        return self.net(to_unit(frames), to_unit(targets), (states - self.state_mean) / self.state_std)
+
+    @torch.no_grad()
+    def predict(self, frames: torch.Tensor, targets: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """Action chunks in the robot's units, clipped to [-1, 1]. # -> (B, k, A)"""
+        return (self(frames, targets, states) * self.action_std + self.action_mean).clamp(-1.0, 1.0)
+
+    def actions(self, image: np.ndarray, state: np.ndarray, target_frame: np.ndarray) -> np.ndarray:
+        """The action chunk that takes the robot from `image`/`state` to where `target_frame` shows it.
+        image, target_frame: (H, W, 3) uint8; state: (S,) -> (chunk_size, action_dim) float32"""
+        state = np.asarray(state, dtype=np.float32)
+        if state.shape != (self.config.state_dim,):
+            raise InputError(f"state must have shape ({self.config.state_dim},), got {state.shape}")
+        size = self.config.image_size
+        frame, target = camera_image_to_frame(image, size), camera_image_to_frame(target_frame, size)
+        return self.predict(frame, target, torch.from_numpy(state)[None])[0].numpy()
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "InverseDynamics":
+        directory = resolve_model_directory(path_or_repo_id, revision, "inverse-dynamics")
+        missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
+        if missing:
+            raise InputError(f"inverse-dynamics checkpoint {directory} is missing {', '.join(missing)}")
+        model = cls(InverseDynamicsConfig.load(directory / CONFIG_FILE))
+        model.load_state_dict(load_file(directory / WEIGHTS_FILE))
+        return model.eval()
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Writes config.json and model.safetensors (weights and normalisation) atomically."""
+        with atomic_directory(Path(path)) as staging:
+            self.write_files(staging)
+
+    def write_files(self, directory: Path) -> None:
+        self.config.save(directory / CONFIG_FILE)
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / WEIGHTS_FILE)
+
+    def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:
+        save = self.save_pretrained
+        return push_model_directory(save, repo_id, "inverse-dynamics model", private=private, token=token, api=api)

@@ -1,0 +1,45 @@
+"""Inverse-dynamics training samples drawn from an in-memory FrameBank."""
+
+import numpy as np
+import torch
+
+from video_planner.frame_bank import FrameBank
+
+
+class ChunkSampler:
+    """Every (frame t, frame t+k, state t, actions t..t+k-1) with t+k inside its episode, as bank indices."""
+
+    def __init__(self, bank: FrameBank, chunk_size: int):
+        self.bank, self.chunk_size = bank, chunk_size
+        self.frame_index = np.concatenate(
+            [bank.starts[e] + np.arange(max(0, n - chunk_size)) for e, n in enumerate(bank.lengths)]
+        )  # (M,)
+        if len(self.frame_index) == 0:
+            raise ValueError(f"no episode is longer than the chunk size {chunk_size}")
+
+    def __len__(self) -> int:
+        return len(self.frame_index)
+
+    def batch(self, rows: np.ndarray, shift_pixels: int = 0, generator: torch.Generator | None = None) -> dict:
+        """frames/targets (B, 3, S, S) uint8, states (B, S_dim), actions (B, k, A) for sample rows `rows`."""
+        index = self.frame_index[rows]
+        frames, targets = self.bank.frames[index], self.bank.frames[index + self.chunk_size]
+        if shift_pixels:
+            frames, targets = random_shift(frames, targets, shift_pixels, generator)
+        chunk = index[:, None] + np.arange(self.chunk_size)  # (B, k)
+        return {
+            "frames": frames,
+            "targets": targets,
+            "states": torch.from_numpy(self.bank.states[index]),
+            "actions": torch.from_numpy(self.bank.actions[chunk]),
+        }
+
+
+def random_shift(frames: torch.Tensor, targets: torch.Tensor, pixels: int, generator) -> tuple:
+    """Shifts each sample's two frames by the same random offset of up to `pixels` (edges replicated),
+    so the model learns the motion between them, not where the camera sits. # (B, 3, S, S) x2"""
+    b, _, s, _ = frames.shape
+    padded = torch.nn.functional.pad(torch.cat([frames, targets], 1).float(), [pixels] * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * pixels + 1, (b, 2), generator=generator)
+    crops = torch.stack([padded[i, :, y : y + s, x : x + s] for i, (y, x) in enumerate(offsets.tolist())])
+    return crops[:, :3].to(torch.uint8), crops[:, 3:].to(torch.uint8)

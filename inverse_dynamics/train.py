@@ -1,0 +1,126 @@
+"""Training the inverse-dynamics model on recorded rollouts.
+
+    vp train-idm --dataset outputs/datasets/metaworld_avdc11 --dataset outputs/datasets/metaworld_avdc11_noisy \
+        --output outputs/idm/avdc11
+    vp train-idm ... --resume          # continues exactly where a killed run last checkpointed
+
+Every step's randomness (batch rows, shifts) comes from a generator seeded by (seed, step), so a resumed
+run repeats the uninterrupted run's losses bit for bit. `<output>/checkpoint/` is replaced atomically every
+`checkpoint_every` steps: an `InverseDynamics` directory plus `training_state/`.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers.optimization import get_scheduler
+from safetensors.torch import load_file
+from tqdm import tqdm
+
+from inverse_dynamics.config import InverseDynamicsConfig
+from inverse_dynamics.model import InverseDynamics
+from inverse_dynamics.samples import ChunkSampler
+from inverse_dynamics.train_config import RESUMABLE_CHANGES, IDMTrainConfig
+from robot_io.atomic_dir import atomic_directory
+from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
+from robot_io.errors import InputError
+from video_planner.frame_bank import FrameBank
+from video_planner.resume import TRAINER_STATE_FILE, read_trainer_state, refuse_changed_config
+from video_planner.state_io import load_state, save_state
+
+
+def load_training_bank(datasets, image_size: int, show_progress: bool = True) -> FrameBank:
+    return FrameBank.merge([FrameBank.load(d, image_size, show_progress=show_progress) for d in datasets])
+
+
+class InverseDynamicsTrainer:
+    def __init__(
+        self,
+        model_config: InverseDynamicsConfig,
+        train_config: IDMTrainConfig,
+        output_dir: str | Path,
+        *,
+        resume: bool = False,
+        show_progress: bool = True,
+    ):
+        self.output = Path(output_dir)
+        self.checkpoint_dir = self.output / "checkpoint"
+        self.show_progress = show_progress
+        if resume:
+            saved = read_trainer_state(self.checkpoint_dir, self.output)
+            source = str(self.checkpoint_dir / "training_state")
+            saved_model = InverseDynamicsConfig.from_dict(saved["model_config"], source=source)
+            refuse_changed_config(self.output, "model config", saved_model, model_config)
+            saved_train = dataclass_from_dict(IDMTrainConfig, saved["train_config"], source=source)
+            refuse_changed_config(self.output, "training config", saved_train, train_config, RESUMABLE_CHANGES)
+        elif self.checkpoint_dir.exists():
+            raise InputError(f"{self.output} already holds a training run; pass --resume or choose another --output")
+        self.config, self.train_config = model_config, train_config
+        bank = load_training_bank(train_config.datasets, model_config.image_size, show_progress)
+        if bank.states.shape[1] != model_config.state_dim or bank.actions.shape[1] != model_config.action_dim:
+            raise InputError(
+                f"the datasets hold states of dim {bank.states.shape[1]} and actions of dim {bank.actions.shape[1]}; "
+                f"the model config expects {model_config.state_dim} and {model_config.action_dim}"
+            )
+        self.samples = ChunkSampler(bank, model_config.chunk_size)
+        torch.manual_seed(train_config.seed)  # initial weights only
+        self.model = InverseDynamics(model_config)
+        self.model.set_normalization(bank.states, bank.actions)
+        self.step, self.losses = 0, []
+        self.optimizer = torch.optim.AdamW(
+            self.model.net.parameters(), lr=train_config.learning_rate, weight_decay=train_config.weight_decay
+        )
+        self.lr_scheduler = get_scheduler(
+            "constant_with_warmup", self.optimizer, num_warmup_steps=train_config.warmup_steps
+        )
+        if resume:
+            self._load_checkpoint()
+
+    def _save_checkpoint(self) -> None:
+        with atomic_directory(self.checkpoint_dir) as staging:
+            self.model.write_files(staging)
+            state_dir = staging / "training_state"
+            state_dir.mkdir()
+            save_state(self.optimizer.state_dict(), state_dir, "optimizer")
+            save_state(self.lr_scheduler.state_dict(), state_dir, "lr_scheduler")
+            trainer_state = {
+                "step": self.step,
+                "losses": self.losses,
+                "model_config": self.config.to_dict(),
+                "train_config": dataclass_to_dict(self.train_config),
+            }
+            (state_dir / TRAINER_STATE_FILE).write_text(json.dumps(trainer_state))
+
+    def _load_checkpoint(self) -> None:
+        state_dir = self.checkpoint_dir / "training_state"
+        saved = json.loads((state_dir / TRAINER_STATE_FILE).read_text())
+        self.step, self.losses = saved["step"], saved["losses"]
+        self.model.load_state_dict(load_file(self.checkpoint_dir / "model.safetensors"))
+        self.optimizer.load_state_dict(load_state(state_dir, "optimizer"))
+        self.lr_scheduler.load_state_dict(load_state(state_dir, "lr_scheduler"))
+
+    def run(self) -> Path:
+        cfg = self.train_config
+        self.output.mkdir(parents=True, exist_ok=True)
+        self.model.train()
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="inverse dynamics", disable=not self.show_progress)
+        while self.step < cfg.steps:
+            generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
+            rows = torch.randint(len(self.samples), (cfg.batch_size,), generator=generator).numpy()
+            batch = self.samples.batch(rows, cfg.shift_pixels, generator)
+            prediction = self.model(batch["frames"], batch["targets"], batch["states"])  # (B, k, A) normalised
+            loss = F.mse_loss(prediction, self.model.normalize_actions(batch["actions"]))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.net.parameters(), 1.0)
+            self.optimizer.step()
+            self.lr_scheduler.step()
+            self.optimizer.zero_grad()
+            self.step += 1
+            self.losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{self.losses[-1]:.4f}")
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self._save_checkpoint()
+        bar.close()
+        return self.checkpoint_dir

@@ -1,0 +1,39 @@
+"""Model directories that may live on the Hugging Face Hub: resolving a directory or repo id, and uploading."""
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from robot_io.errors import InputError
+
+
+def resolve_model_directory(path_or_repo_id: str | Path, revision: str | None, what: str) -> Path:
+    """A local directory as is, or a Hub repo id ("user/name") downloaded into the Hub cache."""
+    path = Path(path_or_repo_id)
+    if path.is_dir():
+        return path
+    if path.exists() or str(path_or_repo_id).count("/") != 1:
+        raise InputError(f"no {what} checkpoint directory at {path}; pass a directory or a Hub repo id (user/name)")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(str(path_or_repo_id), revision=revision))
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"cannot download {what} {path_or_repo_id!r} from the Hub: {reason}") from None
+
+
+def push_model_directory(
+    save_pretrained: Callable[[Path], None], repo_id: str, what: str, *, private=None, token=None, api=None
+) -> str:
+    """Writes a model directory with `save_pretrained` and uploads it to a Hub model repo.
+    `api` defaults to `huggingface_hub.HfApi()`; tests pass a stand-in backed by a local folder."""
+    from huggingface_hub import HfApi
+
+    api = api or HfApi(token=token)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "model"
+        save_pretrained(folder)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=f"Upload {what}")
+    return repo_id
