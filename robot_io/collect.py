@@ -21,13 +21,29 @@ PROGRESS_SIDECAR = "collection_progress.json"
 METAWORLD_ENV_STATE_DIM = 39
 
 
-def run_expert_episode(env: MetaWorldEnv, policy, seed: int, action_noise_std: float) -> Episode:
-    """Runs the expert from scene `seed` until success or the step limit, recording every step."""
+EXPLORATION_SEGMENT_STEPS = (4, 16)  # a random-action segment lasts this many steps (inclusive range)
+
+
+def run_expert_episode(
+    env: MetaWorldEnv, policy, seed: int, action_noise_std: float, exploration_prob: float = 0.0
+) -> Episode:
+    """Runs the expert from scene `seed` until success or the step limit, recording every step.
+
+    With `exploration_prob` > 0, each step may start a segment of uniformly random actions (4-16 steps)
+    that pushes the arm off the expert's path; the expert then recovers from wherever it ended up.
+    """
     noise_rng = np.random.default_rng(seed)
     obs = env.reset(seed)
     images, states, env_states, actions, successes = [], [], [], [], []
+    random_steps_left = 0
     while True:
-        action = policy.get_action(obs.env_state).astype(np.float32)
+        if random_steps_left == 0 and exploration_prob > 0 and noise_rng.random() < exploration_prob:
+            random_steps_left = int(noise_rng.integers(EXPLORATION_SEGMENT_STEPS[0], EXPLORATION_SEGMENT_STEPS[1] + 1))
+        if random_steps_left > 0:
+            action = noise_rng.uniform(-1.0, 1.0, size=env.action_dim).astype(np.float32)
+            random_steps_left -= 1
+        else:
+            action = policy.get_action(obs.env_state).astype(np.float32)
         if action_noise_std > 0:
             action = action + noise_rng.normal(0.0, action_noise_std, size=action.shape).astype(np.float32)
         action = np.clip(action, -1.0, 1.0)
@@ -105,7 +121,7 @@ def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool
             ):
                 while not _group_finished(group, recipe):
                     seed = recipe.scene_seed(group.attempts, camera_index)
-                    episode = run_expert_episode(env, policy, seed, recipe.action_noise_std)
+                    episode = run_expert_episode(env, policy, seed, recipe.action_noise_std, recipe.exploration_prob)
                     group.attempts += 1
                     group.successes += episode.success
                     if episode.success or recipe.keep_failed:

@@ -27,6 +27,7 @@ class CollectionRecipe:
     max_attempts_per_camera: int = 20  # expert attempts per (task, camera) before giving up
     max_episode_steps: int = MAX_EPISODE_STEPS
     action_noise_std: float = 0.0  # Gaussian noise added to expert actions; the executed action is recorded
+    exploration_prob: float = 0.0  # per-step chance of a 4-16 step random-action segment (see collect.py)
     keep_failed: bool = False  # also record episodes where the expert failed
 
     def __post_init__(self):
@@ -40,6 +41,7 @@ class CollectionRecipe:
             "max_attempts_per_camera": self.max_attempts_per_camera >= self.episodes_per_camera,
             "max_episode_steps": 1 <= self.max_episode_steps <= MAX_EPISODE_STEPS,
             "action_noise_std": self.action_noise_std >= 0,
+            "exploration_prob": 0.0 <= self.exploration_prob <= 1.0,
         }
         for key, ok in checks.items():
             if not ok:

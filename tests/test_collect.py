@@ -134,3 +134,17 @@ def test_crash_between_the_two_renames_is_recovered(tmp_path, two_episode_datase
     collect(two_episode_recipe, root, show_progress=False)
     assert open_dataset(root).meta.total_episodes == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["two_episodes"]
+
+
+def test_exploration_segments_replace_expert_actions_with_uniform_random_ones():
+    policy = expert_policy("button-press-topdown")
+    with MetaWorldEnv("button-press-topdown", "corner", image_size=32, max_episode_steps=60) as env:
+        expert = run_expert_episode(env, policy, seed=5, action_noise_std=0.0)
+        explored = run_expert_episode(env, policy, seed=5, action_noise_std=0.0, exploration_prob=1.0)
+    assert expert.successes[-1] and not explored.successes.any()
+    assert len(explored.actions) == 60
+    # Back-to-back random segments: every action is uniform in [-1, 1]^4 (std 0.577), unlike the
+    # expert's saturated moves and its constant gripper effort.
+    assert np.all(np.abs(explored.actions) < 1.0)
+    np.testing.assert_allclose(explored.actions.std(axis=0), 0.577, atol=0.15)
+    assert expert.actions[:, 3].std() < 0.1
