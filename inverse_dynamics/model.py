@@ -1,5 +1,6 @@
 """The inverse-dynamics network and the `InverseDynamics` model users load and call."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from robot_io.errors import InputError
 from video_planner.camera_image import camera_image_to_frame
 from video_planner.hub import push_model_directory, resolve_model_directory
 
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+CONFIG_FILE, WEIGHTS_FILE, TRAINING_DATA_FILE = "config.json", "model.safetensors", "training_data.json"
 
 
 def _conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
@@ -76,6 +77,7 @@ class InverseDynamics(nn.Module):
     def __init__(self, config: InverseDynamicsConfig):
         super().__init__()
         self.config = config
+        self.trained_tasks: tuple[str, ...] = ()  # tasks of the training data, to flag zero-shot use
         self.net = InverseDynamicsNet(config)
         self.register_buffer("state_mean", torch.zeros(config.state_dim))
         self.register_buffer("state_std", torch.ones(config.state_dim))
@@ -121,15 +123,19 @@ class InverseDynamics(nn.Module):
             raise InputError(f"inverse-dynamics checkpoint {directory} is missing {', '.join(missing)}")
         model = cls(InverseDynamicsConfig.load(directory / CONFIG_FILE))
         model.load_state_dict(load_file(directory / WEIGHTS_FILE))
+        if (directory / TRAINING_DATA_FILE).is_file():
+            model.trained_tasks = tuple(json.loads((directory / TRAINING_DATA_FILE).read_text())["tasks"])
         return model.eval()
 
     def save_pretrained(self, path: str | Path) -> None:
-        """Writes config.json and model.safetensors (weights and normalisation) atomically."""
+        """Writes config.json, model.safetensors (weights and normalisation) and training_data.json (the
+        tasks it was trained on) atomically."""
         with atomic_directory(Path(path)) as staging:
             self.write_files(staging)
 
     def write_files(self, directory: Path) -> None:
         self.config.save(directory / CONFIG_FILE)
+        (directory / TRAINING_DATA_FILE).write_text(json.dumps({"tasks": list(self.trained_tasks)}, indent=2))
         save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / WEIGHTS_FILE)
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:

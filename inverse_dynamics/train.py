@@ -25,6 +25,7 @@ from inverse_dynamics.train_config import RESUMABLE_CHANGES, IDMTrainConfig
 from robot_io.atomic_dir import atomic_directory
 from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
+from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.frame_bank import FrameBank
 from video_planner.resume import TRAINER_STATE_FILE, read_trainer_state, refuse_changed_config
 from video_planner.state_io import load_state, save_state
@@ -67,6 +68,7 @@ class InverseDynamicsTrainer:
         torch.manual_seed(train_config.seed)  # initial weights only
         self.model = InverseDynamics(model_config)
         self.model.set_normalization(bank.states, bank.actions)
+        self.model.trained_tasks = tuple(sorted({task_of_instruction(i) for i in bank.instructions}))
         self.step, self.losses = 0, []
         self.optimizer = torch.optim.AdamW(
             self.model.net.parameters(), lr=train_config.learning_rate, weight_decay=train_config.weight_decay

@@ -16,21 +16,29 @@ ACTION_KEY = "action"
 SUCCESS_KEY = "next.success"
 CAMERA_KEY = "camera"
 SEED_KEY = "seed"
+PLAN_IMAGE_KEY = "plan.target_image"  # rollouts only: the planned frame the policy was heading for
 
 
 def episode_features(
-    image_size: int, state_names: tuple[str, ...], action_names: tuple[str, ...], env_state_dim: int
+    image_size: int,
+    state_names: tuple[str, ...],
+    action_names: tuple[str, ...],
+    env_state_dim: int,
+    with_plan_images: bool = False,
 ) -> dict:
-    """The LeRobotDataset feature spec of an episode with square RGB frames of `image_size` pixels."""
+    """The LeRobotDataset feature spec of an episode with square RGB frames of `image_size` pixels;
+    rollouts of a planning agent also carry, per step, the planned frame it was heading for."""
+    image = {"dtype": "video", "shape": (image_size, image_size, 3), "names": ["height", "width", "channels"]}
+    plan = {PLAN_IMAGE_KEY: image} if with_plan_images else {}
     return {
-        IMAGE_KEY: {"dtype": "video", "shape": (image_size, image_size, 3), "names": ["height", "width", "channels"]},
+        IMAGE_KEY: image,
         STATE_KEY: {"dtype": "float32", "shape": (len(state_names),), "names": list(state_names)},
         ENV_STATE_KEY: {"dtype": "float32", "shape": (env_state_dim,), "names": None},
         ACTION_KEY: {"dtype": "float32", "shape": (len(action_names),), "names": list(action_names)},
         SUCCESS_KEY: {"dtype": "bool", "shape": (1,), "names": None},
         CAMERA_KEY: {"dtype": "string", "shape": (1,), "names": None},
         SEED_KEY: {"dtype": "int64", "shape": (1,), "names": None},
-    }
+    } | plan
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Episode:
     instruction: str
     camera: str
     seed: int
+    plan_images: np.ndarray | None = None  # (T, H, W, 3) uint8, rollouts of a planning agent only
 
     @property
     def success(self) -> bool:
@@ -56,7 +65,8 @@ class Episode:
     def frames(self):
         """The episode as LeRobotDataset frame dicts, in order."""
         for t in range(len(self)):
-            yield {
+            plan = {} if self.plan_images is None else {PLAN_IMAGE_KEY: self.plan_images[t]}
+            yield plan | {
                 IMAGE_KEY: self.images[t],
                 STATE_KEY: self.states[t],
                 ENV_STATE_KEY: self.env_states[t],

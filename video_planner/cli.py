@@ -106,6 +106,25 @@ def _eval_idm(args: argparse.Namespace) -> None:
     print(f"{result['chunks']} action chunks")
 
 
+def _eval(args: argparse.Namespace) -> None:
+    from inverse_dynamics.model import InverseDynamics
+    from video_planner.control_eval import ControlEvalSettings, evaluate_control, markdown_table
+
+    settings = ControlEvalSettings(
+        tasks=tuple(args.tasks.split(",")),
+        cameras=tuple(args.cameras.split(",")),
+        seeds_per_camera=args.seeds,
+        first_seed=args.first_seed,
+        max_episode_steps=args.max_episode_steps,
+        replan_every=args.replan_every,
+        videos=args.videos,
+    )
+    idm = InverseDynamics.from_pretrained(args.idm)
+    summary = evaluate_control(args.planner, idm, settings, args.output, record=args.record)
+    print(markdown_table(summary))
+    print(f"table.md, results.json, results.csv in {args.output}")
+
+
 def _plan(args: argparse.Namespace) -> None:
     import numpy as np
     from PIL import Image
@@ -188,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id")
     p.add_argument("--dataset", required=True, action="append", help="held-out dataset; repeat for more")
     p.set_defaults(run=_eval_idm)
+
+    p = sub.add_parser("eval", help="closed-loop MetaWorld success per task (AVDC protocol); resumable")
+    p.add_argument("--planner", required=True, help="planner directory, Hub repo id, or 'oracle' (expert frames)")
+    p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id")
+    p.add_argument("--tasks", default="avdc11", help="'avdc11' or comma-separated MetaWorld task names")
+    p.add_argument("--cameras", default="corner,corner2,corner3")
+    p.add_argument("--seeds", type=int, default=25, help="scene seeds per camera")
+    p.add_argument("--first-seed", type=int, default=1_000_000)
+    p.add_argument("--max-episode-steps", type=int, default=500)
+    p.add_argument("--replan-every", type=int, default=24, help="env steps between plans")
+    p.add_argument("--videos", action="store_true", help="an mp4 per rollout: execution next to the plan")
+    p.add_argument(
+        "--record", action="store_true", help="record every rollout into the LeRobotDataset <output>/rollouts"
+    )
+    p.add_argument("--output", type=Path, default=Path("outputs/eval"))
+    p.set_defaults(run=_eval)
 
     p = sub.add_parser("plan", help="imagine a video plan from an image and an instruction")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")

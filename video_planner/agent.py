@@ -1,0 +1,134 @@
+"""The Agent: a video planner and an inverse-dynamics model acting as one closed-loop policy.
+
+Every `replan_every` env steps (or when the arm stalls) it imagines a new plan of K frames from the
+current camera image; for each planned frame in turn it asks the inverse-dynamics model for the action
+chunk that gets there and executes it. Any planner with `config.image_size`/`config.frame_stride` and
+`plan(image, instruction, seed=...) -> VideoPlan` works: the trained `VideoPlanner` or an `OraclePlanner`.
+"""
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inverse_dynamics.model import InverseDynamics
+from robot_io.errors import InputError
+from robot_io.types import Observation
+from video_planner.planner import VideoPlan
+
+
+@dataclass(frozen=True)
+class ReplanRule:
+    replan_every: int = 24  # env steps between plans; a multiple of the IDM chunk size
+    stall_steps: int = 8  # replan early when the hand moved less than `stall_distance` over this many steps
+    stall_distance: float = 0.005  # metres
+
+    def __post_init__(self):
+        if self.replan_every < 1 or self.stall_steps < 1 or self.stall_distance < 0:
+            raise InputError(f"invalid replanning rule {self}")
+
+
+@dataclass
+class PlanRecord:
+    step: int  # env step at which the plan was made
+    plan: VideoPlan
+
+
+@dataclass
+class AgentLog:
+    plans: list[PlanRecord] = field(default_factory=list)
+    target_per_step: list[tuple[int, int]] = field(default_factory=list)  # (plan index, frame index) per step
+    seconds: dict[str, float] = field(default_factory=lambda: {"plan": 0.0, "idm": 0.0})
+    stall_replans: int = 0
+
+
+class Agent:
+    """Closed-loop policy: plan → inverse dynamics → action chunks, replanning as `rule` says."""
+
+    def __init__(self, planner, idm: InverseDynamics, rule: ReplanRule | None = None, seed: int = 0):
+        check_compatible(planner, idm)
+        self.planner, self.idm = planner, idm
+        self.rule = rule or ReplanRule(replan_every=3 * idm.config.chunk_size)
+        if self.rule.replan_every % idm.config.chunk_size:
+            raise InputError(
+                f"replan_every {self.rule.replan_every} must be a multiple of the IDM chunk size "
+                f"{idm.config.chunk_size}"
+            )
+        self.seed = seed
+        self.reset("")
+
+    def reset(self, instruction: str, seed: int | None = None) -> None:
+        """Starts an episode; plans draw their noise from `seed` (default: the agent's) and the plan count."""
+        self.instruction = instruction
+        self.episode_seed = self.seed if seed is None else seed
+        self.log = AgentLog()
+        self._actions: deque[np.ndarray] = deque()
+        self._plan: VideoPlan | None = None
+        self._next_target = 0
+        self._steps = 0
+        self._since_plan = 0
+        self._hand_history: deque[np.ndarray] = deque(maxlen=self.rule.stall_steps + 1)
+
+    def needs_image(self) -> bool:
+        """Whether the next `act` looks at the camera (a new plan or a new action chunk)."""
+        return not self._actions
+
+    def act(self, observation: Observation) -> np.ndarray:
+        self._hand_history.append(np.asarray(observation.state[:3]))
+        if not self._actions:
+            if self._plan is None or self._since_plan >= self.rule.replan_every or self._stalled():
+                self._replan(observation)
+            self._queue_chunk(observation)
+        self._steps += 1
+        self._since_plan += 1
+        return self._actions.popleft()
+
+    def _stalled(self) -> bool:
+        if len(self._hand_history) <= self.rule.stall_steps:
+            return False
+        moved = np.linalg.norm(self._hand_history[-1] - self._hand_history[0])
+        if moved < self.rule.stall_distance:
+            self.log.stall_replans += 1
+            return True
+        return False
+
+    def _replan(self, observation: Observation) -> None:
+        if observation.image is None:
+            raise RuntimeError("the agent needs a camera image to plan; render when needs_image() is True")
+        start = time.perf_counter()
+        seed = self.episode_seed * 1_000 + len(self.log.plans)
+        self._plan = self.planner.plan(observation.image, self.instruction, seed=seed)
+        self.log.seconds["plan"] += time.perf_counter() - start
+        self.log.plans.append(PlanRecord(self._steps, self._plan))
+        self._next_target, self._since_plan = 0, 0
+        self._hand_history.clear()
+        self._hand_history.append(np.asarray(observation.state[:3]))
+
+    def _queue_chunk(self, observation: Observation) -> None:
+        frame_index = min(self._next_target, len(self._plan.frames) - 1)  # past the plan: hold its last frame
+        start = time.perf_counter()
+        chunk = self.idm.actions(observation.image, observation.state, self._plan.frames[frame_index])  # (k, A)
+        self.log.seconds["idm"] += time.perf_counter() - start
+        self._next_target += 1
+        self._actions.extend(chunk)
+        self.log.target_per_step.extend([(len(self.log.plans) - 1, frame_index)] * len(chunk))
+
+    def target_frame(self, step: int) -> np.ndarray:
+        """The planned frame the agent was heading for at env step `step`. # (H, W, 3) uint8"""
+        plan_index, frame_index = self.log.target_per_step[step]
+        return self.log.plans[plan_index].plan.frames[frame_index]
+
+
+def check_compatible(planner, idm: InverseDynamics) -> None:
+    """Refuses a planner and an IDM that disagree on image size or on steps between planned frames."""
+    pairs = {
+        "image size": (planner.config.image_size, idm.config.image_size),
+        "steps between planned frames (planner frame_stride vs IDM chunk_size)": (
+            planner.config.frame_stride,
+            idm.config.chunk_size,
+        ),
+    }
+    for what, (a, b) in pairs.items():
+        if a != b:
+            raise InputError(f"planner and inverse-dynamics model disagree on {what}: planner {a}, IDM {b}")

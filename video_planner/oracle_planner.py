@@ -1,0 +1,50 @@
+"""Oracle plans: the frames the scripted expert would actually produce from the simulator's current state.
+
+With these plans, closed-loop success measures the inverse-dynamics model and the executor alone: the
+video model is taken out of the loop. Simulation only (it needs `snapshot`/`restore` and the expert).
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from robot_io.metaworld_env import MetaWorldEnv
+from robot_io.metaworld_expert import expert_policy
+from video_planner.planner import VideoPlan
+
+
+@dataclass(frozen=True)
+class PlanShape:
+    """The parts of a planner config the Agent relies on."""
+
+    image_size: int
+    num_future_frames: int
+    frame_stride: int
+
+
+class OraclePlanner:
+    def __init__(self, env: MetaWorldEnv, num_future_frames: int = 7, frame_stride: int = 8):
+        self.env = env
+        self.expert = expert_policy(env.task)
+        self.config = PlanShape(env.image_size, num_future_frames, frame_stride)
+
+    def plan(self, image: np.ndarray, instruction: str, *, seed: int | None = None) -> VideoPlan:
+        """Rolls the expert forward K·stride steps from the env's current state, renders every stride-th
+        frame, and puts the env back exactly as it was. Frames after the expert succeeds (or the episode
+        ends) repeat the last one, as training clips do."""
+        start = time.perf_counter()
+        snapshot = self.env.snapshot()
+        env_state, frames = snapshot.env_state, []
+        done = False
+        for _ in range(self.config.num_future_frames):
+            for _ in range(self.config.frame_stride):
+                if done:
+                    break
+                result = self.env.step(self.expert.get_action(env_state), render=False)
+                env_state = result.observation.env_state
+                done = result.success or result.truncated
+            frames.append(self.env.render())
+        self.env.restore(snapshot)
+        latency = time.perf_counter() - start
+        return VideoPlan(np.stack(frames), image, instruction, "oracle", 0, 0.0, seed, latency)
