@@ -93,7 +93,8 @@ def evaluate_control(
         size, steps = idm.config.image_size, settings.max_episode_steps
         rows, episodes = [], []
         with MetaWorldEnv(task, camera, size, max_episode_steps=steps) as env:
-            agent = Agent(OraclePlanner(env) if planner is None else planner, idm, ReplanRule(settings.replan_every))
+            oracle = OraclePlanner(env, frame_stride=idm.config.chunk_size) if planner is None else None
+            agent = Agent(planner or oracle, idm, ReplanRule(settings.replan_every))
             for _, _, seed in group:
                 rollout = Executor(env, agent, record_images=record or settings.videos).run(seed)
                 rows.append(_episode_row(task, camera, seed, rollout, agent))

@@ -1,0 +1,148 @@
+import json
+
+import numpy as np
+import pytest
+
+from inverse_dynamics.config import InverseDynamicsConfig
+from inverse_dynamics.model import InverseDynamics
+from robot_io.dataset_io import open_dataset
+from robot_io.episode_format import PLAN_IMAGE_KEY, SUCCESS_KEY
+from robot_io.errors import InputError
+from robot_io.executor import Executor
+from robot_io.metaworld_env import MetaWorldEnv
+from video_planner.agent import Agent, ReplanRule
+from video_planner.control_eval import ControlEvalSettings, evaluate_control
+from video_planner.oracle_planner import OraclePlanner, PlanShape
+from video_planner.planner import VideoPlan
+
+IDM_CONFIG = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=64)
+
+
+@pytest.fixture(scope="module")
+def random_idm(tmp_path_factory):
+    """An untrained IDM, saved as a checkpoint: enough to drive the loop, not to solve tasks."""
+    import torch
+
+    torch.manual_seed(0)
+    idm = InverseDynamics(IDM_CONFIG)
+    idm.trained_tasks = ("button-press-topdown",)
+    path = tmp_path_factory.mktemp("idm") / "random"
+    idm.save_pretrained(path)
+    return InverseDynamics.from_pretrained(path)
+
+
+class FixedPlanner:
+    """Always plans the same frames; counts its calls."""
+
+    def __init__(self, size: int = 32, stride: int = 4):
+        self.config = PlanShape(size, 3, stride)
+        self.calls = []
+
+    def plan(self, image, instruction, *, seed=None):
+        self.calls.append(seed)
+        frames = np.full((3, self.config.image_size, self.config.image_size, 3), 40 * len(self.calls), np.uint8)
+        return VideoPlan(frames, image, instruction, "fixed", 0, 0.0, seed, 0.0)
+
+
+def test_agent_replans_every_r_steps_and_heads_for_each_planned_frame(random_idm):
+    planner = FixedPlanner()
+    agent = Agent(planner, random_idm, ReplanRule(replan_every=8, stall_distance=0.0))
+    with MetaWorldEnv("button-press-topdown", "corner", 32, max_episode_steps=20) as env:
+        rollout = Executor(env, agent).run(seed=1)
+    assert rollout.steps == 20
+    assert [record.step for record in agent.log.plans] == [0, 8, 16]
+    assert agent.log.target_per_step[:8] == [(0, 0)] * 4 + [(0, 1)] * 4
+    assert planner.calls == [1000, 1001, 1002]  # episode seed 1, plans 0, 1, 2
+    # Only steps that start a chunk are rendered: 5 chunks of 4 steps.
+    assert rollout.images is None and rollout.seconds["render"] > 0
+
+
+def test_agent_refuses_a_planner_with_another_image_size_or_stride(random_idm):
+    with pytest.raises(InputError, match="image size: planner 64, IDM 32"):
+        Agent(FixedPlanner(size=64), random_idm)
+    with pytest.raises(InputError, match="planner frame_stride vs IDM chunk_size.*planner 8, IDM 4"):
+        Agent(FixedPlanner(stride=8), random_idm)
+    with pytest.raises(InputError, match="multiple of the IDM chunk size 4"):
+        Agent(FixedPlanner(), random_idm, ReplanRule(replan_every=6))
+
+
+def test_oracle_plans_show_the_expert_future_and_leave_the_env_untouched():
+    with MetaWorldEnv("button-press-topdown", "corner", 32, seed=2) as env:
+        obs = env.reset()
+        oracle = OraclePlanner(env, num_future_frames=3, frame_stride=4)
+        plan = oracle.plan(obs.image, obs.instruction)
+        assert env.steps == 0
+        expert_frames = []
+        for _ in range(12):
+            obs = env.step(oracle.expert.get_action(obs.env_state)).observation
+            expert_frames.append(obs.image)
+    np.testing.assert_array_equal(plan.frames, np.stack(expert_frames[3::4]))
+
+
+def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_idm):
+    settings = ControlEvalSettings(
+        tasks=("button-press-topdown", "door-open"), cameras=("corner",), seeds_per_camera=2, max_episode_steps=12
+    )
+    summary = evaluate_control("oracle", random_idm, settings, tmp_path / "a", record=True, show_progress=False)
+    assert summary["episodes"] == 4 and set(summary["tasks"]) == {"button-press-topdown", "door-open"}
+    assert summary["tasks"]["door-open"]["idm_trained_on_task"] is False
+    assert "door-open (IDM never saw this task)" in (tmp_path / "a" / "table.md").read_text()
+    assert set(summary["mean_seconds_per_episode"]) == {"render", "physics", "plan", "idm"}
+    lines = (tmp_path / "a" / "results.csv").read_text().splitlines()
+    assert lines[0].startswith("task,camera,seed,success,steps") and len(lines) == 5
+
+    rows = (tmp_path / "a" / "episodes.jsonl").read_text().splitlines()
+    (tmp_path / "a" / "episodes.jsonl").write_text(rows[0] + "\n")  # as if interrupted after one episode
+    resumed = evaluate_control("oracle", random_idm, settings, tmp_path / "a", show_progress=False, record=True)
+    again = evaluate_control("oracle", random_idm, settings, tmp_path / "b", show_progress=False, record=True)
+
+    def outcomes(directory):
+        episodes = json.loads((directory / "results.json").read_text())["episodes"]
+        return sorted((e["task"], e["seed"], e["success"], e["steps"], e["plans"]) for e in episodes)
+
+    assert outcomes(tmp_path / "a") == outcomes(tmp_path / "b")
+    assert resumed["tasks"] == again["tasks"] == summary["tasks"]
+
+    dataset = open_dataset(tmp_path / "b" / "rollouts")
+    assert dataset.meta.total_episodes == 4 and dataset.meta.total_frames == 4 * 12
+    item = dataset[0]
+    assert item[PLAN_IMAGE_KEY].shape == (3, 32, 32) and not bool(item[SUCCESS_KEY])
+
+    with pytest.raises(InputError, match="other settings"):
+        other = ControlEvalSettings(tasks=("door-open",), cameras=("corner",), seeds_per_camera=1)
+        evaluate_control("oracle", random_idm, other, tmp_path / "a", show_progress=False)
+
+
+def test_oracle_plans_with_a_trained_idm_press_the_button(tmp_path, tiny_recipe):
+    """Oracle plans isolate the IDM + executor: a small IDM trained for seconds on clean and exploration
+    demos of button-press-topdown must succeed on most held-out scenes (an untrained one never does)."""
+    from dataclasses import replace
+
+    from inverse_dynamics.train import InverseDynamicsTrainer
+    from inverse_dynamics.train_config import IDMTrainConfig
+    from robot_io.collect import collect
+
+    demos = replace(tiny_recipe, name="bpt", tasks=("button-press-topdown",), cameras=("corner", "corner2", "corner3"))
+    demos = replace(demos, episodes_per_camera=3, image_size=32)
+    explore = replace(
+        demos, name="bpt_explore", seed=100, action_noise_std=0.3, exploration_prob=0.05, keep_failed=True
+    )
+    collect(demos, tmp_path / "clean", show_progress=False)
+    collect(explore, tmp_path / "explore", show_progress=False)
+    config = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=128)
+    train = IDMTrainConfig(
+        datasets=(str(tmp_path / "clean"), str(tmp_path / "explore")),
+        steps=600,
+        batch_size=32,
+        learning_rate=1e-3,
+        warmup_steps=20,
+        shift_pixels=2,
+    )
+    checkpoint = InverseDynamicsTrainer(config, train, tmp_path / "idm", show_progress=False).run()
+    settings = ControlEvalSettings(
+        tasks=("button-press-topdown",), seeds_per_camera=2, max_episode_steps=150, replan_every=8
+    )
+    idm = InverseDynamics.from_pretrained(checkpoint)
+    summary = evaluate_control("oracle", idm, settings, tmp_path / "eval", show_progress=False)
+    assert summary["episodes"] == 6
+    assert summary["mean_success"] >= 0.5
