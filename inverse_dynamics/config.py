@@ -11,8 +11,9 @@ from robot_io.errors import InputError
 class InverseDynamicsConfig(VersionedConfig):
     """(current image, state, target frame) -> the `chunk_size` actions that lead from one to the other.
 
-    `chunk_size` equals the planner's frame stride: one target frame per planned frame. Image size and
-    action/state dimensions must match the planner and the robot it is used with; `Agent` checks both.
+    `chunk_size` equals the planner's frame stride: one target frame per planned frame. `Agent` checks
+    image size and chunk size against the planner; the trainer checks state and action dimensions
+    against the data.
     """
 
     CURRENT_VERSION: ClassVar[int] = 1
@@ -23,7 +24,7 @@ class InverseDynamicsConfig(VersionedConfig):
     action_dim: int = 4
     encoder_channels: tuple[int, ...] = (32, 64, 128)  # stride-2 conv stages, shared by both frames
     hidden_dim: int = 512
-    config_version: int = 1
+    config_version: int = CURRENT_VERSION
 
     def __post_init__(self):
         checks = {

@@ -6,17 +6,16 @@ import numpy as np
 import torch
 
 from inverse_dynamics.model import InverseDynamics
-from inverse_dynamics.samples import ChunkSampler
+from inverse_dynamics.samples import load_chunk_samples
 from robot_io.metaworld_tasks import task_of_instruction
-from video_planner.frame_bank import FrameBank
 
 
 @torch.no_grad()
 def evaluate_idm(model: InverseDynamics, datasets, batch_size: int = 256, show_progress: bool = False) -> dict:
     """Per-task mean squared action error of the model and of the training mean action (from the model's
     normalisation stats), over every chunk of the held-out datasets. Returns {"tasks": {task: {...}}, "all": {...}}."""
-    bank = FrameBank.merge([FrameBank.load(d, model.config.image_size, show_progress=show_progress) for d in datasets])
-    samples = ChunkSampler(bank, model.config.chunk_size)
+    samples = load_chunk_samples(datasets, model.config, show_progress)
+    bank = samples.bank
     model.eval()
     errors = defaultdict(lambda: {"idm": [], "mean action": []})
     episode_of_frame = np.repeat(np.arange(len(bank.lengths)), bank.lengths)

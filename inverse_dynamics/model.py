@@ -35,8 +35,9 @@ class FrameEncoder(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, _, h, w = frames.shape
-        ys = torch.linspace(-1, 1, h).view(1, 1, h, 1).expand(b, 1, h, w)
-        xs = torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(b, 1, h, w)
+        grid = dict(device=frames.device, dtype=frames.dtype)
+        ys = torch.linspace(-1, 1, h, **grid).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, **grid).view(1, 1, 1, w).expand(b, 1, h, w)
         return self.stages(torch.cat([frames, ys, xs], dim=1))
 
 
@@ -111,9 +112,10 @@ class InverseDynamics(nn.Module):
         state = np.asarray(state, dtype=np.float32)
         if state.shape != (self.config.state_dim,):
             raise InputError(f"state must have shape ({self.config.state_dim},), got {state.shape}")
-        size = self.config.image_size
-        frame, target = camera_image_to_frame(image, size), camera_image_to_frame(target_frame, size)
-        return self.predict(frame, target, torch.from_numpy(state)[None])[0].numpy()
+        size, device = self.config.image_size, self.state_mean.device
+        frame = camera_image_to_frame(image, size).to(device)
+        target = camera_image_to_frame(target_frame, size).to(device)
+        return self.predict(frame, target, torch.from_numpy(state)[None].to(device))[0].cpu().numpy()
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "InverseDynamics":
@@ -139,5 +141,7 @@ class InverseDynamics(nn.Module):
         save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / WEIGHTS_FILE)
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:
-        save = self.save_pretrained
-        return push_model_directory(save, repo_id, "inverse-dynamics model", private=private, token=token, api=api)
+        """Uploads the model directory to a Hub model repo; `api` defaults to `huggingface_hub.HfApi()`."""
+        return push_model_directory(
+            self.save_pretrained, repo_id, "inverse-dynamics model", private=private, token=token, api=api
+        )

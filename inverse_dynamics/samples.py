@@ -3,7 +3,21 @@
 import numpy as np
 import torch
 
+from inverse_dynamics.config import InverseDynamicsConfig
+from robot_io.errors import InputError
 from video_planner.frame_bank import FrameBank
+
+
+def load_chunk_samples(datasets, config: InverseDynamicsConfig, show_progress: bool = True) -> "ChunkSampler":
+    """Every chunk of the datasets, decoded once at the model's image size; refuses datasets whose state
+    or action dimensions are not the model's."""
+    bank = FrameBank.merge([FrameBank.load(d, config.image_size, show_progress=show_progress) for d in datasets])
+    if bank.states.shape[1] != config.state_dim or bank.actions.shape[1] != config.action_dim:
+        raise InputError(
+            f"the datasets hold states of dim {bank.states.shape[1]} and actions of dim {bank.actions.shape[1]}; "
+            f"the inverse-dynamics model expects {config.state_dim} and {config.action_dim}"
+        )
+    return ChunkSampler(bank, config.chunk_size)
 
 
 class ChunkSampler:

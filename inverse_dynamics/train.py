@@ -20,19 +20,14 @@ from tqdm import tqdm
 
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
-from inverse_dynamics.samples import ChunkSampler
+from inverse_dynamics.samples import load_chunk_samples
 from inverse_dynamics.train_config import RESUMABLE_CHANGES, IDMTrainConfig
 from robot_io.atomic_dir import atomic_directory
 from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
 from robot_io.metaworld_tasks import task_of_instruction
-from video_planner.frame_bank import FrameBank
-from video_planner.resume import TRAINER_STATE_FILE, read_trainer_state, refuse_changed_config
+from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from video_planner.state_io import load_state, save_state
-
-
-def load_training_bank(datasets, image_size: int, show_progress: bool = True) -> FrameBank:
-    return FrameBank.merge([FrameBank.load(d, image_size, show_progress=show_progress) for d in datasets])
 
 
 class InverseDynamicsTrainer:
@@ -48,23 +43,26 @@ class InverseDynamicsTrainer:
         self.output = Path(output_dir)
         self.checkpoint_dir = self.output / "checkpoint"
         self.show_progress = show_progress
-        if resume:
-            saved = read_trainer_state(self.checkpoint_dir, self.output)
-            source = str(self.checkpoint_dir / "training_state")
-            saved_model = InverseDynamicsConfig.from_dict(saved["model_config"], source=source)
-            refuse_changed_config(self.output, "model config", saved_model, model_config)
-            saved_train = dataclass_from_dict(IDMTrainConfig, saved["train_config"], source=source)
-            refuse_changed_config(self.output, "training config", saved_train, train_config, RESUMABLE_CHANGES)
-        elif self.checkpoint_dir.exists():
-            raise InputError(f"{self.output} already holds a training run; pass --resume or choose another --output")
+        saved = start_or_resume(
+            self.checkpoint_dir,
+            self.output,
+            resume,
+            [
+                SavedConfig("model_config", "model config", InverseDynamicsConfig.from_dict, model_config),
+                SavedConfig(
+                    "train_config",
+                    "training config",
+                    lambda values, source: dataclass_from_dict(IDMTrainConfig, values, source),
+                    train_config,
+                    RESUMABLE_CHANGES,
+                ),
+            ],
+        )
+        if saved is not None and saved["step"] > train_config.steps:
+            raise InputError(f"{self.output} already ran {saved['step']} steps; pass --steps >= {saved['step']}")
         self.config, self.train_config = model_config, train_config
-        bank = load_training_bank(train_config.datasets, model_config.image_size, show_progress)
-        if bank.states.shape[1] != model_config.state_dim or bank.actions.shape[1] != model_config.action_dim:
-            raise InputError(
-                f"the datasets hold states of dim {bank.states.shape[1]} and actions of dim {bank.actions.shape[1]}; "
-                f"the model config expects {model_config.state_dim} and {model_config.action_dim}"
-            )
-        self.samples = ChunkSampler(bank, model_config.chunk_size)
+        self.samples = load_chunk_samples(train_config.datasets, model_config, show_progress)
+        bank = self.samples.bank
         torch.manual_seed(train_config.seed)  # initial weights only
         self.model = InverseDynamics(model_config)
         self.model.set_normalization(bank.states, bank.actions)
@@ -76,8 +74,8 @@ class InverseDynamicsTrainer:
         self.lr_scheduler = get_scheduler(
             "constant_with_warmup", self.optimizer, num_warmup_steps=train_config.warmup_steps
         )
-        if resume:
-            self._load_checkpoint()
+        if saved is not None:
+            self._load_checkpoint(saved)
 
     def _save_checkpoint(self) -> None:
         with atomic_directory(self.checkpoint_dir) as staging:
@@ -94,9 +92,8 @@ class InverseDynamicsTrainer:
             }
             (state_dir / TRAINER_STATE_FILE).write_text(json.dumps(trainer_state))
 
-    def _load_checkpoint(self) -> None:
+    def _load_checkpoint(self, saved: dict) -> None:
         state_dir = self.checkpoint_dir / "training_state"
-        saved = json.loads((state_dir / TRAINER_STATE_FILE).read_text())
         self.step, self.losses = saved["step"], saved["losses"]
         self.model.load_state_dict(load_file(self.checkpoint_dir / "model.safetensors"))
         self.optimizer.load_state_dict(load_state(state_dir, "optimizer"))

@@ -20,9 +20,18 @@ class IDMTrainConfig:
     def __post_init__(self):
         if not self.datasets:
             raise InputError("inverse-dynamics training needs at least one --dataset")
-        for key in ("steps", "batch_size", "checkpoint_every"):
-            if getattr(self, key) < 1:
-                raise InputError(f"inverse-dynamics train config: {key} must be >= 1, got {getattr(self, key)}")
+        checks = {
+            "steps": self.steps >= 1,
+            "batch_size": self.batch_size >= 1,
+            "checkpoint_every": self.checkpoint_every >= 1,
+            "learning_rate": self.learning_rate > 0,
+            "weight_decay": self.weight_decay >= 0,
+            "warmup_steps": self.warmup_steps >= 0,
+            "shift_pixels": self.shift_pixels >= 0,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise InputError(f"inverse-dynamics train config: invalid {key} = {getattr(self, key)!r}")
 
 
 # Fields a resumed run may change: they do not alter what any step computes.

@@ -75,3 +75,11 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     commit_directory(target)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes a small file so that readers see the old or the whole new content, never a part."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

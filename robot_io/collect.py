@@ -94,7 +94,9 @@ def load_progress(store: AtomicDatasetStore, recipe: CollectionRecipe) -> dict[s
         if store.root.exists():
             raise InputError(f"{store.root} exists but was not written by `vp collect`; choose another --output")
         return {}
-    if sidecar["recipe"] != recipe.to_dict():
+    if (
+        CollectionRecipe.from_dict(sidecar["recipe"], source=str(store.root / store.sidecar_path)) != recipe
+    ):  # new keys: defaults
         raise InputError(
             f"{store.root} was collected with a different recipe ({sidecar['recipe']['name']!r}); "
             "rerun with that recipe to resume, or choose another --output"

@@ -18,16 +18,18 @@ def open_rollout_store(root: Path, image_size: int) -> AtomicDatasetStore:
     )
 
 
-def record_episodes(store: AtomicDatasetStore, episodes: list[Episode], keys: list[str]) -> None:
-    """Appends `episodes` and lists their `keys` (e.g. "task/camera/seed") in the sidecar, together."""
+def record_episodes(store: AtomicDatasetStore, episodes: list[Episode], rows: list[dict]) -> None:
+    """Appends `episodes` and their result rows (one JSON-able dict each) to the sidecar, together: the
+    sidecar is the record of which rollouts the dataset holds."""
     with store.append() as txn:
         for episode in episodes:
             for frame in episode.frames():
                 txn.dataset.add_frame(frame)
             txn.dataset.save_episode(parallel_encoding=False)
-        txn.sidecar = {"recorded": sorted(set(txn.sidecar.get("recorded", [])) | set(keys))}
+        txn.sidecar = {"rows": txn.sidecar.get("rows", []) + rows}
 
 
-def recorded_keys(store: AtomicDatasetStore) -> set[str]:
+def recorded_rows(store: AtomicDatasetStore) -> list[dict]:
+    """The result rows of every rollout the dataset holds."""
     store.recover()
-    return set((store.read_sidecar() or {}).get("recorded", []))
+    return (store.read_sidecar() or {}).get("rows", [])

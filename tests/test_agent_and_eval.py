@@ -48,13 +48,17 @@ def test_agent_replans_every_r_steps_and_heads_for_each_planned_frame(random_idm
     planner = FixedPlanner()
     agent = Agent(planner, random_idm, ReplanRule(replan_every=8, stall_distance=0.0))
     with MetaWorldEnv("button-press-topdown", "corner", 32, max_episode_steps=20) as env:
+        renders = []
+        render = env.render
+        env.render = lambda: renders.append(env.steps) or render()
         rollout = Executor(env, agent).run(seed=1)
-    assert rollout.steps == 20
+    assert rollout.steps == 20 and rollout.images is None
+    assert renders == [0, 4, 8, 12, 16]  # only the steps that start an action chunk look at the camera
     assert [record.step for record in agent.log.plans] == [0, 8, 16]
-    assert agent.log.target_per_step[:8] == [(0, 0)] * 4 + [(0, 1)] * 4
     assert planner.calls == [1000, 1001, 1002]  # episode seed 1, plans 0, 1, 2
-    # Only steps that start a chunk are rendered: 5 chunks of 4 steps.
-    assert rollout.images is None and rollout.seconds["render"] > 0
+    for t in range(20):  # chunk c of plan p heads for planned frame c
+        expected = agent.log.plans[t // 8].plan.frames[(t % 8) // 4]
+        np.testing.assert_array_equal(agent.target_frame(t), expected)
 
 
 def test_agent_refuses_a_planner_with_another_image_size_or_stride(random_idm):
@@ -98,13 +102,15 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
 
     def outcomes(directory):
         episodes = json.loads((directory / "results.json").read_text())["episodes"]
-        return sorted((e["task"], e["seed"], e["success"], e["steps"], e["plans"]) for e in episodes)
+        return [(e["task"], e["seed"], e["success"], e["steps"], e["plans"], e["actions_sha1"]) for e in episodes]
 
     assert outcomes(tmp_path / "a") == outcomes(tmp_path / "b")
+    assert len({o[-1] for o in outcomes(tmp_path / "b")}) == 4  # every episode acted differently
     assert resumed["tasks"] == again["tasks"] == summary["tasks"]
 
-    dataset = open_dataset(tmp_path / "b" / "rollouts")
-    assert dataset.meta.total_episodes == 4 and dataset.meta.total_frames == 4 * 12
+    for run in ("a", "b"):  # resuming did not record any rollout twice
+        dataset = open_dataset(tmp_path / run / "rollouts")
+        assert dataset.meta.total_episodes == 4 and dataset.meta.total_frames == 4 * 12
     item = dataset[0]
     assert item[PLAN_IMAGE_KEY].shape == (3, 32, 32) and not bool(item[SUCCESS_KEY])
 

@@ -7,8 +7,8 @@ import torch
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.evaluate import evaluate_idm
 from inverse_dynamics.model import InverseDynamics
-from inverse_dynamics.samples import ChunkSampler
-from inverse_dynamics.train import InverseDynamicsTrainer, load_training_bank
+from inverse_dynamics.samples import load_chunk_samples
+from inverse_dynamics.train import InverseDynamicsTrainer
 from inverse_dynamics.train_config import IDMTrainConfig
 from robot_io.errors import InputError
 
@@ -34,13 +34,27 @@ def test_action_error_falls_below_half_of_the_mean_action_baseline(trained, two_
 
 
 def test_chunks_pair_frame_t_with_frame_t_plus_k_and_the_k_actions_between(two_episode_dataset):
-    bank = load_training_bank([two_episode_dataset], 32, show_progress=False)
-    samples = ChunkSampler(bank, chunk_size=4)
+    samples = load_chunk_samples([two_episode_dataset], TINY, show_progress=False)
+    bank = samples.bank
     assert len(samples) == sum(int(n) - 4 for n in bank.lengths)
     last_of_first_episode = bank.lengths[0] - 5  # the last t with t + 4 inside episode 0
     batch = samples.batch(np.array([last_of_first_episode]))
     assert torch.equal(batch["targets"][0], bank.frames[bank.lengths[0] - 1])
     np.testing.assert_array_equal(batch["actions"][0].numpy(), bank.actions[last_of_first_episode:][:4])
+
+
+def test_chunks_match_the_lerobot_backed_inverse_dynamics_loader(two_episode_dataset):
+    from inverse_dynamics.data import InverseDynamicsDataset
+
+    samples = load_chunk_samples([two_episode_dataset], InverseDynamicsConfig(chunk_size=4), show_progress=False)
+    loader = InverseDynamicsDataset(two_episode_dataset, stride=4, image_size=64)
+    assert len(loader) == len(samples)
+    for row in (0, len(samples) - 1):
+        item, batch = loader[row], samples.batch(np.array([row]))
+        assert torch.equal(item["frame"], batch["frames"][0])
+        assert torch.equal(item["target_frame"], batch["targets"][0])
+        np.testing.assert_array_equal(item["actions"].numpy(), batch["actions"][0].numpy())
+        np.testing.assert_array_equal(item["state"].numpy(), batch["states"][0].numpy())
 
 
 def test_save_load_and_push_to_hub_give_identical_actions(trained, tmp_path, folder_hub):

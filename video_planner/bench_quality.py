@@ -35,7 +35,8 @@ def bench_plan_quality(planner_dir: str, heldout: Path, clips_per_episode: int, 
     for sampler in ("dpmsolver++", "ddim"):
         variants |= {f"{sampler}, {n} steps": {"steps": n, "sampler": sampler} for n in steps_list}
     default = planner.config.sampling_steps
-    variants[f"dpmsolver++, {default} steps, absolute decoding"] = {"steps": default, "decode_as_change": False}
+    absolute = {"steps": default, "sampler": "dpmsolver++", "decode_as_change": False}
+    variants[f"dpmsolver++, {default} steps, absolute decoding"] = absolute
     settings = EvalSettings(clips_per_episode=clips_per_episode, reference_steps=0)
     result = evaluate_planner(planner, heldout, None, settings, planner_variants=variants, baselines=False)
     title = f"plan quality on {result['clips']} held-out clips, guidance {planner.config.guidance_scale}"

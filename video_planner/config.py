@@ -19,6 +19,8 @@ from video_planner.text_encoder import TextEncoderConfig
 CONFIG_VERSION = 1
 SAMPLERS = ("dpmsolver++", "ddim", "ddpm")
 PREDICTION_TYPES = ("v_prediction", "epsilon")
+# Fields that only change how plans are drawn, not what training computes: a resumed run may change them.
+SAMPLING_FIELDS = frozenset({"guidance_scale", "sampler", "sampling_steps", "decode_as_change"})
 
 
 @dataclass(frozen=True)

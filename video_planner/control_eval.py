@@ -4,11 +4,14 @@
         --idm outputs/idm/avdc11/checkpoint --output outputs/eval/avdc11
     vp eval --tasks avdc11 --seeds 25 --planner oracle --idm ...   # oracle plans: the IDM + executor alone
 
-Each finished episode is appended to `episodes.jsonl`, so an interrupted evaluation resumes where it
-stopped; the same settings give the same table. Scene seeds start at 1,000,000, far from every recipe's.
+Each finished episode is appended to `episodes.jsonl` (with `--record`, each (task, camera) group's rows
+are committed with its rollouts instead), so an interrupted evaluation resumes where it stopped; the same
+settings give the same table. Scene seeds start at 1,000,000, far from every recipe's.
 """
 
 import csv
+import hashlib
+import io
 import itertools
 import json
 from dataclasses import asdict, dataclass
@@ -18,12 +21,14 @@ import numpy as np
 from tqdm import tqdm
 
 from inverse_dynamics.model import InverseDynamics
+from robot_io.atomic_dir import write_text_atomic
 from robot_io.errors import InputError
 from robot_io.executor import Executor
 from robot_io.metaworld_env import MAX_EPISODE_STEPS, MetaWorldEnv
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
-from robot_io.rollout_store import open_rollout_store, record_episodes
+from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
 from video_planner.agent import Agent, ReplanRule
+from video_planner.hub import weights_digest
 from video_planner.oracle_planner import OraclePlanner
 from video_planner.video_io import write_video
 
@@ -56,10 +61,20 @@ class ControlEvalSettings:
         ]
 
 
-def _read_done(path: Path) -> dict[tuple, dict]:
+def _read_rows(path: Path) -> list[dict]:
+    """Rows of `episodes.jsonl`; a last line cut short by a crash is ignored (its episode runs again)."""
     if not path.is_file():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def _by_episode(rows: list[dict]) -> dict[tuple, dict]:
     return {(r["task"], r["camera"], r["seed"]): r for r in rows}
 
 
@@ -77,54 +92,68 @@ def evaluate_control(
     With `record`, every rollout also lands in the LeRobotDataset `output/rollouts` (with the planned
     frame of each step); a (task, camera) group's episodes and log rows are committed together.
     """
-    output.mkdir(parents=True, exist_ok=True)
-    _check_settings(output, planner_source, idm, settings, record)
-    done = _read_done(output / EPISODES_FILE)
-    todo = [e for e in settings.episodes() if e not in done]
     planner = None
-    if planner_source != ORACLE and todo:
+    if planner_source != ORACLE:
         from video_planner.planner import VideoPlanner
 
         planner = VideoPlanner.from_pretrained(planner_source)
+    output.mkdir(parents=True, exist_ok=True)
+    _check_settings(output, planner_source, planner, idm, settings, record)
     store = open_rollout_store(output / "rollouts", idm.config.image_size) if record else None
+    done = _by_episode(_read_rows(output / EPISODES_FILE) + (recorded_rows(store) if record else []))
+    todo = [e for e in settings.episodes() if e not in done]
     total = len(settings.episodes())
     bar = tqdm(total=total, initial=total - len(todo), desc="eval", disable=not show_progress)
-    for (task, camera), group in itertools.groupby(todo, key=lambda e: e[:2]):
-        size, steps = idm.config.image_size, settings.max_episode_steps
-        rows, episodes = [], []
-        with MetaWorldEnv(task, camera, size, max_episode_steps=steps) as env:
-            oracle = OraclePlanner(env, frame_stride=idm.config.chunk_size) if planner is None else None
-            agent = Agent(planner or oracle, idm, ReplanRule(settings.replan_every))
-            for _, _, seed in group:
-                rollout = Executor(env, agent, record_images=record or settings.videos).run(seed)
-                rows.append(_episode_row(task, camera, seed, rollout, agent))
-                if record or settings.videos:
-                    targets = np.stack([agent.target_frame(t) for t in range(rollout.steps)])  # (T, H, W, 3)
-                    episodes.append(rollout.to_episode(camera, targets))
-                if settings.videos:
-                    side_by_side = np.concatenate([rollout.images, targets], axis=2)  # (T, H, 2W, 3)
-                    write_video(output / "videos" / f"{task}_{camera}_{seed}.mp4", side_by_side[::2], fps=20)
-                bar.update(1)
-        if store is not None:
-            record_episodes(store, episodes, [f"{r['task']}/{r['camera']}/{r['seed']}" for r in rows])
-        with (output / EPISODES_FILE).open("a") as log:
-            log.writelines(json.dumps(row) + "\n" for row in rows)
+    with (output / EPISODES_FILE).open("a") as log:
+        for (task, camera), group in itertools.groupby(todo, key=lambda e: e[:2]):
+            rows, episodes = [], []
+            with MetaWorldEnv(task, camera, idm.config.image_size, max_episode_steps=settings.max_episode_steps) as env:
+                oracle = _oracle(env, idm, settings) if planner is None else None
+                agent = Agent(oracle if planner is None else planner, idm, ReplanRule(settings.replan_every))
+                for _, _, seed in group:
+                    rollout = Executor(env, agent, record_images=record or settings.videos).run(seed)
+                    rows.append(_episode_row(task, camera, seed, rollout, agent))
+                    if record or settings.videos:
+                        targets = np.stack([agent.target_frame(t) for t in range(rollout.steps)])  # (T, H, W, 3)
+                    if record:
+                        episodes.append(rollout.to_episode(camera, targets))
+                    if settings.videos:
+                        side_by_side = np.concatenate([rollout.images, targets], axis=2)  # (T, H, 2W, 3)
+                        write_video(output / "videos" / f"{task}_{camera}_{seed}.mp4", side_by_side[::2], fps=20)
+                    if not record:
+                        _append_rows(log, rows[-1:])
+                    bar.update(1)
+            if record:
+                record_episodes(store, episodes, rows)
+                _append_rows(log, rows)
     bar.close()
-    wanted = set(settings.episodes())
-    rows = [r for key, r in _read_done(output / EPISODES_FILE).items() if key in wanted]
+    done = _by_episode(_read_rows(output / EPISODES_FILE) + (recorded_rows(store) if record else []))
+    rows = [done[key] for key in settings.episodes() if key in done]
     summary = summarize(rows, settings, idm.trained_tasks)
     write_reports(summary, rows, output)
     return summary
 
 
-def _check_settings(output: Path, planner_source: str, idm: InverseDynamics, settings, record: bool) -> None:
-    """Refuses to mix episodes of another evaluation into `output`."""
+def _oracle(env: MetaWorldEnv, idm: InverseDynamics, settings: ControlEvalSettings) -> OraclePlanner:
+    """An oracle that looks only as far ahead as the agent uses before it replans."""
+    chunk = idm.config.chunk_size
+    return OraclePlanner(env, num_future_frames=-(-settings.replan_every // chunk), frame_stride=chunk)
+
+
+def _append_rows(log, rows: list[dict]) -> None:
+    log.writelines(json.dumps(row) + "\n" for row in rows)
+    log.flush()
+
+
+def _check_settings(output: Path, planner_source: str, planner, idm, settings, record: bool) -> None:
+    """Refuses to mix episodes of another evaluation (other settings, or other model weights) into `output`."""
     path = output / "settings.json"
-    current = {"planner": planner_source, "idm_tasks": sorted(idm.trained_tasks), "record": record, **asdict(settings)}
+    models = {"planner": planner_source if planner is None else weights_digest(planner), "idm": weights_digest(idm)}
+    current = models | {"planner_source": planner_source, "record": record, **asdict(settings)}
     current = json.loads(json.dumps(current))
     if path.is_file() and json.loads(path.read_text()) != current:
-        raise InputError(f"{output} holds an evaluation with other settings; choose another --output")
-    path.write_text(json.dumps(current, indent=2))
+        raise InputError(f"{output} holds an evaluation with other settings or models; choose another --output")
+    write_text_atomic(path, json.dumps(current, indent=2))
 
 
 def _episode_row(task: str, camera: str, seed: int, rollout, agent: Agent) -> dict:
@@ -136,6 +165,7 @@ def _episode_row(task: str, camera: str, seed: int, rollout, agent: Agent) -> di
         "steps": rollout.steps,
         "plans": len(agent.log.plans),
         "stall_replans": agent.log.stall_replans,
+        "actions_sha1": hashlib.sha1(rollout.actions.tobytes()).hexdigest(),
         "seconds": {k: round(v, 4) for k, v in (rollout.seconds | agent.log.seconds).items()},
     }
 
@@ -182,12 +212,12 @@ def markdown_table(summary: dict) -> str:
 
 def write_reports(summary: dict, rows: list[dict], output: Path) -> None:
     """table.md, results.json (summary + every episode) and results.csv (one row per episode)."""
-    (output / "table.md").write_text(markdown_table(summary) + "\n")
-    (output / "results.json").write_text(json.dumps({"summary": summary, "episodes": rows}, indent=2))
-    with (output / "results.csv").open("w", newline="") as f:
-        fields = ["task", "camera", "seed", "success", "steps", "plans", "stall_replans"]
-        seconds = list(rows[0]["seconds"])
-        writer = csv.writer(f)
-        writer.writerow(fields + [f"seconds_{k}" for k in seconds])
-        for r in rows:
-            writer.writerow([r[k] for k in fields] + [r["seconds"][k] for k in seconds])
+    write_text_atomic(output / "table.md", markdown_table(summary) + "\n")
+    write_text_atomic(output / "results.json", json.dumps({"summary": summary, "episodes": rows}, indent=2))
+    fields = ["task", "camera", "seed", "success", "steps", "plans", "stall_replans"]
+    seconds = list(rows[0]["seconds"])
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(fields + [f"seconds_{k}" for k in seconds])
+    writer.writerows([r[k] for k in fields] + [r["seconds"][k] for k in seconds] for r in rows)
+    write_text_atomic(output / "results.csv", table.getvalue())

@@ -1,8 +1,12 @@
-"""Model directories that may live on the Hugging Face Hub: resolving a directory or repo id, and uploading."""
+"""Model directories that may live on the Hugging Face Hub (resolving a directory or repo id, uploading),
+and a digest that identifies a model's weights."""
 
+import hashlib
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from robot_io.errors import InputError
 
@@ -37,3 +41,12 @@ def push_model_directory(
         api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=f"Upload {what}")
     return repo_id
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """A short SHA-1 of a model's weights and buffers: two evaluations with the same digest ran the same model."""
+    digest = hashlib.sha1()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -1,28 +1,48 @@
-"""Shared rules for resuming a training run from its checkpoint's `training_state/`."""
+"""Shared rules for starting or resuming a training run whose checkpoint holds `training_state/`."""
 
 import dataclasses
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from robot_io.atomic_dir import recover_directory
 from robot_io.errors import InputError
 
 TRAINER_STATE_FILE = "trainer_state.json"
 
 
-def read_trainer_state(checkpoint_dir: Path, output: Path) -> dict:
-    """The saved trainer state of the run in `output`, or a clear refusal when there is none."""
+@dataclass(frozen=True)
+class SavedConfig:
+    """One config of a run: its key in the trainer state, a name for messages, how to read it, the current
+    value, and the fields a resumed run may change (they alter no training step)."""
+
+    key: str
+    what: str
+    read: Callable[[dict, str], object]
+    current: object
+    resumable: frozenset[str] = frozenset()
+
+
+def start_or_resume(checkpoint_dir: Path, output: Path, resume: bool, configs: list[SavedConfig]) -> dict | None:
+    """Refuses a fresh start over an existing run and a resume whose configs changed; returns the saved
+    trainer state when resuming. A checkpoint swap cut short by a crash is finished or undone first."""
+    recover_directory(checkpoint_dir)
+    if not resume:
+        if checkpoint_dir.exists():
+            raise InputError(f"{output} already holds a training run; pass --resume or choose another --output")
+        return None
     path = checkpoint_dir / "training_state" / TRAINER_STATE_FILE
     if not path.is_file():
         raise InputError(f"nothing to resume in {output} ({path} missing); drop --resume to start")
-    return json.loads(path.read_text())
-
-
-def refuse_changed_config(output: Path, what: str, saved, current, resumable: frozenset[str] = frozenset()) -> None:
-    """Refuses to resume when a field of a config dataclass changed, except fields that alter no step."""
-    changed = [
-        f.name
-        for f in dataclasses.fields(current)
-        if getattr(saved, f.name) != getattr(current, f.name) and f.name not in resumable
-    ]
-    if changed:
-        raise InputError(f"cannot resume {output}: {what} {', '.join(changed)} changed since it was started")
+    saved = json.loads(path.read_text())
+    for config in configs:
+        previous = config.read(saved[config.key], str(path))
+        changed = [
+            f.name
+            for f in dataclasses.fields(config.current)
+            if getattr(previous, f.name) != getattr(config.current, f.name) and f.name not in config.resumable
+        ]
+        if changed:
+            raise InputError(f"cannot resume {output}: {config.what} {', '.join(changed)} changed since it was started")
+    return saved

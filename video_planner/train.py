@@ -28,10 +28,10 @@ from robot_io.atomic_dir import atomic_directory
 from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
 from video_planner.checkpoint import PlannerFiles, load_planner_files, write_planner_files
-from video_planner.config import PlannerConfig
+from video_planner.config import SAMPLING_FIELDS, PlannerConfig
 from video_planner.frame_bank import FrameBank
 from video_planner.planner import VideoPlanner, training_scheduler
-from video_planner.resume import TRAINER_STATE_FILE, read_trainer_state, refuse_changed_config
+from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from video_planner.sample_grid import write_sample_gif
 from video_planner.state_io import load_state, save_state
 from video_planner.train_config import RESUMABLE_CHANGES, TrainConfig
@@ -79,10 +79,25 @@ class PlannerTrainer:
         self.output = Path(output_dir)
         self.checkpoint_dir = self.output / "checkpoint"
         self.show_progress = show_progress
-        if resume:
-            self._check_resumable(planner_config, train_config)
-        elif self.checkpoint_dir.exists():
-            raise InputError(f"{self.output} already holds a training run; pass --resume or choose another --output")
+        saved = start_or_resume(
+            self.checkpoint_dir,
+            self.output,
+            resume,
+            [
+                SavedConfig(
+                    "planner_config", "planner config", PlannerConfig.from_dict, planner_config, SAMPLING_FIELDS
+                ),
+                SavedConfig(
+                    "train_config",
+                    "training config",
+                    lambda values, source: dataclass_from_dict(TrainConfig, values, source),
+                    train_config,
+                    RESUMABLE_CHANGES,
+                ),
+            ],
+        )
+        if saved is not None and saved["stage"] == STAGES[-1] and saved["step"] > train_config.steps:
+            raise InputError(f"{self.output} already ran {saved['step']} denoiser steps; pass --steps >= that")
         self.config, self.train_config = planner_config, train_config
         self.accelerator = Accelerator(mixed_precision="bf16" if planner_config.dtype == "bfloat16" else "no")
         self.bank = FrameBank.load(train_config.dataset, planner_config.image_size, show_progress=show_progress)
@@ -93,7 +108,7 @@ class PlannerTrainer:
         self.state = TrainerState("autoencoder" if trains_autoencoder and not train_config.init_from else "denoiser")
         if train_config.init_from and not resume:
             self._init_latent_space(train_config.init_from)
-        self._resume_state = self._load_checkpoint() if resume else None
+        self._resume_state = self._load_checkpoint(saved) if saved is not None else None
 
     def _init_latent_space(self, directory: str) -> None:
         files = load_planner_files(directory)
@@ -109,14 +124,6 @@ class PlannerTrainer:
             self.planner.autoencoder.load_state_dict(trained.state_dict())
         self.planner.latent_shift.copy_(files.latent_shift)
         self.planner.latent_scale.copy_(files.latent_scale)
-
-    def _check_resumable(self, planner_config: PlannerConfig, train_config: TrainConfig) -> None:
-        saved = read_trainer_state(self.checkpoint_dir, self.output)
-        source = str(self.checkpoint_dir / "training_state")
-        saved_planner = PlannerConfig.from_dict(saved["planner_config"], source=source)
-        refuse_changed_config(self.output, "planner config", saved_planner, planner_config)
-        saved_train = dataclass_from_dict(TrainConfig, saved["train_config"], source=source)
-        refuse_changed_config(self.output, "training config", saved_train, train_config, RESUMABLE_CHANGES)
 
     # ---- checkpoints -------------------------------------------------------------------------------
 
@@ -156,10 +163,9 @@ class PlannerTrainer:
             }
             (state_dir / TRAINER_STATE_FILE).write_text(json.dumps(trainer_state))
 
-    def _load_checkpoint(self) -> Path:
+    def _load_checkpoint(self, saved: dict) -> Path:
         """Restores weights and the trainer state; optimizer/EMA state is restored when their stage starts."""
         state_dir = self.checkpoint_dir / "training_state"
-        saved = json.loads((state_dir / TRAINER_STATE_FILE).read_text())
         self.state = TrainerState(saved["stage"], saved["step"], saved["losses"])
         self._take_latent_space(load_planner_files(self.checkpoint_dir))
         self.planner.denoiser.load_state_dict(load_file(state_dir / "denoiser.safetensors"))
