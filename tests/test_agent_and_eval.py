@@ -1,4 +1,6 @@
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,13 +63,17 @@ def test_agent_replans_every_r_steps_and_heads_for_each_planned_frame(random_idm
         np.testing.assert_array_equal(agent.target_frame(t), expected)
 
 
-def test_agent_refuses_a_planner_with_another_image_size_or_stride(random_idm):
+def test_mismatched_planner_idm_or_robot_is_refused_naming_both_values(random_idm):
     with pytest.raises(InputError, match="image size: planner 64, IDM 32"):
         Agent(FixedPlanner(size=64), random_idm)
     with pytest.raises(InputError, match="planner frame_stride vs IDM chunk_size.*planner 8, IDM 4"):
         Agent(FixedPlanner(stride=8), random_idm)
     with pytest.raises(InputError, match="multiple of the IDM chunk size 4"):
         Agent(FixedPlanner(), random_idm, ReplanRule(replan_every=6))
+    seven_dof = InverseDynamics(dataclasses.replace(IDM_CONFIG, action_dim=7))
+    settings = ControlEvalSettings(tasks=("door-open",), cameras=("corner",), seeds_per_camera=1)
+    with pytest.raises(InputError, match="disagree on action dimension: IDM 7, robot 4"):
+        evaluate_control("oracle", seven_dof, settings, Path("/nonexistent"), show_progress=False)
 
 
 def test_oracle_plans_show_the_expert_future_and_leave_the_env_untouched():

@@ -132,3 +132,14 @@ def check_compatible(planner, idm: InverseDynamics) -> None:
     for what, (a, b) in pairs.items():
         if a != b:
             raise InputError(f"planner and inverse-dynamics model disagree on {what}: planner {a}, IDM {b}")
+
+
+def check_robot_compatible(idm: InverseDynamics, env) -> None:
+    """Refuses an IDM whose action or state space is not the robot's."""
+    pairs = {
+        "action dimension": (idm.config.action_dim, env.action_dim),
+        "state dimension": (idm.config.state_dim, env.state_dim),
+    }
+    for what, (a, b) in pairs.items():
+        if a != b:
+            raise InputError(f"inverse-dynamics model and robot disagree on {what}: IDM {a}, robot {b}")

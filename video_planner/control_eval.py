@@ -27,7 +27,7 @@ from robot_io.executor import Executor
 from robot_io.metaworld_env import MAX_EPISODE_STEPS, MetaWorldEnv
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
-from video_planner.agent import Agent, ReplanRule
+from video_planner.agent import Agent, ReplanRule, check_robot_compatible
 from video_planner.hub import weights_digest
 from video_planner.oracle_planner import OraclePlanner
 from video_planner.video_io import write_video
@@ -92,6 +92,7 @@ def evaluate_control(
     With `record`, every rollout also lands in the LeRobotDataset `output/rollouts` (with the planned
     frame of each step); a (task, camera) group's episodes and log rows are committed together.
     """
+    check_robot_compatible(idm, MetaWorldEnv)
     planner = None
     if planner_source != ORACLE:
         from video_planner.planner import VideoPlanner
