@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from video_planner.evaluate import EvalSettings, evaluate_planner, psnr, ssim, write_report
 from video_planner.planner import VideoPlanner
@@ -49,3 +50,7 @@ def test_eval_reports_every_method_per_task(tmp_path, two_episode_dataset, tiny_
     assert saved["tasks"]["button-press-topdown"]["planner"] == pytest.approx(scores["planner"])
     assert "| button-press-topdown |" in (tmp_path / "report" / "table.md").read_text()
     assert (tmp_path / "report" / "samples.gif").stat().st_size > 0
+    sheet = np.asarray(Image.open(tmp_path / "report" / "samples.png"))
+    truth, plans = result["samples"]
+    assert sheet.shape == (2 * (2 * 32 + 4), 4 * (32 + 2), 3)  # 2 clips x (truth, plan) rows, K+1 = 4 columns
+    np.testing.assert_array_equal(sheet[32:64, 34:66], plans[0][1])  # clip 0's plan, first planned frame

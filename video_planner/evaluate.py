@@ -23,7 +23,7 @@ from tqdm import tqdm
 from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.frame_bank import FrameBank
 from video_planner.planner import VideoPlanner
-from video_planner.sample_grid import write_sample_gif
+from video_planner.sample_grid import write_sample_gif, write_sample_sheet
 
 
 def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
@@ -157,7 +157,8 @@ def markdown_table(result: dict) -> str:
 
 
 def write_report(result: dict, output: Path) -> None:
-    """Writes table.md, results.json and samples.gif (ground truth left, plan right) into `output`."""
+    """Writes table.md, results.json, samples.gif (ground truth left, plan right) and samples.png (per clip,
+    recorded frames above planned ones) into `output`."""
     output.mkdir(parents=True, exist_ok=True)
     (output / "table.md").write_text(markdown_table(result) + "\n")
     public = {k: v for k, v in result.items() if k != "samples"}
@@ -165,3 +166,4 @@ def write_report(result: dict, output: Path) -> None:
     truth, plans = result["samples"]
     if truth:
         write_sample_gif(output / "samples.gif", truth, plans)
+        write_sample_sheet(output / "samples.png", truth, plans)
