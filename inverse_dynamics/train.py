@@ -23,7 +23,7 @@ from inverse_dynamics.model import InverseDynamics
 from inverse_dynamics.samples import load_chunk_samples
 from inverse_dynamics.train_config import RESUMABLE_CHANGES, IDMTrainConfig
 from robot_io.atomic_dir import atomic_directory
-from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
+from robot_io.config_io import dataclass_to_dict
 from robot_io.errors import InputError
 from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
@@ -48,14 +48,8 @@ class InverseDynamicsTrainer:
             self.output,
             resume,
             [
-                SavedConfig("model_config", "model config", InverseDynamicsConfig.from_dict, model_config),
-                SavedConfig(
-                    "train_config",
-                    "training config",
-                    lambda values, source: dataclass_from_dict(IDMTrainConfig, values, source),
-                    train_config,
-                    RESUMABLE_CHANGES,
-                ),
+                SavedConfig("model_config", "model config", model_config),
+                SavedConfig("train_config", "training config", train_config, RESUMABLE_CHANGES),
             ],
         )
         if saved is not None and saved["step"] > train_config.steps:

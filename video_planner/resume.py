@@ -2,11 +2,11 @@
 
 import dataclasses
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from robot_io.atomic_dir import recover_directory
+from robot_io.config_io import VersionedConfig, dataclass_from_dict
 from robot_io.errors import InputError
 
 TRAINER_STATE_FILE = "trainer_state.json"
@@ -14,14 +14,20 @@ TRAINER_STATE_FILE = "trainer_state.json"
 
 @dataclass(frozen=True)
 class SavedConfig:
-    """One config of a run: its key in the trainer state, a name for messages, how to read it, the current
-    value, and the fields a resumed run may change (they alter no training step)."""
+    """One config of a run: its key in the trainer state, a name for messages, the current value, and the
+    fields a resumed run may change (they alter no training step)."""
 
     key: str
     what: str
-    read: Callable[[dict, str], object]
     current: object
     resumable: frozenset[str] = frozenset()
+
+    def read(self, values: dict, source: str):
+        """The saved config as the current one's type (versioned configs check their version)."""
+        cls = type(self.current)
+        if issubclass(cls, VersionedConfig):
+            return cls.from_dict(values, source)
+        return dataclass_from_dict(cls, values, source)
 
 
 def start_or_resume(checkpoint_dir: Path, output: Path, resume: bool, configs: list[SavedConfig]) -> dict | None:

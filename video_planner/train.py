@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from robot_io.atomic_dir import atomic_directory
-from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
+from robot_io.config_io import dataclass_to_dict
 from robot_io.errors import InputError
 from video_planner.checkpoint import PlannerFiles, load_planner_files, write_planner_files
 from video_planner.config import SAMPLING_FIELDS, PlannerConfig
@@ -84,16 +84,8 @@ class PlannerTrainer:
             self.output,
             resume,
             [
-                SavedConfig(
-                    "planner_config", "planner config", PlannerConfig.from_dict, planner_config, SAMPLING_FIELDS
-                ),
-                SavedConfig(
-                    "train_config",
-                    "training config",
-                    lambda values, source: dataclass_from_dict(TrainConfig, values, source),
-                    train_config,
-                    RESUMABLE_CHANGES,
-                ),
+                SavedConfig("planner_config", "planner config", planner_config, SAMPLING_FIELDS),
+                SavedConfig("train_config", "training config", train_config, RESUMABLE_CHANGES),
             ],
         )
         if saved is not None and saved["stage"] == STAGES[-1] and saved["step"] > train_config.steps:
