@@ -120,9 +120,13 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     item = dataset[0]
     assert item[PLAN_IMAGE_KEY].shape == (3, 32, 32) and not bool(item[SUCCESS_KEY])
 
-    with pytest.raises(InputError, match="other settings"):
-        other = ControlEvalSettings(tasks=("door-open",), cameras=("corner",), seeds_per_camera=1)
-        evaluate_control("oracle", random_idm, other, tmp_path / "a", show_progress=False)
+    more_seeds = dataclasses.replace(settings, seeds_per_camera=3)  # reuses the 4 finished episodes
+    larger = evaluate_control("oracle", random_idm, more_seeds, tmp_path / "b", show_progress=False, record=True)
+    assert larger["episodes"] == 6 and open_dataset(tmp_path / "b" / "rollouts").meta.total_episodes == 6
+    assert outcomes(tmp_path / "b")[:2] == outcomes(tmp_path / "a")[:2]
+    with pytest.raises(InputError, match="other models or settings"):
+        other = dataclasses.replace(settings, replan_every=4)
+        evaluate_control("oracle", random_idm, other, tmp_path / "a", show_progress=False, record=True)
 
 
 def test_oracle_plans_with_a_trained_idm_press_the_button(tmp_path, tiny_recipe):

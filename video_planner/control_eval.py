@@ -14,7 +14,7 @@ import hashlib
 import io
 import itertools
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -147,13 +147,14 @@ def _append_rows(log, rows: list[dict]) -> None:
 
 
 def _check_settings(output: Path, planner_source: str, planner, idm, settings, record: bool) -> None:
-    """Refuses to mix episodes of another evaluation (other settings, or other model weights) into `output`."""
+    """Refuses to mix in episodes that ran differently (other models, step limit, replanning, seed base or
+    recording). Tasks, cameras and seeds per camera may change: a larger evaluation reuses finished episodes."""
     path = output / "settings.json"
     models = {"planner": planner_source if planner is None else weights_digest(planner), "idm": weights_digest(idm)}
-    current = models | {"planner_source": planner_source, "record": record, **asdict(settings)}
-    current = json.loads(json.dumps(current))
+    rules = {k: getattr(settings, k) for k in ("first_seed", "max_episode_steps", "replan_every")}
+    current = models | rules | {"planner_source": planner_source, "record": record}
     if path.is_file() and json.loads(path.read_text()) != current:
-        raise InputError(f"{output} holds an evaluation with other settings or models; choose another --output")
+        raise InputError(f"{output} holds episodes run with other models or settings; choose another --output")
     write_text_atomic(path, json.dumps(current, indent=2))
 
 
