@@ -8,8 +8,8 @@ from robot_io.errors import InputError
 @dataclass(frozen=True)
 class IDMTrainConfig:
     datasets: tuple[str, ...]  # LeRobot datasets recorded by `vp collect` (expert, noisy-expert, exploration)
-    steps: int = 6_000
-    batch_size: int = 64
+    steps: int = 16_000
+    batch_size: int = 32
     learning_rate: float = 3e-4
     weight_decay: float = 1e-4
     warmup_steps: int = 200
