@@ -102,7 +102,7 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     assert lines[0].startswith("task,camera,seed,success,steps") and len(lines) == 5
 
     rows = (tmp_path / "a" / "episodes.jsonl").read_text().splitlines()
-    (tmp_path / "a" / "episodes.jsonl").write_text(rows[0] + "\n")  # as if interrupted after one episode
+    (tmp_path / "a" / "episodes.jsonl").write_text(rows[0] + "\n")  # killed after the rollouts were committed
     resumed = evaluate_control("oracle", random_idm, settings, tmp_path / "a", show_progress=False, record=True)
     again = evaluate_control("oracle", random_idm, settings, tmp_path / "b", show_progress=False, record=True)
 
@@ -113,6 +113,13 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     assert outcomes(tmp_path / "a") == outcomes(tmp_path / "b")
     assert len({o[-1] for o in outcomes(tmp_path / "b")}) == 4  # every episode acted differently
     assert resumed["tasks"] == again["tasks"] == summary["tasks"]
+
+    evaluate_control("oracle", random_idm, settings, tmp_path / "c", show_progress=False)
+    log = tmp_path / "c" / "episodes.jsonl"
+    rows = log.read_text().splitlines()
+    log.write_text(rows[0] + "\n" + rows[1][:20])  # killed while writing the second row
+    evaluate_control("oracle", random_idm, settings, tmp_path / "c", show_progress=False)
+    assert outcomes(tmp_path / "c") == outcomes(tmp_path / "b") and len(log.read_text().splitlines()) == 4
 
     for run in ("a", "b"):  # resuming did not record any rollout twice
         dataset = open_dataset(tmp_path / run / "rollouts")

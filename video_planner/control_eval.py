@@ -14,6 +14,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,19 +63,21 @@ class ControlEvalSettings:
 
 
 def _read_rows(path: Path) -> list[dict]:
-    """Rows of `episodes.jsonl`; a last line cut short by a crash is ignored (its episode runs again)."""
+    """Rows of `episodes.jsonl`. A last line cut short by a crash is dropped from the file (its episode runs
+    again), so rows appended after it start on a line of their own."""
     if not path.is_file():
         return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        write_text_atomic(path, text)
+    return [json.loads(line) for line in text.splitlines()]
 
 
-def _by_episode(rows: list[dict]) -> dict[tuple, dict]:
+def _finished(output: Path, store) -> dict[tuple, dict]:
+    """Result rows of the episodes already run, by (task, camera, seed): the log's, and with recording the
+    rollout dataset's (committed with its episodes, so a crash between the two never repeats an episode)."""
+    rows = _read_rows(output / EPISODES_FILE) + (recorded_rows(store) if store is not None else [])
     return {(r["task"], r["camera"], r["seed"]): r for r in rows}
 
 
@@ -101,7 +104,7 @@ def evaluate_control(
     output.mkdir(parents=True, exist_ok=True)
     _check_settings(output, planner_source, planner, idm, settings, record)
     store = open_rollout_store(output / "rollouts", idm.config.image_size) if record else None
-    done = _by_episode(_read_rows(output / EPISODES_FILE) + (recorded_rows(store) if record else []))
+    done = _finished(output, store)
     todo = [e for e in settings.episodes() if e not in done]
     total = len(settings.episodes())
     bar = tqdm(total=total, initial=total - len(todo), desc="eval", disable=not show_progress)
@@ -128,7 +131,7 @@ def evaluate_control(
                 record_episodes(store, episodes, rows)
                 _append_rows(log, rows)
     bar.close()
-    done = _by_episode(_read_rows(output / EPISODES_FILE) + (recorded_rows(store) if record else []))
+    done = _finished(output, store)
     rows = [done[key] for key in settings.episodes() if key in done]
     summary = summarize(rows, settings, idm.trained_tasks)
     write_reports(summary, rows, output)
@@ -138,7 +141,7 @@ def evaluate_control(
 def _oracle(env: MetaWorldEnv, idm: InverseDynamics, settings: ControlEvalSettings) -> OraclePlanner:
     """An oracle that looks only as far ahead as the agent uses before it replans."""
     chunk = idm.config.chunk_size
-    return OraclePlanner(env, num_future_frames=-(-settings.replan_every // chunk), frame_stride=chunk)
+    return OraclePlanner(env, num_future_frames=math.ceil(settings.replan_every / chunk), frame_stride=chunk)
 
 
 def _append_rows(log, rows: list[dict]) -> None:
