@@ -122,24 +122,32 @@ class Agent:
 
 def check_compatible(planner, idm: InverseDynamics) -> None:
     """Refuses a planner and an IDM that disagree on image size or on steps between planned frames."""
-    pairs = {
-        "image size": (planner.config.image_size, idm.config.image_size),
-        "steps between planned frames (planner frame_stride vs IDM chunk_size)": (
-            planner.config.frame_stride,
-            idm.config.chunk_size,
-        ),
-    }
-    for what, (a, b) in pairs.items():
-        if a != b:
-            raise InputError(f"planner and inverse-dynamics model disagree on {what}: planner {a}, IDM {b}")
+    _refuse_mismatch(
+        ("planner and inverse-dynamics model", "planner", "IDM"),
+        {
+            "image size": (planner.config.image_size, idm.config.image_size),
+            "steps between planned frames (planner frame_stride vs IDM chunk_size)": (
+                planner.config.frame_stride,
+                idm.config.chunk_size,
+            ),
+        },
+    )
 
 
 def check_robot_compatible(idm: InverseDynamics, env) -> None:
     """Refuses an IDM whose action or state space is not the robot's."""
-    pairs = {
-        "action dimension": (idm.config.action_dim, env.action_dim),
-        "state dimension": (idm.config.state_dim, env.state_dim),
-    }
+    _refuse_mismatch(
+        ("inverse-dynamics model and robot", "IDM", "robot"),
+        {
+            "action dimension": (idm.config.action_dim, env.action_dim),
+            "state dimension": (idm.config.state_dim, env.state_dim),
+        },
+    )
+
+
+def _refuse_mismatch(names: tuple[str, str, str], pairs: dict[str, tuple]) -> None:
+    """One error line naming the first property two components disagree on, with both values."""
+    both, first, second = names
     for what, (a, b) in pairs.items():
         if a != b:
-            raise InputError(f"inverse-dynamics model and robot disagree on {what}: IDM {a}, robot {b}")
+            raise InputError(f"{both} disagree on {what}: {first} {a}, {second} {b}")
