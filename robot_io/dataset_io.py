@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
 from robot_io.errors import InputError
+from robot_io.frames import resize_frames
 
 BACKENDS = ("lerobot", "decord")
 
@@ -152,9 +152,3 @@ class EpisodeWindows(torch.utils.data.Dataset):
         if actions is not None:
             window["actions"] = actions
         return window
-
-
-def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """Area-resamples uint8 frames to size×size. # (F, 3, H, W) -> (F, 3, size, size)"""
-    resized = F.interpolate(frames.float(), size=(size, size), mode="area")
-    return resized.round().clamp(0, 255).to(torch.uint8)

@@ -7,8 +7,8 @@ import torch
 
 from robot_io.errors import InputError
 from video_planner.config import PlannerConfig, preset
+from video_planner.diffusion_loss import diffusion_loss
 from video_planner.planner import VideoPlanner, training_scheduler
-from video_planner.train import diffusion_loss
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import torch
 from diffusers import UNet3DConditionModel
 
 from video_planner.config import preset
+from video_planner.diffusion_loss import diffusion_loss
 from video_planner.planner import VideoPlanner, training_scheduler
-from video_planner.train import diffusion_loss
 
 
 def _seconds_per_step(step, repeats: int) -> float:

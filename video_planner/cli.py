@@ -4,6 +4,7 @@
     vp summary outputs/datasets/metaworld_avdc11
     vp bench render [--image-size 64]
     vp bench collect [--recipe datasets/metaworld_avdc11.toml --episodes-per-camera 1]
+    vp bench gpu [--random-weights]
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
@@ -64,6 +65,11 @@ def _bench(args: argparse.Namespace) -> None:
         from video_planner.bench_quality import bench_plan_quality
 
         print(bench_plan_quality(args.planner, args.dataset, args.clips_per_episode))
+    elif args.what == "gpu":
+        from video_planner.bench_gpu import bench_gpu, write_report
+
+        report = bench_gpu(args.random_weights, args.minilm_files, args.train_batches, args.compile_batch)
+        print(write_report(report, args.output))
     else:
         from video_planner.bench_quality import bench_objective
 
@@ -268,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--output", type=Path, default=Path("outputs/bench-objective"))
     o.add_argument("--steps", type=int, default=1500)
     o.add_argument("--clips-per-episode", type=int, default=1)
+    g = bench.add_parser("gpu", help="both presets on CUDA: train-step MFU, plan latency, reproducibility")
+    g.add_argument("--random-weights", action="store_true", help="the presets' architectures with random weights")
+    g.add_argument("--minilm-files", type=Path, help="MiniLM config.json + tokenizer files (with --random-weights)")
+    g.add_argument("--train-batches", type=int, nargs="+", default=[8, 32, 128])
+    g.add_argument("--compile-batch", type=int, help="also time `denoiser.compile()` (train at this batch, plan)")
+    g.add_argument("--output", type=Path, default=Path("outputs/bench-gpu"))
     p.set_defaults(run=_bench)
     return parser
 

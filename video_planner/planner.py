@@ -97,14 +97,23 @@ class VideoPlanner(nn.Module):
             self.save_pretrained, repo_id, "video planner", private=private, token=token, api=api
         )
 
+    @property
+    def device(self) -> torch.device:
+        return self.latent_shift.device
+
+    def _autocast(self):
+        """bf16 autocast for a planner whose config asks for it (the `gpu` preset), on whatever device it is."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.dtype == "bfloat16")
+
     def _latent_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.latent_shift[:, None, None], self.latent_scale[:, None, None]
 
     @torch.no_grad()
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames -> normalised latents (the autoencoder's posterior mean). # (N, 3, H, W) -> (N, C, h, w)"""
-        pixels = frames.float() / 127.5 - 1.0
-        latents = self.autoencoder.encode(pixels).latent_dist.mode()
+        pixels = frames.to(self.device).float() / 127.5 - 1.0
+        with self._autocast():
+            latents = self.autoencoder.encode(pixels).latent_dist.mode().float()
         shift, scale = self._latent_stats()
         return (latents - shift) * scale
 
@@ -112,30 +121,34 @@ class VideoPlanner(nn.Module):
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents -> uint8 frames. # (N, C, h, w) -> (N, 3, H, W)"""
         shift, scale = self._latent_stats()
-        pixels = self.autoencoder.decode(latents / scale + shift).sample
+        with self._autocast():
+            pixels = self.autoencoder.decode(latents / scale + shift).sample.float()
         return ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
     def _add_change_to_context(self, frames, context, context_latent) -> torch.Tensor:
         """context + (frames - decoded context latent), in pixels. # (N, 3, H, W), (1, 3, H, W), (1, C, h, w)"""
         change = frames.float() - self.decode_latents(context_latent).float()
-        return (context.float() + change).clamp(0, 255).round().to(torch.uint8)
+        return (context.to(frames.device).float() + change).clamp(0, 255).round().to(torch.uint8)
 
     def predict(self, noisy, timestep, first, text, mask, guidance: float) -> torch.Tensor:
         """The denoiser's prediction, with classifier-free guidance when `guidance` > 1.
 
         noisy: (B, K, C, h, w), first: (B, C, h, w), text: (B, L, D), mask: (B, L) -> (B, K, C, h, w)
         """
-        timesteps = torch.full((noisy.shape[0],), int(timestep), dtype=torch.long)
+        timesteps = torch.full((noisy.shape[0],), int(timestep), dtype=torch.long, device=noisy.device)
         if guidance == 1.0:
-            return self.denoiser(noisy, timesteps, first, text, mask)
-        null_text, null_mask = self.denoiser.drop_text(text, mask, torch.ones(len(text), dtype=torch.bool))
-        both = self.denoiser(
-            torch.cat([noisy, noisy]),
-            torch.cat([timesteps, timesteps]),
-            torch.cat([first, first]),
-            torch.cat([text, null_text]),
-            torch.cat([mask, null_mask]),
-        )
+            with self._autocast():
+                return self.denoiser(noisy, timesteps, first, text, mask).float()
+        drop_all = torch.ones(len(text), dtype=torch.bool, device=text.device)
+        null_text, null_mask = self.denoiser.drop_text(text, mask, drop_all)
+        with self._autocast():
+            both = self.denoiser(
+                torch.cat([noisy, noisy]),
+                torch.cat([timesteps, timesteps]),
+                torch.cat([first, first]),
+                torch.cat([text, null_text]),
+                torch.cat([mask, null_mask]),
+            ).float()
         conditional, unconditional = both.chunk(2)
         return unconditional + guidance * (conditional - unconditional)
 
@@ -143,9 +156,10 @@ class VideoPlanner(nn.Module):
     def sample(self, first, text, mask, *, steps: int, guidance: float, sampler: str, generator) -> torch.Tensor:
         """Denoises K future latents from pure noise. # first (B, C, h, w) -> (B, K, C, h, w)"""
         scheduler = sampling_scheduler(self.config, sampler)
-        scheduler.set_timesteps(steps)
+        scheduler.set_timesteps(steps, device=first.device)
         b, c, h, w = first.shape
-        latents = torch.randn((b, self.config.num_future_frames, c, h, w), generator=generator)
+        # Noise is drawn on the CPU, so a seed gives the same plan on any device (up to kernel numerics).
+        latents = torch.randn((b, self.config.num_future_frames, c, h, w), generator=generator).to(first.device)
         latents = latents * scheduler.init_noise_sigma
         for t in scheduler.timesteps:
             model_input = scheduler.scale_model_input(latents, t)
@@ -187,7 +201,7 @@ class VideoPlanner(nn.Module):
         frames = self.decode_latents(latents.flatten(0, 1))  # (B·K, 3, H, W)
         if decode_as_change:
             frames = self._add_change_to_context(frames, context, first[:1])
-        frames = frames.reshape(b, k, *frames.shape[1:]).permute(0, 1, 3, 4, 2).numpy()  # (B, K, H, W, 3)
+        frames = frames.reshape(b, k, *frames.shape[1:]).permute(0, 1, 3, 4, 2).cpu().numpy()  # (B, K, H, W, 3)
         latency = time.perf_counter() - start
         context_frame = context[0].permute(1, 2, 0).numpy()
         plans = [

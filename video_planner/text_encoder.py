@@ -65,10 +65,12 @@ class TextEncoder(nn.Module):
     def _encode_one(self, text: str) -> torch.Tensor:
         """Token embeddings of one instruction, without padding, so the result never depends on batching."""
         tokens = self.tokenizer(text, truncation=True, max_length=self.config.max_length, return_tensors="pt")
+        tokens = tokens.to(self.model.device)
         return self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])[0][0].float()
 
     @torch.no_grad()
     def forward(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings and mask on the device the encoder sits on."""
         for text in instructions:
             if not text.strip():
                 raise InputError("empty instruction; describe the task, e.g. 'open the door'")
@@ -77,8 +79,9 @@ class TextEncoder(nn.Module):
                 self._cache[text] = self._encode_one(text)
         embeddings = [self._cache[t] for t in instructions]
         # Always max_length wide: a sample's conditioning then never depends on what else is in the batch.
-        out = torch.zeros(len(embeddings), self.config.max_length, self.dim)  # (B, L, D)
-        mask = torch.zeros(len(embeddings), self.config.max_length, dtype=torch.bool)  # (B, L)
+        device = self.model.device
+        out = torch.zeros(len(embeddings), self.config.max_length, self.dim, device=device)  # (B, L, D)
+        mask = torch.zeros(len(embeddings), self.config.max_length, dtype=torch.bool, device=device)  # (B, L)
         for i, e in enumerate(embeddings):
             out[i, : e.shape[0]] = e
             mask[i, : e.shape[0]] = True

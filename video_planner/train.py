@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel, compute_snr
+from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -29,6 +29,7 @@ from robot_io.config_io import dataclass_to_dict
 from robot_io.errors import InputError
 from video_planner.checkpoint import PlannerFiles, load_planner_files, write_planner_files
 from video_planner.config import SAMPLING_FIELDS, PlannerConfig
+from video_planner.diffusion_loss import diffusion_loss
 from video_planner.frame_bank import FrameBank
 from video_planner.planner import VideoPlanner, training_scheduler
 from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
@@ -49,21 +50,6 @@ class TrainerState:
 
 def _step_generator(seed: int, stage: str, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + STAGES.index(stage) * 100_000_019 + step)
-
-
-def diffusion_loss(config: PlannerConfig, scheduler, prediction, clean, noise, timesteps) -> torch.Tensor:
-    """MSE to the v (or noise) target, min-SNR-γ weighted per sample when `snr_gamma` is set.
-
-    prediction, clean, noise: (B, K, C, h, w); timesteps: (B,)
-    """
-    target = scheduler.get_velocity(clean, noise, timesteps) if config.prediction_type == "v_prediction" else noise
-    per_sample = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3, 4))
-    if config.snr_gamma is None:
-        return per_sample.mean()
-    snr = compute_snr(scheduler, timesteps)
-    clipped = torch.clamp(snr, max=config.snr_gamma)
-    weight = clipped / (snr + 1) if config.prediction_type == "v_prediction" else clipped / snr
-    return (weight * per_sample).mean()
 
 
 class PlannerTrainer:
@@ -94,7 +80,8 @@ class PlannerTrainer:
         self.accelerator = Accelerator(mixed_precision="bf16" if planner_config.dtype == "bfloat16" else "no")
         self.bank = FrameBank.load(train_config.dataset, planner_config.image_size, show_progress=show_progress)
         torch.manual_seed(train_config.seed)  # initial weights only; steps draw from their own generators
-        self.planner = VideoPlanner(planner_config)
+        self.device = self.accelerator.device
+        self.planner = VideoPlanner(planner_config).to(self.device)
         self.scheduler = training_scheduler(planner_config)
         trains_autoencoder = not planner_config.autoencoder.pretrained and train_config.autoencoder_steps > 0
         self.state = TrainerState("autoencoder" if trains_autoencoder and not train_config.init_from else "denoiser")
@@ -170,6 +157,7 @@ class PlannerTrainer:
         lr_scheduler.load_state_dict(load_state(self._resume_state, "lr_scheduler"))
         if ema is not None:
             ema.load_state_dict(load_state(self._resume_state, "ema"))
+            ema.to(self.device)
         self._resume_state = None
 
     # ---- stages ------------------------------------------------------------------------------------
@@ -199,7 +187,7 @@ class PlannerTrainer:
         while self.state.step < cfg.autoencoder_steps:
             generator = _step_generator(cfg.seed, "autoencoder", self.state.step)
             index = torch.randint(len(self.bank.frames), (cfg.autoencoder_batch_size,), generator=generator)
-            pixels = self.bank.frames[index].float() / 127.5 - 1.0  # (B, 3, H, W)
+            pixels = self.bank.frames[index].to(self.device).float() / 127.5 - 1.0  # (B, 3, H, W)
             posterior = self.accelerator.unwrap_model(autoencoder).encode(pixels).latent_dist
             reconstruction = self.accelerator.unwrap_model(autoencoder).decode(posterior.sample(generator)).sample
             loss = F.l1_loss(reconstruction, pixels) + F.mse_loss(reconstruction, pixels)
@@ -249,9 +237,11 @@ class PlannerTrainer:
             rows = torch.randint(len(clip_index), (cfg.batch_size,), generator=generator)
             clip = latents[torch.from_numpy(clip_index[rows.numpy()])]  # (B, K+1, C, h, w)
             first, future = clip[:, 0], clip[:, 1:]
-            noise = torch.randn(future.shape, generator=generator)
+            # Drawn on the CPU from the step's generator: the same draws on every device.
+            noise = torch.randn(future.shape, generator=generator).to(self.device)
             timesteps = torch.randint(self.config.num_train_timesteps, (cfg.batch_size,), generator=generator)
-            drop = torch.rand(cfg.batch_size, generator=generator) < self.config.text_dropout
+            timesteps = timesteps.to(self.device)
+            drop = (torch.rand(cfg.batch_size, generator=generator) < self.config.text_dropout).to(self.device)
             text, mask = self.planner.text_encoder([instructions[r] for r in rows.tolist()])  # (B, L, D), (B, L)
             text, mask = self.accelerator.unwrap_model(denoiser).drop_text(text, mask, drop)
             noisy = self.scheduler.add_noise(future, noise, timesteps)
