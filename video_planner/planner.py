@@ -130,15 +130,15 @@ class VideoPlanner(nn.Module):
         change = frames.float() - self.decode_latents(context_latent).float()
         return (context.to(frames.device).float() + change).clamp(0, 255).round().to(torch.uint8)
 
-    def predict(self, noisy, timestep, first, text, mask, guidance: float) -> torch.Tensor:
-        """The denoiser's prediction, with classifier-free guidance when `guidance` > 1.
+    def branches(self, noisy, timestep, first, text, mask, *, unconditional: bool):
+        """The conditional prediction and, when `unconditional`, the null-instruction one, in one batch.
 
-        noisy: (B, K, C, h, w), first: (B, C, h, w), text: (B, L, D), mask: (B, L) -> (B, K, C, h, w)
+        noisy: (B, K, C, h, w), first: (B, C, h, w), text: (B, L, D), mask: (B, L) -> (B, K, C, h, w) each
         """
         timesteps = torch.full((noisy.shape[0],), int(timestep), dtype=torch.long, device=noisy.device)
-        if guidance == 1.0:
+        if not unconditional:
             with self._autocast():
-                return self.denoiser(noisy, timesteps, first, text, mask).float()
+                return self.denoiser(noisy, timesteps, first, text, mask).float(), None
         drop_all = torch.ones(len(text), dtype=torch.bool, device=text.device)
         null_text, null_mask = self.denoiser.drop_text(text, mask, drop_all)
         with self._autocast():
@@ -149,12 +149,27 @@ class VideoPlanner(nn.Module):
                 torch.cat([text, null_text]),
                 torch.cat([mask, null_mask]),
             ).float()
-        conditional, unconditional = both.chunk(2)
+        conditional, null = both.chunk(2)
+        return conditional, null
+
+    def predict(self, noisy, timestep, first, text, mask, guidance: float) -> torch.Tensor:
+        """The denoiser's prediction, with classifier-free guidance when `guidance` != 1. Shapes as `branches`."""
+        conditional, unconditional = self.branches(noisy, timestep, first, text, mask, unconditional=guidance != 1.0)
+        if unconditional is None:
+            return conditional
         return unconditional + guidance * (conditional - unconditional)
 
+    def guided_prediction(self, instruction: str, num_samples: int, guidance: float):
+        """`(noisy, timestep, first) -> prediction` for `instruction`, whose text is encoded once per plan."""
+        text, mask = self.text_encoder([instruction] * num_samples)
+        return lambda noisy, timestep, first: self.predict(noisy, timestep, first, text, mask, guidance)
+
     @torch.no_grad()
-    def sample(self, first, text, mask, *, steps: int, guidance: float, sampler: str, generator) -> torch.Tensor:
-        """Denoises K future latents from pure noise. # first (B, C, h, w) -> (B, K, C, h, w)"""
+    def sample(self, first, predict, *, steps: int, sampler: str, generator) -> torch.Tensor:
+        """Denoises K future latents from pure noise with `predict(noisy, timestep, first)`.
+
+        first: (B, C, h, w) -> (B, K, C, h, w)
+        """
         scheduler = sampling_scheduler(self.config, sampler)
         scheduler.set_timesteps(steps, device=first.device)
         b, c, h, w = first.shape
@@ -162,8 +177,7 @@ class VideoPlanner(nn.Module):
         latents = torch.randn((b, self.config.num_future_frames, c, h, w), generator=generator).to(first.device)
         latents = latents * scheduler.init_noise_sigma
         for t in scheduler.timesteps:
-            model_input = scheduler.scale_model_input(latents, t)
-            prediction = self.predict(model_input, t, first, text, mask, guidance)
+            prediction = predict(scheduler.scale_model_input(latents, t), t, first)
             latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
         return latents
 
@@ -179,24 +193,32 @@ class VideoPlanner(nn.Module):
         guidance: float | None = None,
         sampler: str | None = None,
         decode_as_change: bool | None = None,
+        denoiser=None,
     ) -> VideoPlan | list[VideoPlan]:
         """Imagines the next K frames of `instruction` being done from `image` (uint8, (H, W, 3)).
 
-        Arguments left as None take the planner config's value. Returns one VideoPlan, or a list of
-        `num_samples` > 1 plans drawn in one batch.
+        Arguments left as None take the planner config's value. `denoiser` replaces this planner's guided
+        prediction, e.g. by a `ComposedDenoiser` of it and a prior (which then owns the guidance scale).
+        Returns one VideoPlan, or a list of `num_samples` > 1 plans drawn in one batch.
         """
         start = time.perf_counter()
         if num_samples < 1:
             raise InputError(f"num_samples must be >= 1, got {num_samples}")
         steps = steps or self.config.sampling_steps
+        if denoiser is not None:
+            if denoiser.in_domain is not self:
+                raise InputError("this ComposedDenoiser composes another planner; call plan() on its in_domain planner")
+            if guidance is not None:
+                raise InputError("with a ComposedDenoiser, guidance is its α: set it there, not in plan()")
+            guidance = denoiser.guidance
         guidance = self.config.guidance_scale if guidance is None else guidance
         sampler = sampler or self.config.sampler
         decode_as_change = self.config.decode_as_change if decode_as_change is None else decode_as_change
         context = camera_image_to_frame(image, self.config.image_size)  # (1, 3, S, S)
         first = self.encode_frames(context).expand(num_samples, -1, -1, -1)
-        text, mask = self.text_encoder([instruction] * num_samples)
+        predict = (denoiser or self).guided_prediction(instruction, num_samples, guidance)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        latents = self.sample(first, text, mask, steps=steps, guidance=guidance, sampler=sampler, generator=generator)
+        latents = self.sample(first, predict, steps=steps, sampler=sampler, generator=generator)
         b, k = latents.shape[:2]
         frames = self.decode_latents(latents.flatten(0, 1))  # (B·K, 3, H, W)
         if decode_as_change:
