@@ -17,7 +17,7 @@ from video_planner.hub import push_model_directory, resolve_model_directory
 CONFIG_FILE, WEIGHTS_FILE, TRAINING_DATA_FILE = "config.json", "model.safetensors", "training_data.json"
 
 
-def _conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.GroupNorm(8, c_out), nn.SiLU())
 
 
@@ -29,9 +29,9 @@ class FrameEncoder(nn.Module):
         super().__init__()
         stages, c_in = [], 3 + 2
         for c_out in channels:
-            stages.append(_conv_block(c_in, c_out, stride=2))
+            stages.append(conv_block(c_in, c_out, stride=2))
             c_in = c_out
-        self.stages = nn.Sequential(*stages, _conv_block(c_in, c_in, stride=1))
+        self.stages = nn.Sequential(*stages, conv_block(c_in, c_in, stride=1))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, _, h, w = frames.shape
@@ -49,7 +49,7 @@ class InverseDynamicsNet(nn.Module):
         self.config = config
         c = config.encoder_channels[-1]
         self.encoder = FrameEncoder(config.encoder_channels)
-        self.fuse = nn.Sequential(_conv_block(3 * c, c, stride=1), _conv_block(c, c, stride=2))
+        self.fuse = nn.Sequential(conv_block(3 * c, c, stride=1), conv_block(c, c, stride=2))
         side = config.image_size // 2 ** (len(config.encoder_channels) + 1)
         self.head = nn.Sequential(
             nn.Linear(c * side * side + config.state_dim, config.hidden_dim),

@@ -25,6 +25,13 @@ def test_embeddings_are_cached_and_independent_of_the_batch(text_encoder):
     assert "open the door" in text_encoder._cache
 
 
+def test_stays_frozen_inside_a_module_being_trained(text_encoder):
+    """A parent's .train() must not switch on the encoder's dropout: embeddings would vary and be cached."""
+    parent = torch.nn.Sequential(text_encoder).train()
+    assert not text_encoder.training and not text_encoder.model.training
+    parent.eval()
+
+
 @pytest.mark.parametrize("kind", ["clip", "t5"])
 def test_clip_and_t5_load_from_a_local_directory(tmp_path, kind):
     """Tiny randomly initialised CLIP / T5 text models, saved locally as a user's download would be."""

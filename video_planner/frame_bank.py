@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from robot_io.dataset_io import DecordEpisodeVideo, clamp_to_episode, open_dataset, window_starts
-from robot_io.episode_format import ACTION_KEY, CAMERA_KEY, SEED_KEY, STATE_KEY
+from robot_io.episode_format import ACTION_KEY, CAMERA_KEY, SEED_KEY, STATE_KEY, SUCCESS_KEY
 from robot_io.frames import resize_frames
 
 
@@ -28,6 +28,7 @@ class FrameBank:
     instructions: list[str]  # (E,)
     cameras: list[str]  # (E,)
     seeds: list[int]  # (E,)
+    successes: np.ndarray  # (E,) bool, whether each episode solved its task
 
     @classmethod
     def load(cls, root: str | Path, image_size: int, show_progress: bool = True) -> "FrameBank":
@@ -37,6 +38,7 @@ class FrameBank:
         lengths = np.asarray(episodes["length"])
         table = dataset.hf_dataset.with_format("numpy")
         starts = np.asarray(episodes["dataset_from_index"])
+        solved = np.asarray(table[SUCCESS_KEY]).reshape(-1).astype(bool)  # (N,)
         chunks = []
         for episode in tqdm(range(len(lengths)), desc=f"decode {Path(root).name}", disable=not show_progress):
             frames = torch.from_numpy(video.frames(episode, np.arange(lengths[episode]))).permute(0, 3, 1, 2)
@@ -50,6 +52,7 @@ class FrameBank:
             instructions=[row[0] for row in episodes["tasks"]],
             cameras=[str(table[CAMERA_KEY][s]) for s in starts],
             seeds=[int(np.asarray(table[SEED_KEY][s]).reshape(-1)[0]) for s in starts],
+            successes=np.array([solved[s : s + n].any() for s, n in zip(starts, lengths, strict=True)], dtype=bool),
         )
 
     @classmethod
@@ -65,6 +68,7 @@ class FrameBank:
             instructions=[i for b in banks for i in b.instructions],
             cameras=[c for b in banks for c in b.cameras],
             seeds=[s for b in banks for s in b.seeds],
+            successes=np.concatenate([b.successes for b in banks]),
         )
 
     def clip_starts(self, stride: int) -> np.ndarray:

@@ -61,6 +61,10 @@ class TextEncoder(nn.Module):
         self.dim = self.model.config.hidden_size
         self._cache: dict[str, torch.Tensor] = {}
 
+    def train(self, mode: bool = True) -> "TextEncoder":
+        """Stays in eval mode whatever its parent does: it is frozen, and dropout would corrupt the cache."""
+        return super().train(False)
+
     @torch.no_grad()
     def _encode_one(self, text: str) -> torch.Tensor:
         """Token embeddings of one instruction, without padding, so the result never depends on batching."""

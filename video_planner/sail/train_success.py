@@ -1,0 +1,114 @@
+"""Training the success detector from episodes whose outcome is known (demos, labelled rollouts).
+
+Every batch is half successes, half failures. A success is an episode's first frame with one of its last
+three frames, for a solved episode. A failure is one of: an early frame of an episode (the task not done
+yet), a solved episode under another task's instruction (so the instruction matters), or the ending of
+an episode that failed (when the data has any).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from inverse_dynamics.samples import random_shift
+from robot_io.errors import InputError
+from robot_io.metaworld_tasks import task_of_instruction
+from video_planner.frame_bank import FrameBank
+from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
+from video_planner.text_encoder import TextEncoder
+
+
+@dataclass(frozen=True)
+class SuccessTrainConfig:
+    steps: int = 2000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    shift_pixels: int = 4  # same random shift for both frames of a pair
+    early_fraction: float = 0.5  # "not done yet" frames come from the first half of an episode
+    seed: int = 0
+
+
+def _pairs(bank: FrameBank, batch_size: int, early_fraction: float, rng: np.random.Generator):
+    """Frame indices and instructions of one balanced batch. -> first (B,), last (B,), instructions, labels (B,)"""
+    solved = np.flatnonzero(bank.successes)
+    failed = np.flatnonzero(~bank.successes)
+    if len(solved) == 0:
+        raise InputError("the success detector needs at least one solved episode to learn from")
+    distinct = sorted(set(bank.instructions))
+    firsts, lasts, instructions, labels = [], [], [], []
+    for i in range(batch_size):
+        positive = i < batch_size // 2
+        kind = "success" if positive else rng.choice(["early", "other instruction", "failed"])
+        if kind == "failed" and len(failed) == 0 or kind == "other instruction" and len(distinct) < 2:
+            kind = "early"
+        episode = int(rng.choice(failed if kind == "failed" else solved))
+        start, length = int(bank.starts[episode]), int(bank.lengths[episode])
+        end = start + length - 1
+        instruction = bank.instructions[episode]
+        if kind == "success":
+            last = max(start, end - int(rng.integers(0, 3)))
+        elif kind == "early":
+            last = start + int(rng.integers(0, max(1, int(early_fraction * length))))
+        else:
+            last = end
+        if kind == "other instruction":
+            instruction = str(rng.choice([d for d in distinct if d != instruction]))
+        firsts.append(start)
+        lasts.append(last)
+        instructions.append(instruction)
+        labels.append(float(positive))
+    return np.array(firsts), np.array(lasts), instructions, torch.tensor(labels)
+
+
+def train_success_detector(
+    bank: FrameBank,
+    config: SuccessDetectorConfig | None = None,
+    train_config: SuccessTrainConfig | None = None,
+    *,
+    text_encoder: TextEncoder | None = None,
+    show_progress: bool = True,
+) -> SuccessDetector:
+    """A detector trained on `bank`, whose frames must be at `config.image_size` (defaults: both configs')."""
+    config, train_config = config or SuccessDetectorConfig(), train_config or SuccessTrainConfig()
+    if bank.frames.shape[-1] != config.image_size:
+        raise InputError(f"bank frames are {bank.frames.shape[-1]} px; the detector expects {config.image_size}")
+    torch.manual_seed(train_config.seed)
+    rng = np.random.default_rng(train_config.seed)
+    generator = torch.Generator().manual_seed(train_config.seed)
+    detector = SuccessDetector(config, text_encoder).train()
+    detector.trained_tasks = tuple(sorted({task_of_instruction(i) for i in bank.instructions}))
+    optimizer = torch.optim.AdamW(detector.net.parameters(), lr=train_config.learning_rate)
+    bar = tqdm(range(train_config.steps), desc="success detector", disable=not show_progress)
+    for _ in bar:
+        firsts, lasts, instructions, labels = _pairs(bank, train_config.batch_size, train_config.early_fraction, rng)
+        first, last = random_shift(
+            bank.frames[firsts], bank.frames[lasts], train_config.shift_pixels, generator
+        )  # (B, 3, S, S) each
+        loss = F.binary_cross_entropy_with_logits(detector(first, last, instructions), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    return detector.eval()
+
+
+@torch.no_grad()
+def detection_scores(detector: SuccessDetector, bank: FrameBank, threshold: float = 0.5) -> dict:
+    """Precision and recall of the detector's verdict on each episode (first frame, last frame) against the
+    episodes' recorded outcomes, the oracle labels."""
+    firsts = torch.from_numpy(bank.starts)
+    lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
+    probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions)))
+    predicted, actual = probabilities.numpy() >= threshold, bank.successes
+    true_positives = int((predicted & actual).sum())
+    return {
+        "episodes": len(actual),
+        "oracle_successes": int(actual.sum()),
+        "predicted_successes": int(predicted.sum()),
+        "precision": true_positives / max(1, int(predicted.sum())),
+        "recall": true_positives / max(1, int(actual.sum())),
+        "accuracy": float((predicted == actual).mean()),
+    }
