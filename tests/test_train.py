@@ -207,3 +207,33 @@ def test_init_from_keeps_the_latent_space_and_trains_a_fresh_denoiser(
     wider = replace(tiny_planner_config, autoencoder=AutoencoderConfig(block_out_channels=(8, 32)))
     with pytest.raises(InputError, match="its autoencoder differs"):
         PlannerTrainer(wider, derived, tmp_path / "mismatch", show_progress=False)
+
+
+def test_finetune_starts_the_denoiser_from_the_given_planner(tmp_path, tiny_planner_config, two_episode_dataset):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    base = TrainConfig(
+        dataset=str(two_episode_dataset),
+        steps=2,
+        autoencoder_steps=3,
+        batch_size=2,
+        autoencoder_batch_size=4,
+        checkpoint_every=2,
+        sample_every=2,
+    )
+    source = PlannerTrainer(tiny_planner_config, base, tmp_path / "source", show_progress=False).run()
+    tuned = replace(base, steps=1, checkpoint_every=1, sample_every=1, init_from=str(source), finetune=True)
+    PlannerTrainer(tiny_planner_config, tuned, tmp_path / "tuned", show_progress=False).run()
+    start = VideoPlanner.from_pretrained(source).denoiser.state_dict()
+    after_one_step = load_file(tmp_path / "tuned" / "checkpoint" / "training_state" / "denoiser.safetensors")
+    assert max((after_one_step[k] - v).abs().max().item() for k, v in start.items()) < 1e-2
+    fresh = VideoPlanner(tiny_planner_config).denoiser.state_dict()
+    assert max((fresh[k] - v).abs().max().item() for k, v in start.items()) > 1e-1
+
+    epsilon = replace(tiny_planner_config, prediction_type="epsilon")
+    with pytest.raises(InputError, match="its prediction_type differs.*fine-tune with --config"):
+        PlannerTrainer(epsilon, tuned, tmp_path / "mismatch", show_progress=False)
+    with pytest.raises(InputError, match="finetune needs init_from"):
+        replace(base, finetune=True)

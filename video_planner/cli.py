@@ -163,15 +163,14 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, 
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
+        flag = f"--{f.name.replace('_', '-')}"
+        if f.type is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=f"default: {f.default}")
+            continue
         kind = f.type if f.type in (int, float, str) else str
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        parser.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            dest=f.name,
-            type=kind,
-            required=required,
-            help=None if required else f"default: {f.default}",
-        )
+        help_text = None if required else f"default: {f.default}"
+        parser.add_argument(flag, dest=f.name, type=kind, required=required, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,10 +91,16 @@ class PlannerTrainer:
 
     def _init_latent_space(self, directory: str) -> None:
         files = load_planner_files(directory)
-        for key in ("image_size", "autoencoder"):
+        keys = [f.name for f in dataclasses.fields(PlannerConfig) if f.name not in SAMPLING_FIELDS]
+        for key in keys if self.train_config.finetune else ("image_size", "autoencoder"):
             if getattr(files.config, key) != getattr(self.config, key):
-                raise InputError(f"cannot start from {directory}: its {key} differs from this run's planner config")
+                raise InputError(
+                    f"cannot start from {directory}: its {key} differs from this run's planner config"
+                    + (f"; fine-tune with --config {directory}/config.json" if self.train_config.finetune else "")
+                )
         self._take_latent_space(files)
+        if self.train_config.finetune:
+            self.planner.denoiser.load_state_dict(files.denoiser_state)
 
     def _take_latent_space(self, files: PlannerFiles) -> None:
         """Takes the autoencoder weights (when in-domain) and the latent normalisation of a planner's files."""

@@ -23,8 +23,13 @@ class TrainConfig:
     # A planner directory whose autoencoder and latent normalisation this run keeps (its autoencoder stage is
     # skipped); the denoiser starts fresh. For denoiser ablations and retraining on new data in the same latents.
     init_from: str | None = None
+    # With init_from: also start the denoiser from that planner's (EMA) weights, i.e. fine-tune it, as SAIL
+    # does on its own rollouts. The planner config must then equal the one saved there.
+    finetune: bool = False
 
     def __post_init__(self):
+        if self.finetune and not self.init_from:
+            raise InputError("train config: finetune needs init_from, the planner directory to fine-tune")
         for key in ("steps", "batch_size", "autoencoder_batch_size", "checkpoint_every", "sample_every"):
             if getattr(self, key) < 1:
                 raise InputError(f"train config: {key} must be >= 1, got {getattr(self, key)}")
