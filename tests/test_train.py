@@ -123,7 +123,7 @@ def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_con
 
 def test_resume_refuses_a_changed_config(tmp_path, tiny_planner_config, two_episode_dataset):
     config = TrainConfig(
-        dataset=str(two_episode_dataset),
+        datasets=(str(two_episode_dataset),),
         steps=2,
         autoencoder_steps=2,
         batch_size=2,
@@ -162,7 +162,7 @@ def test_pretrained_autoencoder_skips_its_stage_and_is_referenced_not_copied(
     config = replace(tiny_planner_config, autoencoder=AutoencoderConfig(pretrained=str(vae_dir)))
     assert config.latent_size == 4
     train = TrainConfig(
-        dataset=str(two_episode_dataset),
+        datasets=(str(two_episode_dataset),),
         steps=3,
         autoencoder_steps=50,
         batch_size=2,
@@ -185,7 +185,7 @@ def test_init_from_keeps_the_latent_space_and_trains_a_fresh_denoiser(
     from video_planner.config import AutoencoderConfig
 
     base = TrainConfig(
-        dataset=str(two_episode_dataset),
+        datasets=(str(two_episode_dataset),),
         steps=2,
         autoencoder_steps=3,
         batch_size=2,
@@ -215,7 +215,7 @@ def test_finetune_starts_the_denoiser_from_the_given_planner(tmp_path, tiny_plan
     from safetensors.torch import load_file
 
     base = TrainConfig(
-        dataset=str(two_episode_dataset),
+        datasets=(str(two_episode_dataset),),
         steps=2,
         autoencoder_steps=3,
         batch_size=2,

@@ -62,7 +62,7 @@ def bench_objective(
 
     base = VideoPlanner.from_pretrained(init_from).config
     train_config = TrainConfig(
-        dataset=str(dataset), steps=steps, init_from=init_from, checkpoint_every=250, sample_every=steps
+        datasets=(str(dataset),), steps=steps, init_from=init_from, checkpoint_every=250, sample_every=steps
     )
     results = {}
     for name, overrides in OBJECTIVES.items():

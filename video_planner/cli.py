@@ -84,8 +84,9 @@ def _train_planner(args: argparse.Namespace) -> None:
     from video_planner.train_config import TrainConfig
 
     config = PlannerConfig.load(args.config) if args.config else preset(args.preset)
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
-    train_config = TrainConfig(**{name: getattr(args, name) for name in names if getattr(args, name) is not None})
+    names = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "datasets"]
+    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    train_config = TrainConfig(datasets=tuple(args.dataset), **values)
     checkpoint = PlannerTrainer(config, train_config, args.output, resume=args.resume).run()
     print(f"planner checkpoint: {checkpoint}")
 
@@ -189,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-planner", help="train the video planner (autoencoder, then denoiser); resumable")
     from video_planner.train_config import TrainConfig
 
-    _add_dataclass_flags(p, TrainConfig)
+    p.add_argument("--dataset", required=True, action="append", type=str, help="a LeRobot dataset; repeat for more")
+    _add_dataclass_flags(p, TrainConfig, skip=("datasets",))
     p.add_argument("--output", required=True, type=Path, help="run directory; the planner lands in <output>/checkpoint")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--preset", default="cpu", choices=("cpu", "gpu"))

@@ -78,7 +78,9 @@ class PlannerTrainer:
             raise InputError(f"{self.output} already ran {saved['step']} denoiser steps; pass --steps >= that")
         self.config, self.train_config = planner_config, train_config
         self.accelerator = Accelerator(mixed_precision="bf16" if planner_config.dtype == "bfloat16" else "no")
-        self.bank = FrameBank.load(train_config.dataset, planner_config.image_size, show_progress=show_progress)
+        self.bank = FrameBank.merge(
+            [FrameBank.load(d, planner_config.image_size, show_progress=show_progress) for d in train_config.datasets]
+        )
         torch.manual_seed(train_config.seed)  # initial weights only; steps draw from their own generators
         self.device = self.accelerator.device
         self.planner = VideoPlanner(planner_config).to(self.device)

@@ -7,7 +7,7 @@ from robot_io.errors import InputError
 
 @dataclass(frozen=True)
 class TrainConfig:
-    dataset: str
+    datasets: tuple[str, ...]  # LeRobot datasets (demos, or a SAIL run's kept rollouts); their episodes are pooled
     steps: int = 20_000  # denoiser steps
     batch_size: int = 8
     learning_rate: float = 2e-4
@@ -28,6 +28,8 @@ class TrainConfig:
     finetune: bool = False
 
     def __post_init__(self):
+        if not self.datasets:
+            raise InputError("train config: give at least one dataset")
         if self.finetune and not self.init_from:
             raise InputError("train config: finetune needs init_from, the planner directory to fine-tune")
         for key in ("steps", "batch_size", "autoencoder_batch_size", "checkpoint_every", "sample_every"):
