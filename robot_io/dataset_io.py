@@ -12,7 +12,17 @@ import numpy as np
 import torch
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
+from robot_io.episode_format import (
+    ACTION_KEY,
+    CAMERA_KEY,
+    ENV_STATE_KEY,
+    IMAGE_KEY,
+    PLAN_IMAGE_KEY,
+    SEED_KEY,
+    STATE_KEY,
+    SUCCESS_KEY,
+    Episode,
+)
 from robot_io.errors import InputError
 from robot_io.frames import resize_frames
 
@@ -78,6 +88,36 @@ class DecordEpisodeVideo:
             self._readers[path] = self._decord.VideoReader(str(path), ctx=self._decord.cpu(0))
         first = round(meta.episodes[episode][f"videos/{self.key}/from_timestamp"] * meta.fps)
         return self._readers[path].get_batch([first + int(i) for i in frame_indices]).asnumpy()
+
+
+def read_episodes(root: str | Path, indices: list[int] | None = None) -> list[Episode]:
+    """Whole episodes back from a dataset this project wrote (all, or those at `indices`), with their
+    planned frames when it holds rollouts: what a filter needs to copy chosen episodes into another dataset."""
+    dataset = open_dataset(root)
+    video = DecordEpisodeVideo(dataset)
+    plans = DecordEpisodeVideo(dataset, PLAN_IMAGE_KEY) if PLAN_IMAGE_KEY in dataset.meta.video_keys else None
+    table = dataset.hf_dataset.with_format("numpy")
+    episodes = dataset.meta.episodes
+    chosen = range(dataset.meta.total_episodes) if indices is None else indices
+    result = []
+    for episode in chosen:
+        first, length = int(episodes["dataset_from_index"][episode]), int(episodes["length"][episode])
+        rows = table[first : first + length]
+        positions = np.arange(length)
+        result.append(
+            Episode(
+                images=video.frames(episode, positions),
+                states=np.asarray(rows[STATE_KEY], dtype=np.float32),
+                env_states=np.asarray(rows[ENV_STATE_KEY], dtype=np.float32),
+                actions=np.asarray(rows[ACTION_KEY], dtype=np.float32),
+                successes=np.asarray(rows[SUCCESS_KEY]).reshape(-1).astype(bool),
+                instruction=episodes["tasks"][episode][0],
+                camera=str(rows[CAMERA_KEY][0]),
+                seed=int(np.asarray(rows[SEED_KEY][0]).reshape(-1)[0]),
+                plan_images=None if plans is None else plans.frames(episode, positions),
+            )
+        )
+    return result
 
 
 class EpisodeWindows(torch.utils.data.Dataset):

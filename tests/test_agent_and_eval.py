@@ -1,4 +1,5 @@
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
-from robot_io.dataset_io import open_dataset
+from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.episode_format import PLAN_IMAGE_KEY, SUCCESS_KEY
 from robot_io.errors import InputError
 from robot_io.executor import Executor
@@ -126,6 +127,10 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
         assert dataset.meta.total_episodes == 4 and dataset.meta.total_frames == 4 * 12
     item = dataset[0]
     assert item[PLAN_IMAGE_KEY].shape == (3, 32, 32) and not bool(item[SUCCESS_KEY])
+    rollout = read_episodes(tmp_path / "b" / "rollouts", [1])[0]  # what a SAIL filter copies
+    assert rollout.plan_images.shape == (12, 32, 32, 3) and rollout.images.shape == (12, 32, 32, 3)
+    row = json.loads((tmp_path / "b" / "results.json").read_text())["episodes"][1]
+    assert hashlib.sha1(rollout.actions.tobytes()).hexdigest() == row["actions_sha1"]
 
     more_seeds = dataclasses.replace(settings, seeds_per_camera=3)  # reuses the 4 finished episodes
     larger = evaluate_control("oracle", random_idm, more_seeds, tmp_path / "b", show_progress=False, record=True)

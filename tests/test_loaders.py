@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from inverse_dynamics.data import InverseDynamicsDataset
-from robot_io.dataset_io import open_dataset
+from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
 from robot_io.errors import InputError
 from video_planner.data import PlannerClipDataset
@@ -111,3 +111,15 @@ def test_window_starts_cover_every_frame_with_a_future(two_episode_dataset):
     samples = InverseDynamicsDataset(two_episode_dataset, stride=4)
     lengths = np.asarray(open_dataset(two_episode_dataset).meta.episodes["length"])
     assert len(samples) == int((lengths - 4).sum())
+
+
+def test_read_episodes_gives_back_what_lerobot_decodes(two_episode_dataset, episode0):
+    episodes = read_episodes(two_episode_dataset)
+    assert len(episodes) == 2 and read_episodes(two_episode_dataset, [1])[0].seed == episodes[1].seed
+    first = episodes[0]
+    assert torch.equal(torch.from_numpy(first.images).permute(0, 3, 1, 2), episode0["frames"])
+    np.testing.assert_array_equal(first.states, episode0["states"].numpy())
+    np.testing.assert_array_equal(first.actions, episode0["actions"].numpy())
+    assert first.instruction == episode0["task"] and first.plan_images is None
+    assert first.success and first.successes[-1] and not first.successes[:-1].any()  # demos end at success
+    assert first.camera != episodes[1].camera
