@@ -80,6 +80,19 @@ def tiny_config_file(tmp_path_factory, tiny_planner_config) -> Path:
     return path
 
 
+def seconds_long_run(dataset: Path, **overrides) -> TrainConfig:
+    """A planner run of a few steps at batch 2."""
+    values = {
+        "steps": 2,
+        "autoencoder_steps": 3,
+        "batch_size": 2,
+        "autoencoder_batch_size": 4,
+        "checkpoint_every": 2,
+        "sample_every": 2,
+    }
+    return TrainConfig(datasets=(str(dataset),), **values | overrides)
+
+
 def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_config_file, two_episode_dataset):
     straight = tmp_path / "straight"
     assert subprocess.run(train_command(tiny_config_file, two_episode_dataset, straight), cwd=REPO).returncode == 0
@@ -122,15 +135,7 @@ def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_con
 
 
 def test_resume_refuses_a_changed_config(tmp_path, tiny_planner_config, two_episode_dataset):
-    config = TrainConfig(
-        datasets=(str(two_episode_dataset),),
-        steps=2,
-        autoencoder_steps=2,
-        batch_size=2,
-        autoencoder_batch_size=2,
-        checkpoint_every=1,
-        sample_every=2,
-    )
+    config = seconds_long_run(two_episode_dataset, autoencoder_steps=2, autoencoder_batch_size=2, checkpoint_every=1)
     PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False).run()
     with pytest.raises(InputError, match="already holds a training run; pass --resume"):
         PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False)
@@ -184,15 +189,7 @@ def test_init_from_keeps_the_latent_space_and_trains_a_fresh_denoiser(
 
     from video_planner.config import AutoencoderConfig
 
-    base = TrainConfig(
-        datasets=(str(two_episode_dataset),),
-        steps=2,
-        autoencoder_steps=3,
-        batch_size=2,
-        autoencoder_batch_size=4,
-        checkpoint_every=2,
-        sample_every=2,
-    )
+    base = seconds_long_run(two_episode_dataset)
     source = PlannerTrainer(tiny_planner_config, base, tmp_path / "source", show_progress=False).run()
     epsilon = replace(tiny_planner_config, prediction_type="epsilon")
     derived = replace(base, init_from=str(source))
@@ -214,15 +211,7 @@ def test_finetune_starts_the_denoiser_from_the_given_planner(tmp_path, tiny_plan
 
     from safetensors.torch import load_file
 
-    base = TrainConfig(
-        datasets=(str(two_episode_dataset),),
-        steps=2,
-        autoencoder_steps=3,
-        batch_size=2,
-        autoencoder_batch_size=4,
-        checkpoint_every=2,
-        sample_every=2,
-    )
+    base = seconds_long_run(two_episode_dataset)
     source = PlannerTrainer(tiny_planner_config, base, tmp_path / "source", show_progress=False).run()
     tuned = replace(base, steps=1, checkpoint_every=1, sample_every=1, init_from=str(source), finetune=True)
     PlannerTrainer(tiny_planner_config, tuned, tmp_path / "tuned", show_progress=False).run()
