@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from inverse_dynamics.config import InverseDynamicsConfig
+from inverse_dynamics.model import InverseDynamics
 from robot_io.errors import InputError
+from robot_io.types import Observation
+from video_planner.agent import Agent
 from video_planner.composition import ComposedDenoiser
 from video_planner.planner import VideoPlanner
 
@@ -84,3 +88,16 @@ def test_bad_mode_and_misplaced_guidance(pair):
         in_domain.plan(image, "open the door", denoiser=composed, guidance=3.0)
     with pytest.raises(InputError, match="composes another planner"):
         prior.plan(image, "open the door", denoiser=composed)
+
+
+def test_an_agent_plans_through_the_composition(pair):
+    in_domain, prior = pair
+    composed = ComposedDenoiser(in_domain, prior, "ipa", guidance=3.0)
+    idm = InverseDynamics(InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(8, 16), hidden_dim=16))
+    agent = Agent(composed, idm)
+    agent.reset("open the door", seed=1)
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    agent.act(Observation(image=image, state=np.zeros(4, np.float32), instruction="open the door"))
+    plan = agent.log.plans[0].plan
+    assert plan.guidance == 3.0
+    np.testing.assert_array_equal(plan.frames, composed.plan(image, "open the door", seed=1000).frames)

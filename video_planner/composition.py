@@ -74,6 +74,11 @@ class ComposedDenoiser:
         self.in_domain, self.prior, self.mode, self.guidance = in_domain, prior, mode, guidance
         self.prior_strength = DEFAULT_PRIOR_STRENGTH[mode] if prior_strength is None else prior_strength
 
+    @property
+    def config(self):
+        """The in-domain planner's config: a composed planner plans at its resolution and frame stride."""
+        return self.in_domain.config
+
     def guided_prediction(self, instruction: str, num_samples: int, guidance: float):
         """`(noisy, timestep, first) -> composed prediction` for `instruction`; each model encodes it itself."""
         leader, follower = (self.in_domain, self.prior) if self.mode == "pa" else (self.prior, self.in_domain)
