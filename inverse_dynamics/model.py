@@ -1,6 +1,5 @@
 """The inverse-dynamics network and the `InverseDynamics` model users load and call."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,15 @@ from inverse_dynamics.config import InverseDynamicsConfig
 from robot_io.atomic_dir import atomic_directory
 from robot_io.errors import InputError
 from video_planner.camera_image import camera_image_to_frame
-from video_planner.hub import push_model_directory, resolve_model_directory
+from video_planner.hub import (
+    push_model_directory,
+    read_trained_tasks,
+    require_files,
+    resolve_model_directory,
+    write_trained_tasks,
+)
 
-CONFIG_FILE, WEIGHTS_FILE, TRAINING_DATA_FILE = "config.json", "model.safetensors", "training_data.json"
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
 def conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
@@ -120,13 +125,10 @@ class InverseDynamics(nn.Module):
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "InverseDynamics":
         directory = resolve_model_directory(path_or_repo_id, revision, "inverse-dynamics")
-        missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
-        if missing:
-            raise InputError(f"inverse-dynamics checkpoint {directory} is missing {', '.join(missing)}")
+        require_files(directory, (CONFIG_FILE, WEIGHTS_FILE), "inverse-dynamics")
         model = cls(InverseDynamicsConfig.load(directory / CONFIG_FILE))
         model.load_state_dict(load_file(directory / WEIGHTS_FILE))
-        if (directory / TRAINING_DATA_FILE).is_file():
-            model.trained_tasks = tuple(json.loads((directory / TRAINING_DATA_FILE).read_text())["tasks"])
+        model.trained_tasks = read_trained_tasks(directory)
         return model.eval()
 
     def save_pretrained(self, path: str | Path) -> None:
@@ -137,7 +139,7 @@ class InverseDynamics(nn.Module):
 
     def write_files(self, directory: Path) -> None:
         self.config.save(directory / CONFIG_FILE)
-        (directory / TRAINING_DATA_FILE).write_text(json.dumps({"tasks": list(self.trained_tasks)}, indent=2))
+        write_trained_tasks(directory, self.trained_tasks)
         save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / WEIGHTS_FILE)
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:

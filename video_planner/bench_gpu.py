@@ -210,8 +210,8 @@ def bench_gpu(
         else:
             configs = {name: preset(name) for name in ("cpu", "gpu")}
         peak = matmul_tflops(device, 8192 if device.type == "cuda" else 512)
-        name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
-        report = {"device": name, "bf16_matmul_tflops": peak, "random_weights": random_weights}
+        device_name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+        report = {"device": device_name, "bf16_matmul_tflops": peak, "random_weights": random_weights}
         for name in ("gpu", "cpu"):
             torch.manual_seed(0)
             planner = VideoPlanner(configs[name]).to(device)

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from robot_io.atomic_dir import atomic_directory
 from robot_io.errors import InputError
 from video_planner.config import PlannerConfig
-from video_planner.hub import resolve_model_directory
+from video_planner.hub import require_files, resolve_model_directory
 
 CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE, AUTOENCODER_DIR = (
     "config.json",
@@ -56,9 +56,7 @@ def save_planner_files(path: Path, *args) -> None:
 
 def load_planner_files(path_or_repo_id: str | Path, revision: str | None = None) -> PlannerFiles:
     directory = resolve_model_directory(path_or_repo_id, revision, "planner")
-    missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE) if not (directory / name).is_file()]
-    if missing:
-        raise InputError(f"planner checkpoint {directory} is missing {', '.join(missing)}; point at a complete one")
+    require_files(directory, (CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE), "planner")
     config = PlannerConfig.load(directory / CONFIG_FILE)
     autoencoder_dir = None
     if not config.autoencoder.pretrained:

@@ -2,6 +2,7 @@
 and a digest that identifies a model's weights."""
 
 import hashlib
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,25 @@ from pathlib import Path
 import torch
 
 from robot_io.errors import InputError
+
+TRAINING_DATA_FILE = "training_data.json"  # the tasks a model was trained on, to flag zero-shot use
+
+
+def require_files(directory: Path, names: tuple[str, ...], what: str) -> None:
+    """One error line naming every file a model directory lacks."""
+    missing = [name for name in names if not (directory / name).is_file()]
+    if missing:
+        raise InputError(f"{what} checkpoint {directory} is missing {', '.join(missing)}; point at a complete one")
+
+
+def read_trained_tasks(directory: Path) -> tuple[str, ...]:
+    """The tasks recorded in a model directory; () for one saved without the record."""
+    path = directory / TRAINING_DATA_FILE
+    return tuple(json.loads(path.read_text())["tasks"]) if path.is_file() else ()
+
+
+def write_trained_tasks(directory: Path, tasks: tuple[str, ...]) -> None:
+    (directory / TRAINING_DATA_FILE).write_text(json.dumps({"tasks": list(tasks)}, indent=2))
 
 
 def resolve_model_directory(path_or_repo_id: str | Path, revision: str | None, what: str) -> Path:

@@ -9,7 +9,6 @@ coordinate channels), fuses them with their difference, and lets the instruction
 tokens) scale the fused channels (FiLM), so the same change can count for one instruction and not another.
 """
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -24,10 +23,10 @@ from robot_io.atomic_dir import atomic_directory
 from robot_io.config_io import VersionedConfig
 from robot_io.errors import InputError
 from video_planner.camera_image import camera_image_to_frame
-from video_planner.hub import resolve_model_directory
+from video_planner.hub import read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
 from video_planner.text_encoder import TextEncoder, TextEncoderConfig
 
-CONFIG_FILE, WEIGHTS_FILE, TRAINING_DATA_FILE = "config.json", "model.safetensors", "training_data.json"
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -100,14 +99,11 @@ class SuccessDetector(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "SuccessDetector":
-        directory = resolve_model_directory(path_or_repo_id, revision, "success detector")
-        missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
-        if missing:
-            raise InputError(f"success-detector checkpoint {directory} is missing {', '.join(missing)}")
+        directory = resolve_model_directory(path_or_repo_id, revision, "success-detector")
+        require_files(directory, (CONFIG_FILE, WEIGHTS_FILE), "success-detector")
         detector = cls(SuccessDetectorConfig.load(directory / CONFIG_FILE))
         detector.net.load_state_dict(load_file(directory / WEIGHTS_FILE))
-        if (directory / TRAINING_DATA_FILE).is_file():
-            detector.trained_tasks = tuple(json.loads((directory / TRAINING_DATA_FILE).read_text())["tasks"])
+        detector.trained_tasks = read_trained_tasks(directory)
         return detector.eval()
 
     def save_pretrained(self, path: str | Path) -> None:
@@ -115,4 +111,4 @@ class SuccessDetector(nn.Module):
         with atomic_directory(Path(path)) as staging:
             self.config.save(staging / CONFIG_FILE)
             save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, staging / WEIGHTS_FILE)
-            (staging / TRAINING_DATA_FILE).write_text(json.dumps({"tasks": list(self.trained_tasks)}, indent=2))
+            write_trained_tasks(staging, self.trained_tasks)
