@@ -3,6 +3,7 @@
     vp train-idm --dataset outputs/datasets/metaworld_avdc11 --dataset outputs/datasets/metaworld_avdc11_noisy \
         --output outputs/idm/avdc11
     vp train-idm ... --resume          # continues exactly where a killed run last checkpointed
+    vp train-idm --dataset <kept rollouts> --init-from outputs/idm/avdc11/checkpoint ...   # fine-tune (SAIL)
 
 Every step's randomness (batch rows, shifts) comes from a generator seeded by (seed, step), so a resumed
 run repeats the uninterrupted run's losses bit for bit. `<output>/checkpoint/` is replaced atomically every
@@ -59,8 +60,19 @@ class InverseDynamicsTrainer:
         bank = self.samples.bank
         torch.manual_seed(train_config.seed)  # initial weights only
         self.model = InverseDynamics(model_config)
-        self.model.set_normalization(bank.states, bank.actions)
-        self.model.trained_tasks = tuple(sorted({task_of_instruction(i) for i in bank.instructions}))
+        tasks = {task_of_instruction(i) for i in bank.instructions}
+        if train_config.init_from:
+            start = InverseDynamics.from_pretrained(train_config.init_from)
+            if start.config != model_config:
+                raise InputError(
+                    f"cannot fine-tune {train_config.init_from}: its model config differs from this run's; "
+                    "use the config saved there"
+                )
+            self.model.load_state_dict(start.state_dict())
+            tasks |= set(start.trained_tasks)
+        else:
+            self.model.set_normalization(bank.states, bank.actions)
+        self.model.trained_tasks = tuple(sorted(tasks))
         self.step, self.losses = 0, []
         self.optimizer = torch.optim.AdamW(
             self.model.net.parameters(), lr=train_config.learning_rate, weight_decay=train_config.weight_decay

@@ -16,6 +16,9 @@ class IDMTrainConfig:
     shift_pixels: int = 4  # random shift augmentation, the same shift for both frames of a sample
     checkpoint_every: int = 500
     seed: int = 0
+    # An inverse-dynamics directory to fine-tune (SAIL): its weights and state/action normalisation are the
+    # start, and the model config must equal the one saved there.
+    init_from: str | None = None
 
     def __post_init__(self):
         if not self.datasets:

@@ -4,7 +4,8 @@ import pytest
 from robot_io.errors import InputError
 from video_planner.frame_bank import FrameBank
 from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
-from video_planner.sail.train_success import SuccessTrainConfig, detection_scores, train_success_detector
+from video_planner.sail.success_train_config import SuccessTrainConfig
+from video_planner.sail.train_success import detection_scores, train_success_detector
 
 TINY = SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=32)
 

@@ -8,6 +8,8 @@
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
+    vp train-success --dataset outputs/datasets/metaworld_mt50_prior --output outputs/success/mt50
+    vp sail --tasks drawer-close,reach-wall --planner ... --idm ... --filter learned --detector ... --output ...
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
 line on stderr that names the problem.
@@ -18,6 +20,7 @@ import dataclasses
 import logging
 import os
 import sys
+import typing
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -96,7 +99,12 @@ def _train_idm(args: argparse.Namespace) -> None:
     from inverse_dynamics.train import InverseDynamicsTrainer
     from inverse_dynamics.train_config import IDMTrainConfig
 
-    model_config = InverseDynamicsConfig(image_size=args.image_size, chunk_size=args.chunk_size)
+    if args.init_from:
+        from inverse_dynamics.model import InverseDynamics
+
+        model_config = InverseDynamics.from_pretrained(args.init_from).config
+    else:
+        model_config = InverseDynamicsConfig(image_size=args.image_size, chunk_size=args.chunk_size)
     names = [f.name for f in dataclasses.fields(IDMTrainConfig) if f.name != "datasets"]
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     train_config = IDMTrainConfig(datasets=tuple(args.dataset), **values)
@@ -115,7 +123,7 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from inverse_dynamics.model import InverseDynamics
-    from video_planner.control_eval import ControlEvalSettings, evaluate_control, markdown_table
+    from video_planner.control_eval import ORACLE, ControlEvalSettings, evaluate_control, markdown_table
 
     settings = ControlEvalSettings(
         tasks=tuple(args.tasks.split(",")),
@@ -127,9 +135,61 @@ def _eval(args: argparse.Namespace) -> None:
         videos=args.videos,
     )
     idm = InverseDynamics.from_pretrained(args.idm)
-    summary = evaluate_control(args.planner, idm, settings, args.output, record=args.record)
+    planner = args.planner if args.planner == ORACLE else _load_planner(args)
+    summary = evaluate_control(planner, idm, settings, args.output, record=args.record)
     print(markdown_table(summary))
     print(f"table.md, results.json, results.csv in {args.output}")
+
+
+def _load_planner(args: argparse.Namespace):
+    """--planner, composed with --prior when one is given."""
+    from video_planner.composition import load_planner
+
+    if args.prior is None:
+        return load_planner(args.planner)
+    composition = {"prior_strength": args.prior_strength}
+    if args.composition_guidance is not None:
+        composition["guidance"] = args.composition_guidance
+    return load_planner(args.planner, args.prior, args.mode, **composition)
+
+
+def _add_prior_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prior", help="a video prior (planner directory) to compose the planner with")
+    parser.add_argument("--mode", default="ipa", help="how to compose with --prior: pa or ipa (default: ipa)")
+    parser.add_argument("--prior-strength", type=float, help="γ of the composition (default: pa 0.1, ipa 0.5)")
+    parser.add_argument("--composition-guidance", type=float, help="α of the composition (default: 2.5)")
+
+
+def _sail(args: argparse.Namespace) -> None:
+    from video_planner.sail.loop import run_sail
+    from video_planner.sail.settings import SailSettings
+
+    names = [f.name for f in dataclasses.fields(SailSettings)]
+    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    values["tasks"] = tuple(args.tasks.split(","))
+    if args.cameras is not None:
+        values["cameras"] = tuple(args.cameras.split(","))
+    report = run_sail(SailSettings(**values), args.output)
+    print(report.read_text())
+    print(f"report: {report}")
+
+
+def _train_success(args: argparse.Namespace) -> None:
+    from video_planner.frame_bank import FrameBank
+    from video_planner.sail.success_detector import SuccessDetectorConfig
+    from video_planner.sail.success_train_config import SuccessTrainConfig
+    from video_planner.sail.train_success import detection_scores, train_success_detector
+
+    config = SuccessDetectorConfig(image_size=args.image_size)
+    names = [f.name for f in dataclasses.fields(SuccessTrainConfig)]
+    train_config = SuccessTrainConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
+    bank = FrameBank.merge([FrameBank.load(d, config.image_size) for d in args.dataset])
+    detector = train_success_detector(bank, config, train_config)
+    detector.save_pretrained(args.output)
+    print(f"success detector: {args.output}")
+    for heldout in args.heldout or []:
+        scores = detection_scores(detector, FrameBank.load(heldout, config.image_size))
+        print(f"{heldout}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items()))
 
 
 def _plan(args: argparse.Namespace) -> None:
@@ -168,7 +228,8 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, 
         if f.type is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=f"default: {f.default}")
             continue
-        kind = f.type if f.type in (int, float, str) else str
+        kinds = [t for t in typing.get_args(f.type) if t is not type(None)] or [f.type]  # X | None -> X
+        kind = kinds[0] if kinds[0] in (int, float, str) else str
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         help_text = None if required else f"default: {f.default}"
         parser.add_argument(flag, dest=f.name, type=kind, required=required, help=help_text)
@@ -204,8 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--dataset", required=True, action="append", type=str, help="a LeRobot dataset; repeat for more")
     _add_dataclass_flags(p, IDMTrainConfig, skip=("datasets",))
-    p.add_argument("--image-size", type=int, default=64, help="must match the planner's")
-    p.add_argument("--chunk-size", type=int, default=8, help="actions per target frame: the planner's frame stride")
+    p.add_argument("--image-size", type=int, default=64, help="must match the planner's (ignored with --init-from)")
+    p.add_argument(
+        "--chunk-size", type=int, default=8, help="actions per target frame: the planner's frame stride (ditto)"
+    )
     p.add_argument("--output", required=True, type=Path, help="run directory; the model lands in <output>/checkpoint")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     p.set_defaults(run=_train_idm)
@@ -229,7 +292,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", action="store_true", help="record every rollout into the LeRobotDataset <output>/rollouts"
     )
     p.add_argument("--output", type=Path, default=Path("outputs/eval"))
+    _add_prior_flags(p)
     p.set_defaults(run=_eval)
+
+    p = sub.add_parser("sail", help="self-improvement: rollouts, filter, fine-tune, evaluate; resumable")
+    from video_planner.sail.settings import SailSettings
+
+    p.add_argument("--tasks", required=True, help="comma-separated MetaWorld tasks, e.g. unseen ones")
+    p.add_argument("--cameras", help="comma-separated cameras (default: corner,corner2,corner3)")
+    _add_dataclass_flags(p, SailSettings, skip=("tasks", "cameras"))
+    p.add_argument("--output", required=True, type=Path, help="run directory: iter_k/ folders and report.md")
+    p.set_defaults(run=_sail)
+
+    p = sub.add_parser("train-success", help="train the learned success filter on demos and labelled rollouts")
+    from video_planner.sail.success_train_config import SuccessTrainConfig
+
+    p.add_argument("--dataset", required=True, action="append", help="demos or rollouts with outcomes; repeat")
+    p.add_argument("--heldout", action="append", help="print precision/recall on this dataset; repeat")
+    p.add_argument("--image-size", type=int, default=64)
+    _add_dataclass_flags(p, SuccessTrainConfig)
+    p.add_argument("--output", required=True, type=Path, help="detector directory")
+    p.set_defaults(run=_train_success)
 
     p = sub.add_parser("plan", help="imagine a video plan from an image and an instruction")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")

@@ -95,3 +95,13 @@ class ComposedDenoiser:
     def plan(self, image, instruction: str, **kwargs):
         """`in_domain.plan(..., denoiser=self)`."""
         return self.in_domain.plan(image, instruction, denoiser=self, **kwargs)
+
+
+def load_planner(planner: str, prior: str | None = None, mode: str = "ipa", **composition):
+    """A planner directory or Hub id, loaded; with `prior`, a `ComposedDenoiser` of it and the prior (also
+    checked here, so a prior that fails to load or does not fit stops a run before it starts)."""
+    in_domain = VideoPlanner.from_pretrained(planner)
+    if prior is None:
+        return in_domain
+    return ComposedDenoiser(in_domain, VideoPlanner.from_pretrained(prior), mode, **composition)
+

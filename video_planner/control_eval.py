@@ -3,6 +3,7 @@
     vp eval --tasks avdc11 --seeds 25 --planner outputs/planner/avdc11-cpu/checkpoint \
         --idm outputs/idm/avdc11/checkpoint --output outputs/eval/avdc11
     vp eval --tasks avdc11 --seeds 25 --planner oracle --idm ...   # oracle plans: the IDM + executor alone
+    vp eval ... --prior outputs/planner/mt50-prior/checkpoint --mode ipa   # plans composed with a prior
 
 Each finished episode is appended to `episodes.jsonl` (with `--record`, each (task, camera) group's rows
 are committed with its rollouts instead), so an interrupted evaluation resumes where it stopped; the same
@@ -29,6 +30,7 @@ from robot_io.metaworld_env import MAX_EPISODE_STEPS, MetaWorldEnv
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
 from video_planner.agent import Agent, ReplanRule, check_robot_compatible
+from video_planner.composition import ComposedDenoiser
 from video_planner.hub import weights_digest
 from video_planner.oracle_planner import OraclePlanner
 from video_planner.video_io import write_video
@@ -82,7 +84,7 @@ def _finished(output: Path, store) -> dict[tuple, dict]:
 
 
 def evaluate_control(
-    planner_source: str,
+    planner,
     idm: InverseDynamics,
     settings: ControlEvalSettings,
     output: Path,
@@ -92,17 +94,18 @@ def evaluate_control(
 ) -> dict:
     """Runs every (task, camera, seed) episode not already in `output/episodes.jsonl`; returns the summary.
 
+    `planner` is "oracle" (expert frames) or a loaded planner: a `VideoPlanner` or a `ComposedDenoiser`.
+
     With `record`, every rollout also lands in the LeRobotDataset `output/rollouts` (with the planned
     frame of each step); a (task, camera) group's episodes and log rows are committed together.
     """
     check_robot_compatible(idm, MetaWorldEnv)
-    planner = None
-    if planner_source != ORACLE:
-        from video_planner.planner import VideoPlanner
-
-        planner = VideoPlanner.from_pretrained(planner_source)
+    if isinstance(planner, str):
+        if planner != ORACLE:
+            raise InputError(f"planner must be {ORACLE!r} or a loaded planner, got {planner!r}")
+        planner = None
     output.mkdir(parents=True, exist_ok=True)
-    _check_settings(output, planner_source, planner, idm, settings, record)
+    _check_settings(output, planner, idm, settings, record)
     store = open_rollout_store(output / "rollouts", idm.config.image_size) if record else None
     done = _finished(output, store)
     todo = [e for e in settings.episodes() if e not in done]
@@ -149,13 +152,24 @@ def _append_rows(log, rows: list[dict]) -> None:
     log.flush()
 
 
-def _check_settings(output: Path, planner_source: str, planner, idm, settings, record: bool) -> None:
+def planner_fingerprint(planner) -> str:
+    """What identifies a planner's plans: its weights, or for a composition both models' weights, the mode,
+    the guidance and the prior strength."""
+    if isinstance(planner, ComposedDenoiser):
+        return (
+            f"{planner.mode} guidance {planner.guidance} prior strength {planner.prior_strength}: "
+            f"{weights_digest(planner.in_domain)} + prior {weights_digest(planner.prior)}"
+        )
+    return weights_digest(planner)
+
+
+def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     """Refuses to mix in episodes that ran differently (other models, step limit, replanning, seed base or
     recording). Tasks, cameras and seeds per camera may change: a larger evaluation reuses finished episodes."""
     path = output / "settings.json"
-    models = {"planner": planner_source if planner is None else weights_digest(planner), "idm": weights_digest(idm)}
+    models = {"planner": ORACLE if planner is None else planner_fingerprint(planner), "idm": weights_digest(idm)}
     rules = {k: getattr(settings, k) for k in ("first_seed", "max_episode_steps", "replan_every")}
-    current = models | rules | {"planner_source": planner_source, "record": record}
+    current = models | rules | {"record": record}
     if path.is_file() and json.loads(path.read_text()) != current:
         raise InputError(f"{output} holds episodes run with other models or settings; choose another --output")
     write_text_atomic(path, json.dumps(current, indent=2))

@@ -6,8 +6,6 @@ yet), a solved episode under another task's instruction (so the instruction matt
 an episode that failed (when the data has any).
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,17 +16,8 @@ from robot_io.errors import InputError
 from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.frame_bank import FrameBank
 from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
+from video_planner.sail.success_train_config import SuccessTrainConfig
 from video_planner.text_encoder import TextEncoder
-
-
-@dataclass(frozen=True)
-class SuccessTrainConfig:
-    steps: int = 2000
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    shift_pixels: int = 4  # same random shift for both frames of a pair
-    early_fraction: float = 0.5  # "not done yet" frames come from the first half of an episode
-    seed: int = 0
 
 
 def _pairs(bank: FrameBank, batch_size: int, early_fraction: float, rng: np.random.Generator):
@@ -102,7 +91,11 @@ def detection_scores(detector: SuccessDetector, bank: FrameBank, threshold: floa
     firsts = torch.from_numpy(bank.starts)
     lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
     probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions)))
-    predicted, actual = probabilities.numpy() >= threshold, bank.successes
+    return verdict_scores(probabilities.numpy() >= threshold, bank.successes)
+
+
+def verdict_scores(predicted: np.ndarray, actual: np.ndarray) -> dict:
+    """Precision and recall of success verdicts (B,) bool against the oracle's (B,) bool."""
     true_positives = int((predicted & actual).sum())
     return {
         "episodes": len(actual),

@@ -1,0 +1,132 @@
+"""The SAIL loop end to end on MetaWorld with tiny models: rollouts recorded, filtered, fine-tuned on,
+evaluated and reported; bad input stops it before any rollout; a kill mid-iteration resumes exactly."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+import torch
+
+from inverse_dynamics.config import InverseDynamicsConfig
+from inverse_dynamics.model import InverseDynamics
+from robot_io.config_io import dataclass_to_dict
+from robot_io.dataset_io import open_dataset
+from robot_io.errors import InputError
+from video_planner.hub import weights_digest
+from video_planner.planner import VideoPlanner
+from video_planner.sail.loop import run_sail
+from video_planner.sail.settings import SailSettings
+
+TASKS = ("button-press-topdown", "door-open")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, text_encoder, tiny_planner_config):
+    """Untrained in-domain planner, prior (same autoencoder) and IDM, saved as checkpoints."""
+    root = tmp_path_factory.mktemp("sail_models")
+    torch.manual_seed(0)
+    in_domain = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)
+    torch.manual_seed(1)
+    prior = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)
+    prior.autoencoder.load_state_dict(in_domain.autoencoder.state_dict())
+    foreign = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)  # its own autoencoder
+    idm = InverseDynamics(InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=64))
+    saved = {"planner": in_domain, "prior": prior, "foreign_prior": foreign, "idm": idm}
+    for name, model in saved.items():
+        model.save_pretrained(root / name)
+    return {name: str(root / name) for name in saved}
+
+
+def _settings(models, **changes) -> SailSettings:
+    base = SailSettings(
+        tasks=TASKS[:1],
+        planner=models["planner"],
+        idm=models["idm"],
+        prior=models["prior"],
+        mode="ipa",
+        iterations=1,
+        rollouts=2,
+        eval_seeds=1,
+        cameras=("corner",),
+        filter="none",
+        finetune="both",
+        planner_steps=2,
+        idm_steps=2,
+        warmup_steps=1,
+        max_episode_steps=12,
+        replan_every=8,
+    )
+    return replace(base, **changes)
+
+
+def _weights(path: str, cls) -> str:
+    return weights_digest(cls.from_pretrained(path))
+
+
+def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tmp_path, models):
+    output = tmp_path / "run"
+    report = run_sail(_settings(models), output, show_progress=False)
+
+    kept = open_dataset(output / "iter_0" / "kept")
+    assert kept.meta.total_episodes == 2  # "none" keeps both rollouts
+    trained = json.loads((output / "iter_1" / "models.json").read_text())
+    assert trained["finetuned_on"] == [str(output / "iter_0" / "kept")]
+    assert _weights(trained["planner"], VideoPlanner) != _weights(models["planner"], VideoPlanner)
+    assert _weights(trained["idm"], InverseDynamics) != _weights(models["idm"], InverseDynamics)
+
+    eval_seeds = {r["seed"] for k in (0, 1) for r in _rows(output / f"iter_{k}" / "eval")}
+    rollout_seeds = {r["seed"] for r in _rows(output / "iter_0" / "rollouts")}
+    assert len(rollout_seeds) == 2 and not eval_seeds & rollout_seeds
+
+    text = report.read_text()
+    assert "| 0 | **" in text and "| 1 | **" in text
+    assert (output / "success_vs_iteration.png").stat().st_size > 0
+    assert (output / "plan_vs_execution.mp4").stat().st_size > 0
+
+    again = run_sail(_settings(models), output, show_progress=False)  # a finished run reruns nothing
+    assert again.read_text() == text and open_dataset(output / "iter_0" / "kept").meta.total_episodes == 2
+    with pytest.raises(InputError, match="other settings \\(filter changed\\)"):
+        run_sail(_settings(models, filter="oracle"), output, show_progress=False)
+
+
+def _rows(eval_dir):
+    return json.loads((eval_dir / "results.json").read_text())["episodes"]
+
+
+def test_bad_input_stops_before_any_rollout(tmp_path, models):
+    with pytest.raises(InputError, match="unknown filter 'vlm'; valid: none, oracle, learned"):
+        _settings(models, filter="vlm")
+    with pytest.raises(InputError, match="unknown mode 'sum'; valid: pa, ipa"):
+        _settings(models, mode="sum")
+    with pytest.raises(InputError, match="no planner checkpoint directory"):
+        run_sail(_settings(models, prior=str(tmp_path / "missing")), tmp_path / "run", show_progress=False)
+    with pytest.raises(InputError, match="cannot compose"):
+        run_sail(_settings(models, prior=models["foreign_prior"]), tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_kill_mid_iteration_resumes_without_duplicating_episodes(tmp_path, models):
+    output = tmp_path / "run"
+    settings = _settings(models, tasks=TASKS)
+    args = [sys.executable, "-m", "video_planner.cli", "sail", "--output", str(output)]
+    for key, value in dataclass_to_dict(settings).items():
+        if value is not None:
+            args += [f"--{key.replace('_', '-')}", ",".join(value) if isinstance(value, list) else str(value)]
+    first_group = output / "iter_0" / "rollouts" / "rollouts" / "meta" / "rollout_progress.json"
+    process = subprocess.Popen(args, env=os.environ | {"HF_HUB_OFFLINE": "1"}, stderr=subprocess.DEVNULL)
+    while not first_group.is_file():  # one task's rollouts are committed, the other's are running
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+
+    run_sail(settings, output, show_progress=False)
+    rollouts = open_dataset(output / "iter_0" / "rollouts" / "rollouts")
+    assert rollouts.meta.total_episodes == 4 and open_dataset(output / "iter_0" / "kept").meta.total_episodes == 4
+    keys = [(r["task"], r["seed"]) for r in _rows(output / "iter_0" / "rollouts")]
+    assert len(keys) == len(set(keys)) == 4

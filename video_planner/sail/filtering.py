@@ -1,0 +1,73 @@
+"""SAIL's filter step: which of an iteration's rollouts the planner and IDM are fine-tuned on.
+
+    none     every rollout
+    oracle   the simulator's success flag
+    learned  the success detector's verdict on (first frame, last frame, instruction): no simulator oracle
+
+The kept rollouts are copied into their own LeRobotDataset (with their planned frames) in one atomic
+append; `filter.json`, written after it, marks the step done and holds every verdict and, when a detector
+is given, its precision and recall against the simulator's labels.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from robot_io.atomic_dir import write_text_atomic
+from robot_io.dataset_io import read_episodes
+from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
+from video_planner.sail.train_success import verdict_scores
+
+FILTER_FILE = "filter.json"
+
+
+def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, threshold: float, image_size: int):
+    """Writes the kept rollouts of the dataset `rollouts` to `kept` (no dataset when none is kept) and
+    `filter.json` next to it; returns that file's content. Reruns after a crash start the copy over."""
+    done = kept.parent / FILTER_FILE
+    if done.is_file():
+        return json.loads(done.read_text())
+    rows = recorded_rows(open_rollout_store(rollouts, image_size))
+    episodes = read_episodes(rollouts)
+    oracle = np.array([row["success"] for row in rows], dtype=bool)
+    probabilities = None
+    if detector is not None:
+        probabilities = detector.probabilities(
+            [e.images[0] for e in episodes], [e.images[-1] for e in episodes], [e.instruction for e in episodes]
+        )
+    keep = {
+        "none": np.ones_like(oracle),
+        "oracle": oracle,
+        "learned": None if probabilities is None else probabilities >= threshold,
+    }[filter_name]
+    shutil.rmtree(kept, ignore_errors=True)
+    if keep.any():
+        chosen = np.flatnonzero(keep)
+        store = open_rollout_store(kept, image_size)
+        record_episodes(store, [episodes[i] for i in chosen], [rows[i] for i in chosen])
+    result = {
+        "filter": filter_name,
+        "rollouts": len(rows),
+        "oracle_successes": int(oracle.sum()),
+        "kept": int(keep.sum()),
+        "kept_oracle_successes": int((keep & oracle).sum()),
+        "detector": None if probabilities is None else verdict_scores(probabilities >= threshold, oracle),
+        "per_task": {
+            task: {
+                "rollouts": int(mine.sum()),
+                "oracle_successes": int((mine & oracle).sum()),
+                "kept": int((mine & keep).sum()),
+            }
+            for task in sorted({row["task"] for row in rows})
+            for mine in [np.array([row["task"] == task for row in rows])]
+        },
+        "verdicts": [
+            {"task": row["task"], "camera": row["camera"], "seed": row["seed"], "success": bool(s), "kept": bool(k)}
+            | ({} if probabilities is None else {"probability": round(float(p), 4)})
+            for row, s, k, p in zip(rows, oracle, keep, probabilities if probabilities is not None else oracle)
+        ],
+    }
+    write_text_atomic(done, json.dumps(result, indent=2))
+    return result

@@ -1,0 +1,96 @@
+"""The SAIL loop: plan → execute → filter → fine-tune, iteration after iteration, on tasks with no demos.
+
+    vp sail --tasks button-press-wall,drawer-close --planner outputs/planner/avdc11-prior-latents/checkpoint \
+        --idm outputs/idm/avdc11/checkpoint --prior outputs/planner/mt50-prior/checkpoint --mode ipa \
+        --iterations 4 --rollouts 30 --filter learned --detector outputs/success/mt50 --output outputs/sail/run
+
+Iteration k: its models (iteration 0: the given ones; after that, the previous ones fine-tuned on every
+rollout kept so far) are evaluated on fixed scene seeds no rollout ever uses (`iter_k/eval`); then, unless
+it is the last, they run `rollouts` recorded episodes per task (`iter_k/rollouts`) and the filter keeps
+some (`iter_k/kept`). Every step leaves a marker or a resumable record, so a rerun after a crash continues
+where it stopped without running any episode twice. `report.md` is rewritten after each step.
+"""
+
+from pathlib import Path
+
+from inverse_dynamics.model import InverseDynamics
+from robot_io.errors import InputError
+from video_planner.composition import load_planner
+from video_planner.control_eval import evaluate_control
+from video_planner.hub import resolve_model_directory
+from video_planner.sail.filtering import filter_rollouts
+from video_planner.sail.finetune import fine_tune, read_models, write_models
+from video_planner.sail.report import write_report
+from video_planner.sail.settings import SailSettings, pin_settings
+
+
+def iteration_dir(output: Path, iteration: int) -> Path:
+    return output / f"iter_{iteration}"
+
+
+def _load_models(settings: SailSettings, models: dict):
+    """The iteration's planner (composed with the prior when there is one) and IDM."""
+    composition = {} if settings.prior_strength is None else {"prior_strength": settings.prior_strength}
+    planner = load_planner(models["planner"], settings.prior, settings.mode, **composition)
+    return planner, InverseDynamics.from_pretrained(models["idm"])
+
+
+def _check_inputs(settings: SailSettings) -> dict:
+    """Loads every model once before anything is written, so bad input stops the run with nothing on disk.
+    Returns iteration 0's models as local directories."""
+    models = {
+        "planner": str(resolve_model_directory(settings.planner, None, "planner")),
+        "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
+    }
+    planner, idm = _load_models(settings, models)
+    if planner.config.image_size != idm.config.image_size:
+        raise InputError(
+            f"planner and inverse-dynamics model disagree on image size: {planner.config.image_size} vs "
+            f"{idm.config.image_size}"
+        )
+    _load_detector(settings)
+    return models
+
+
+def _load_detector(settings: SailSettings):
+    if settings.detector is None:
+        return None
+    from video_planner.sail.success_detector import SuccessDetector
+
+    return SuccessDetector.from_pretrained(settings.detector)
+
+
+def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True) -> Path:
+    """Runs (or resumes) every iteration; returns the path of `report.md`."""
+    initial = _check_inputs(settings)
+    detector = _load_detector(settings)
+    output.mkdir(parents=True, exist_ok=True)
+    pin_settings(output, settings)
+    if read_models(iteration_dir(output, 0)) is None:
+        write_models(iteration_dir(output, 0), initial | {"finetuned_on": []})
+    kept: list[str] = []
+    models = read_models(iteration_dir(output, 0))
+    for k in range(settings.iterations + 1):
+        here = iteration_dir(output, k)
+        if k > 0:
+            models = fine_tune(settings, models, list(kept), here, show_progress)
+        planner, idm = _load_models(settings, models)
+        evaluate_control(planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress)
+        write_report(settings, output)
+        if k == settings.iterations:
+            break
+        evaluate_control(
+            planner, idm, settings.rollout_settings(k), here / "rollouts", record=True, show_progress=show_progress
+        )
+        result = filter_rollouts(
+            here / "rollouts" / "rollouts",
+            here / "kept",
+            settings.filter,
+            detector,
+            settings.threshold,
+            idm.config.image_size,
+        )
+        if result["kept"]:
+            kept.append(str(here / "kept"))
+        write_report(settings, output)
+    return output / "report.md"

@@ -1,0 +1,124 @@
+"""A SAIL run's report: `report.md` (success per iteration and task, what the filter kept, the detector's
+precision and recall), `success_vs_iteration.png`, and `plan_vs_execution.mp4`, a grid with one row per
+iteration and one column per task, each cell an evaluation episode with the execution left of the planned
+frame it was heading for."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from robot_io.atomic_dir import write_text_atomic
+from robot_io.dataset_io import read_episodes
+from video_planner.sail.filtering import FILTER_FILE
+from video_planner.sail.settings import SailSettings
+from video_planner.video_io import write_video
+
+REPORT_FILE, PLOT_FILE, GRID_FILE = "report.md", "success_vs_iteration.png", "plan_vs_execution.mp4"
+
+
+def _iterations(output: Path, settings: SailSettings) -> list[dict]:
+    """What each evaluated iteration measured: eval summary and episode rows, and its filter result if any."""
+    found = []
+    for k in range(settings.iterations + 1):
+        here = output / f"iter_{k}"
+        results = here / "eval" / "results.json"
+        if not results.is_file():
+            break
+        record = json.loads(results.read_text())
+        if record["summary"]["episodes"] < len(settings.eval_settings().episodes()):
+            break
+        filtered = here / FILTER_FILE
+        found.append(
+            {
+                "iteration": k,
+                "eval": record["summary"],
+                "rows": record["episodes"],
+                "filter": json.loads(filtered.read_text()) if filtered.is_file() else None,
+                "dir": here,
+            }
+        )
+    return found
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
+    header = ["iteration", "mean success", *settings.tasks, "rollouts solved", "kept", "detector precision / recall"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for it in iterations:
+        tasks = [_percent(it["eval"]["tasks"][t]["success"]) for t in settings.tasks]
+        f = it["filter"]
+        solved = f"{f['oracle_successes']} / {f['rollouts']}" if f else "–"
+        kept = str(f["kept"]) if f else "–"
+        detector = f["detector"] if f else None
+        scores = f"{detector['precision']:.2f} / {detector['recall']:.2f}" if detector else "–"
+        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *tasks, solved, kept, scores]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _plot(settings: SailSettings, iterations: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    ks = [it["iteration"] for it in iterations]
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for task in settings.tasks:
+        axes.plot(ks, [100 * it["eval"]["tasks"][task]["success"] for it in iterations], marker="o", label=task)
+    axes.plot(ks, [100 * it["eval"]["mean_success"] for it in iterations], "k--", linewidth=2, label="mean")
+    axes.set(xlabel="SAIL iteration", ylabel="success (%)", ylim=(-5, 105), xticks=ks)
+    axes.set_title(f"filter: {settings.filter}, fine-tune: {settings.finetune}")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(tmp, dpi=120)
+    plt.close(figure)
+    tmp.rename(path)
+
+
+def _grid_video(settings: SailSettings, iterations: list[dict], path: Path) -> None:
+    rows = []
+    for it in iterations:  # the eval records episodes in the order of its result rows
+        firsts = [next(i for i, r in enumerate(it["rows"]) if r["task"] == task) for task in settings.tasks]
+        episodes = read_episodes(it["dir"] / "eval" / "rollouts", firsts)
+        rows.append([np.concatenate([e.images, e.plan_images], axis=2) for e in episodes])  # (T, H, 2W, 3) each
+    length = max(len(cell) for row in rows for cell in row)
+    padded = [[np.concatenate([c, np.repeat(c[-1:], length - len(c), axis=0)]) for c in row] for row in rows]
+    grid = np.concatenate([np.concatenate(row, axis=2) for row in padded], axis=1)  # (T, iterations·H, tasks·2W, 3)
+    write_video(path, grid[::2], fps=20)
+
+
+def write_report(settings: SailSettings, output: Path) -> None:
+    iterations = _iterations(output, settings)
+    if not iterations:
+        return
+    _plot(settings, iterations, output / PLOT_FILE)
+    _grid_video(settings, iterations, output / GRID_FILE)
+    prior = f"{settings.prior} ({settings.mode})" if settings.prior else "none"
+    text = "\n".join(
+        [
+            "# SAIL report",
+            "",
+            f"Tasks: {', '.join(settings.tasks)}. Planner: {settings.planner}; prior: {prior}; IDM: {settings.idm}.",
+            f"Filter: {settings.filter}; fine-tune: {settings.finetune}; {settings.rollouts} rollouts per task and "
+            f"iteration; evaluation on {settings.eval_seeds} fixed scene seeds per camera "
+            f"({', '.join(settings.cameras)}), never used for rollouts.",
+            "",
+            "Success is measured on the evaluation seeds with the iteration's models; rollouts solved, kept and the "
+            "detector's precision / recall (against the simulator's labels) are about that iteration's rollouts.",
+            "",
+            markdown_table(settings, iterations),
+            "",
+            f"![success per iteration]({PLOT_FILE})",
+            "",
+            f"Plans vs execution: [{GRID_FILE}]({GRID_FILE}) (rows: iterations; columns: tasks; in each cell the "
+            "execution is left of the planned frame it heads for).",
+            "",
+        ]
+    )
+    write_text_atomic(output / REPORT_FILE, text)
