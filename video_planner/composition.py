@@ -104,4 +104,3 @@ def load_planner(planner: str, prior: str | None = None, mode: str = "ipa", **co
     if prior is None:
         return in_domain
     return ComposedDenoiser(in_domain, VideoPlanner.from_pretrained(prior), mode, **composition)
-

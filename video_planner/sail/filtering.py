@@ -64,9 +64,10 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
             for mine in [np.array([row["task"] == task for row in rows])]
         },
         "verdicts": [
-            {"task": row["task"], "camera": row["camera"], "seed": row["seed"], "success": bool(s), "kept": bool(k)}
-            | ({} if probabilities is None else {"probability": round(float(p), 4)})
-            for row, s, k, p in zip(rows, oracle, keep, probabilities if probabilities is not None else oracle)
+            {"task": row["task"], "camera": row["camera"], "seed": row["seed"], "success": bool(oracle[i])}
+            | {"kept": bool(keep[i])}
+            | ({} if probabilities is None else {"probability": round(float(probabilities[i]), 4)})
+            for i, row in enumerate(rows)
         ],
     }
     write_text_atomic(done, json.dumps(result, indent=2))

@@ -75,7 +75,9 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
         if k > 0:
             models = fine_tune(settings, models, list(kept), here, show_progress)
         planner, idm = _load_models(settings, models)
-        evaluate_control(planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress)
+        evaluate_control(
+            planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress
+        )
         write_report(settings, output)
         if k == settings.iterations:
             break
