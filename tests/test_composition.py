@@ -73,7 +73,7 @@ def test_refuses_a_prior_with_another_autoencoder(text_encoder, tiny_planner_con
     in_domain = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)
     torch.manual_seed(1)
     prior = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)
-    with pytest.raises(InputError, match="autoencoder weight .* differs.*--init-from the prior"):
+    with pytest.raises(InputError, match="autoencoder weight .* differs.*--init-from a planner prior"):
         ComposedDenoiser(in_domain, prior)
 
 

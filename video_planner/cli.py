@@ -150,11 +150,16 @@ def _load_planner(args: argparse.Namespace):
     composition = {"prior_strength": args.prior_strength}
     if args.composition_guidance is not None:
         composition["guidance"] = args.composition_guidance
-    return load_planner(args.planner, args.prior, args.mode, **composition)
+    return load_planner(args.planner, args.prior, args.mode, args.prior_motion_adapter, **composition)
 
 
 def _add_prior_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prior", help="a video prior (planner directory) to compose the planner with")
+    parser.add_argument(
+        "--prior",
+        help="a video prior to compose the planner with: a planner directory, or a "
+        "Stable Diffusion base with --prior-motion-adapter",
+    )
+    parser.add_argument("--prior-motion-adapter", help="an AnimateDiff motion adapter (Hub id or directory)")
     parser.add_argument("--mode", default="ipa", help="how to compose with --prior: pa or ipa (default: ipa)")
     parser.add_argument("--prior-strength", type=float, help="γ of the composition (default: pa 0.1, ipa 0.5)")
     parser.add_argument("--composition-guidance", type=float, help="α of the composition (default: 2.5)")
@@ -255,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_flags(p, TrainConfig, skip=("datasets",))
     p.add_argument("--output", required=True, type=Path, help="run directory; the planner lands in <output>/checkpoint")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--preset", default="cpu", choices=("cpu", "gpu"))
+    group.add_argument("--preset", default="cpu", choices=("cpu", "gpu", "gpu-animatediff"))
     group.add_argument("--config", type=Path, help="a planner config.json instead of a preset")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     p.set_defaults(run=_train_planner)

@@ -22,18 +22,24 @@ from video_planner.planner import VideoPlanner
 MODES = ("pa", "ipa")
 DEFAULT_PRIOR_STRENGTH = {"pa": 0.1, "ipa": 0.5}
 DEFAULT_GUIDANCE = 2.5
-# Config fields that fix the latent space and the noise schedule: composed scores are only meaningful if equal.
+# Config fields that fix the frames and the noise schedule: composed scores are only meaningful if equal.
 SHARED_FIELDS = (
     "image_size",
     "num_future_frames",
-    "autoencoder",
     "num_train_timesteps",
     "beta_schedule",
+    "beta_start",
+    "beta_end",
     "prediction_type",
 )
 
 
-def check_composable(in_domain: VideoPlanner, prior: VideoPlanner) -> None:
+def _encoder_weights(autoencoder) -> dict[str, torch.Tensor]:
+    """The weights that map frames to latents: equal encoders mean a shared latent space, whatever the decoders."""
+    return {k: v for k, v in autoencoder.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
+
+
+def check_composable(in_domain: VideoPlanner, prior) -> None:
     """Refuses a prior with another latent space or noise schedule, naming the first difference."""
     for field in SHARED_FIELDS:
         ours, theirs = getattr(in_domain.config, field), getattr(prior.config, field)
@@ -42,18 +48,18 @@ def check_composable(in_domain: VideoPlanner, prior: VideoPlanner) -> None:
                 f"cannot compose: the prior's {field} is {theirs!r} but the in-domain planner's is {ours!r}; "
                 "both must share latent space and noise schedule"
             )
-    for name, ours, theirs in (
+    ours, theirs = _encoder_weights(in_domain.autoencoder), _encoder_weights(prior.autoencoder)
+    differences = [
         ("latent normalisation shift", in_domain.latent_shift, prior.latent_shift),
         ("latent normalisation scale", in_domain.latent_scale, prior.latent_scale),
-        *(
-            (f"autoencoder weight {key}", value, prior.autoencoder.state_dict()[key])
-            for key, value in in_domain.autoencoder.state_dict().items()
-        ),
-    ):
-        if not torch.equal(ours.cpu(), theirs.cpu()):
+        *((f"autoencoder weight {key}", value, theirs.get(key)) for key, value in ours.items()),
+    ]
+    for name, a, b in differences:
+        if b is None or a.shape != b.shape or not torch.equal(a.cpu(), b.cpu()):
             raise InputError(
                 f"cannot compose: the prior's {name} differs from the in-domain planner's, so their latents mean "
-                "different things; train the in-domain planner with --init-from the prior"
+                "different things; train the in-domain planner in the prior's latents (--init-from a planner prior, "
+                "or the gpu-animatediff preset for an AnimateDiff prior)"
             )
 
 
@@ -97,10 +103,20 @@ class ComposedDenoiser:
         return self.in_domain.plan(image, instruction, denoiser=self, **kwargs)
 
 
-def load_planner(planner: str, prior: str | None = None, mode: str = "ipa", **composition):
+def load_planner(
+    planner: str, prior: str | None = None, mode: str = "ipa", motion_adapter: str | None = None, **composition
+):
     """A planner directory or Hub id, loaded; with `prior`, a `ComposedDenoiser` of it and the prior (also
-    checked here, so a prior that fails to load or does not fit stops a run before it starts)."""
+    checked here, so a prior that fails to load or does not fit stops a run before it starts). The prior is
+    a planner, or with `motion_adapter` a Stable Diffusion base that the AnimateDiff adapter animates."""
     in_domain = VideoPlanner.from_pretrained(planner)
     if prior is None:
         return in_domain
-    return ComposedDenoiser(in_domain, VideoPlanner.from_pretrained(prior), mode, **composition)
+    if motion_adapter is None:
+        loaded = VideoPlanner.from_pretrained(prior)
+    else:
+        from video_planner.diffusers_prior import DiffusersVideoPrior
+
+        shape = {"image_size": in_domain.config.image_size, "num_future_frames": in_domain.config.num_future_frames}
+        loaded = DiffusersVideoPrior.from_pretrained(prior, motion_adapter, **shape)
+    return ComposedDenoiser(in_domain, loaded, mode, **composition)

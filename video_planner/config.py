@@ -9,6 +9,7 @@ space with big pretrained video priors, and runs in bf16.
 """
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -19,6 +20,7 @@ from video_planner.text_encoder import TextEncoderConfig
 CONFIG_VERSION = 1
 SAMPLERS = ("dpmsolver++", "ddim", "ddpm")
 PREDICTION_TYPES = ("v_prediction", "epsilon")
+LATENT_NORMALIZATIONS = ("data", "scaling_factor")
 # Fields that only change how plans are drawn, not what training computes: a resumed run may change them.
 SAMPLING_FIELDS = frozenset({"guidance_scale", "sampler", "sampling_steps", "decode_as_change"})
 
@@ -31,6 +33,10 @@ class AutoencoderConfig:
     layers_per_block: int = 1
     latent_channels: int = 4
     kl_weight: float = 1e-6
+    # How latents are normalised for the denoiser: "data" fits a per-channel shift and scale to the training
+    # frames; "scaling_factor" multiplies by the pretrained VAE's `scaling_factor`, as Stable Diffusion
+    # pipelines do, so the planner shares latent space with priors built on them (AnimateDiff).
+    normalization: str = "data"
 
     @property
     def downsampling(self) -> int:
@@ -57,6 +63,8 @@ class PlannerConfig(VersionedConfig):
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
+    beta_start: float = 0.0001  # used by the "linear" and "scaled_linear" schedules only
+    beta_end: float = 0.02
     prediction_type: str = "v_prediction"
     snr_gamma: float | None = 5.0  # min-SNR loss weighting; None trains with plain MSE
     text_dropout: float = 0.1  # share of training clips with the instruction dropped, for guidance
@@ -80,13 +88,15 @@ class PlannerConfig(VersionedConfig):
             "text_dropout": 0.0 <= self.text_dropout < 1.0,
             "guidance_scale": self.guidance_scale >= 1.0,
             "dtype": self.dtype in ("float32", "bfloat16"),
+            "autoencoder.normalization": self.autoencoder.normalization in LATENT_NORMALIZATIONS
+            and (self.autoencoder.normalization == "data" or self.autoencoder.pretrained is not None),
             "denoiser.attention_levels": all(
                 0 <= level < len(self.denoiser.block_out_channels) for level in self.denoiser.attention_levels
             ),
         }
         for key, ok in checks.items():
             if not ok:
-                value = getattr(self, key) if "." not in key else self.denoiser.attention_levels
+                value = operator.attrgetter(key)(self)
                 raise InputError(f"planner config: invalid {key} = {value!r}")
 
     @property
@@ -103,6 +113,16 @@ PRESETS = {
         dtype="bfloat16",
     ),
 }
+# The gpu preset in AnimateDiff's latent space and noise schedule (SD's VAE encoder and scaling factor,
+# linear β 0.00085 → 0.012, ε-prediction), so it composes with an AnimateDiff prior (`DiffusersVideoPrior`).
+PRESETS["gpu-animatediff"] = dataclasses.replace(
+    PRESETS["gpu"],
+    autoencoder=dataclasses.replace(PRESETS["gpu"].autoencoder, normalization="scaling_factor"),
+    beta_schedule="linear",
+    beta_start=0.00085,
+    beta_end=0.012,
+    prediction_type="epsilon",
+)
 
 
 def preset(name: str, **overrides) -> PlannerConfig:

@@ -39,6 +39,8 @@ def training_scheduler(config: PlannerConfig) -> DDPMScheduler:
     return DDPMScheduler(
         num_train_timesteps=config.num_train_timesteps,
         beta_schedule=config.beta_schedule,
+        beta_start=config.beta_start,
+        beta_end=config.beta_end,
         prediction_type=config.prediction_type,
         timestep_spacing="trailing",  # sampling starts at the last training step, not 10 % before it
         clip_sample=False,

@@ -209,9 +209,13 @@ class PlannerTrainer:
         self.planner.autoencoder = self.accelerator.unwrap_model(autoencoder).requires_grad_(False).eval()
 
     def _fit_latent_normalization(self) -> None:
-        """Per-channel shift and scale that give the training latents zero mean and unit variance."""
+        """Per-channel shift and scale that give the training latents zero mean and unit variance, or the
+        pretrained VAE's scaling factor when the config asks for Stable Diffusion's normalisation."""
         self.planner.latent_shift.zero_()
         self.planner.latent_scale.fill_(1.0)
+        if self.config.autoencoder.normalization == "scaling_factor":
+            self.planner.latent_scale.fill_(self.planner.autoencoder.config.scaling_factor)
+            return
         latents = self._encode_bank()  # (N, C, h, w), raw
         self.planner.latent_shift.copy_(latents.mean(dim=(0, 2, 3)))
         self.planner.latent_scale.copy_(1.0 / latents.std(dim=(0, 2, 3)))

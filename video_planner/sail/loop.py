@@ -31,7 +31,9 @@ def iteration_dir(output: Path, iteration: int) -> Path:
 def _load_models(settings: SailSettings, models: dict):
     """The iteration's planner (composed with the prior when there is one) and IDM."""
     composition = {} if settings.prior_strength is None else {"prior_strength": settings.prior_strength}
-    planner = load_planner(models["planner"], settings.prior, settings.mode, **composition)
+    planner = load_planner(
+        models["planner"], settings.prior, settings.mode, settings.prior_motion_adapter, **composition
+    )
     return planner, InverseDynamics.from_pretrained(models["idm"])
 
 

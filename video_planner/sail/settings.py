@@ -30,6 +30,9 @@ class SailSettings:
     planner: str  # the in-domain planner of iteration 0 (directory or Hub id); it is the one fine-tuned
     idm: str
     prior: str | None = None  # a planner directory composed with the in-domain planner, never fine-tuned
+    prior_motion_adapter: str | None = (
+        None  # makes `prior` a Stable Diffusion base animated by this AnimateDiff adapter
+    )
     mode: str = "ipa"
     prior_strength: float | None = None  # γ; None: the mode's default
     iterations: int = 4  # fine-tuning rounds; iterations 0..N are evaluated
