@@ -52,7 +52,9 @@ def hub(tmp_path_factory):
         cross_attention_dim=32,
         attention_head_dim=8,
     )
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False)
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1
+    )
     StableDiffusionPipeline(
         vae, text_encoder, tokenizer, unet, scheduler, None, None, requires_safety_checker=False
     ).save_pretrained(root / "sd")
