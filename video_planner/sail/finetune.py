@@ -15,7 +15,7 @@ from video_planner.train import PlannerTrainer
 from video_planner.train_config import TrainConfig
 
 MODELS_FILE = "models.json"
-CHECKPOINTS_PER_RUN = 4  # so a crash inside fine-tuning loses at most a quarter of it
+CHECKPOINTS = 4  # per fine-tuning run, so a crash loses at most a quarter of it
 
 
 def read_models(iteration_dir: Path) -> dict | None:
@@ -42,41 +42,35 @@ def fine_tune(settings: SailSettings, previous: dict, kept: list[str], iteration
     return models
 
 
-def _resuming(run: Path) -> bool:
-    checkpoint = run / "checkpoint"
-    recover_directory(checkpoint)
-    return checkpoint.is_dir()
+def _train(trainer_cls, model_config, train_config, run: Path, show_progress: bool) -> Path:
+    """Starts the run, or resumes it from its last checkpoint (a swap cut short by a crash is settled first)."""
+    recover_directory(run / "checkpoint")
+    resume = (run / "checkpoint").is_dir()
+    return trainer_cls(model_config, train_config, run, resume=resume, show_progress=show_progress).run()
+
+
+def _schedule(steps: int, settings: SailSettings) -> dict:
+    return {"steps": steps, "warmup_steps": settings.warmup_steps, "checkpoint_every": max(1, steps // CHECKPOINTS)}
 
 
 def _fine_tune_planner(settings, start: str, kept: list[str], iteration_dir: Path, show_progress: bool) -> Path:
-    run = iteration_dir / "planner"
-    steps = settings.planner_steps
+    schedule = _schedule(settings.planner_steps, settings)
     train_config = TrainConfig(
         datasets=tuple(kept),
-        steps=steps,
         learning_rate=settings.planner_learning_rate,
-        warmup_steps=settings.warmup_steps,
-        checkpoint_every=max(1, steps // CHECKPOINTS_PER_RUN),
-        sample_every=steps,
+        sample_every=settings.planner_steps,
         init_from=start,
         finetune=True,
+        **schedule,
     )
     config = PlannerConfig.load(Path(start) / "config.json")
-    trainer = PlannerTrainer(config, train_config, run, resume=_resuming(run), show_progress=show_progress)
-    return trainer.run()
+    return _train(PlannerTrainer, config, train_config, iteration_dir / "planner", show_progress)
 
 
 def _fine_tune_idm(settings, start: str, kept: list[str], iteration_dir: Path, show_progress: bool) -> Path:
-    run = iteration_dir / "idm"
-    steps = settings.idm_steps
+    schedule = _schedule(settings.idm_steps, settings)
     train_config = IDMTrainConfig(
-        datasets=tuple(kept),
-        steps=steps,
-        learning_rate=settings.idm_learning_rate,
-        warmup_steps=settings.warmup_steps,
-        checkpoint_every=max(1, steps // CHECKPOINTS_PER_RUN),
-        init_from=start,
+        datasets=tuple(kept), learning_rate=settings.idm_learning_rate, init_from=start, **schedule
     )
     config = InverseDynamics.from_pretrained(start).config
-    trainer = InverseDynamicsTrainer(config, train_config, run, resume=_resuming(run), show_progress=show_progress)
-    return trainer.run()
+    return _train(InverseDynamicsTrainer, config, train_config, iteration_dir / "idm", show_progress)

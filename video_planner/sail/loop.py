@@ -14,7 +14,8 @@ where it stopped without running any episode twice. `report.md` is rewritten aft
 from pathlib import Path
 
 from inverse_dynamics.model import InverseDynamics
-from robot_io.errors import InputError
+from robot_io.metaworld_env import MetaWorldEnv
+from video_planner.agent import check_compatible, check_robot_compatible
 from video_planner.composition import load_planner
 from video_planner.control_eval import evaluate_control
 from video_planner.hub import resolve_model_directory
@@ -45,11 +46,8 @@ def _check_inputs(settings: SailSettings) -> dict:
         "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
     }
     planner, idm = _load_models(settings, models)
-    if planner.config.image_size != idm.config.image_size:
-        raise InputError(
-            f"planner and inverse-dynamics model disagree on image size: {planner.config.image_size} vs "
-            f"{idm.config.image_size}"
-        )
+    check_compatible(planner, idm)
+    check_robot_compatible(idm, MetaWorldEnv)
     _load_detector(settings)
     return models
 
