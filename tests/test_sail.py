@@ -9,18 +9,21 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
 from robot_io.config_io import dataclass_to_dict
-from robot_io.dataset_io import open_dataset
+from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.errors import InputError
 from video_planner.hub import weights_digest
 from video_planner.planner import VideoPlanner
+from video_planner.sail.filtering import filter_rollouts
 from video_planner.sail.loop import run_sail
 from video_planner.sail.settings import SailSettings
+from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
 
 TASKS = ("button-press-topdown", "door-open")
 
@@ -68,9 +71,14 @@ def _weights(path: str, cls) -> str:
     return weights_digest(cls.from_pretrained(path))
 
 
-def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tmp_path, models):
-    output = tmp_path / "run"
-    report = run_sail(_settings(models), output, show_progress=False)
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, models):
+    output = tmp_path_factory.mktemp("sail") / "run"
+    return output, run_sail(_settings(models), output, show_progress=False)
+
+
+def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_run, models):
+    output, report = tiny_run
 
     kept = open_dataset(output / "iter_0" / "kept")
     assert kept.meta.total_episodes == 2  # "none" keeps both rollouts
@@ -92,6 +100,25 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tmp_pa
     assert again.read_text() == text and open_dataset(output / "iter_0" / "kept").meta.total_episodes == 2
     with pytest.raises(InputError, match="other settings \\(filter changed\\)"):
         run_sail(_settings(models, filter="oracle"), output, show_progress=False)
+
+
+def test_the_learned_filter_keeps_what_the_detector_calls_solved(tiny_run, text_encoder, tmp_path):
+    output, _ = tiny_run
+    detector = SuccessDetector(
+        SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=32), text_encoder
+    )
+    rollouts = output / "iter_0" / "rollouts" / "rollouts"
+    episodes = read_episodes(rollouts)
+    expected = detector.probabilities(
+        [e.images[0] for e in episodes], [e.images[-1] for e in episodes], [e.instruction for e in episodes]
+    )
+    threshold = float(np.sort(expected)[1])  # exactly one of the two rollouts reaches it
+    result = filter_rollouts(rollouts, tmp_path / "a" / "kept", "learned", detector, threshold, 32)
+    assert [v["probability"] for v in result["verdicts"]] == [round(float(p), 4) for p in expected]
+    assert result["kept"] == 1 and open_dataset(tmp_path / "a" / "kept").meta.total_episodes == 1
+    assert result["detector"]["episodes"] == 2 and result["detector"]["predicted_successes"] == 1
+    nothing = filter_rollouts(rollouts, tmp_path / "b" / "kept", "learned", detector, 1.01, 32)
+    assert nothing["kept"] == 0 and not (tmp_path / "b" / "kept").exists()
 
 
 def _rows(eval_dir):

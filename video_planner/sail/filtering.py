@@ -43,6 +43,7 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
         "learned": None if probabilities is None else probabilities >= threshold,
     }[filter_name]
     shutil.rmtree(kept, ignore_errors=True)
+    kept.parent.mkdir(parents=True, exist_ok=True)
     if keep.any():
         chosen = np.flatnonzero(keep)
         store = open_rollout_store(kept, image_size)
