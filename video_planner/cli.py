@@ -146,11 +146,13 @@ def _load_planner(args: argparse.Namespace):
     from video_planner.composition import load_planner
 
     if args.prior is None:
-        return load_planner(args.planner)
+        return load_planner(args.planner, sampling_steps=args.sampling_steps)
     composition = {"prior_strength": args.prior_strength}
     if args.composition_guidance is not None:
         composition["guidance"] = args.composition_guidance
-    return load_planner(args.planner, args.prior, args.mode, args.prior_motion_adapter, **composition)
+    return load_planner(
+        args.planner, args.prior, args.mode, args.prior_motion_adapter, args.sampling_steps, **composition
+    )
 
 
 def _add_prior_flags(parser: argparse.ArgumentParser) -> None:
@@ -297,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", action="store_true", help="record every rollout into the LeRobotDataset <output>/rollouts"
     )
     p.add_argument("--output", type=Path, default=Path("outputs/eval"))
+    p.add_argument("--sampling-steps", type=int, help="sampling steps per plan (default: the planner config's)")
     _add_prior_flags(p)
     p.set_defaults(run=_eval)
 

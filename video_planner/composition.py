@@ -14,6 +14,8 @@ this equals the ε formula whenever the weights sum to one (γ = 0), and otherwi
 into a clean-latent estimate divides by √ᾱ and explodes, while the composed v stays finite.
 """
 
+import dataclasses
+
 import torch
 
 from robot_io.errors import InputError
@@ -104,12 +106,20 @@ class ComposedDenoiser:
 
 
 def load_planner(
-    planner: str, prior: str | None = None, mode: str = "ipa", motion_adapter: str | None = None, **composition
+    planner: str,
+    prior: str | None = None,
+    mode: str = "ipa",
+    motion_adapter: str | None = None,
+    sampling_steps: int | None = None,
+    **composition,
 ):
     """A planner directory or Hub id, loaded; with `prior`, a `ComposedDenoiser` of it and the prior (also
     checked here, so a prior that fails to load or does not fit stops a run before it starts). The prior is
-    a planner, or with `motion_adapter` a Stable Diffusion base that the AnimateDiff adapter animates."""
+    a planner, or with `motion_adapter` a Stable Diffusion base that the AnimateDiff adapter animates.
+    `sampling_steps` replaces the planner config's number of sampling steps for every plan."""
     in_domain = VideoPlanner.from_pretrained(planner)
+    if sampling_steps is not None:
+        in_domain.config = dataclasses.replace(in_domain.config, sampling_steps=sampling_steps)
     if prior is None:
         return in_domain
     if motion_adapter is None:

@@ -153,14 +153,16 @@ def _append_rows(log, rows: list[dict]) -> None:
 
 
 def planner_fingerprint(planner) -> str:
-    """What identifies a planner's plans: its weights, or for a composition both models' weights, the mode,
-    the guidance and the prior strength."""
+    """What identifies a planner's plans: its weights and sampler, and for a composition the prior's weights,
+    the mode, the guidance and the prior strength."""
+    config = planner.config
+    sampling = f"{config.sampler} {config.sampling_steps} steps"
     if isinstance(planner, ComposedDenoiser):
         return (
-            f"{planner.mode} guidance {planner.guidance} prior strength {planner.prior_strength}: "
+            f"{planner.mode} guidance {planner.guidance} prior strength {planner.prior_strength}, {sampling}: "
             f"{weights_digest(planner.in_domain)} + prior {weights_digest(planner.prior)}"
         )
-    return weights_digest(planner)
+    return f"{weights_digest(planner)}, guidance {config.guidance_scale}, {sampling}"
 
 
 def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:

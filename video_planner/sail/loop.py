@@ -33,7 +33,12 @@ def _load_models(settings: SailSettings, models: dict):
     """The iteration's planner (composed with the prior when there is one) and IDM."""
     composition = {} if settings.prior_strength is None else {"prior_strength": settings.prior_strength}
     planner = load_planner(
-        models["planner"], settings.prior, settings.mode, settings.prior_motion_adapter, **composition
+        models["planner"],
+        settings.prior,
+        settings.mode,
+        settings.prior_motion_adapter,
+        settings.sampling_steps,
+        **composition,
     )
     return planner, InverseDynamics.from_pretrained(models["idm"])
 

@@ -35,6 +35,7 @@ class SailSettings:
     )
     mode: str = "ipa"
     prior_strength: float | None = None  # γ; None: the mode's default
+    sampling_steps: int | None = None  # per plan; None: the planner config's
     iterations: int = 4  # fine-tuning rounds; iterations 0..N are evaluated
     rollouts: int = 30  # per task and iteration, spread evenly over the cameras
     eval_seeds: int = 5  # evaluation episodes per task and camera, the same scenes every iteration
