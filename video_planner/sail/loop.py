@@ -1,6 +1,6 @@
 """The SAIL loop: plan → execute → filter → fine-tune, iteration after iteration, on tasks with no demos.
 
-    vp sail --tasks button-press-wall,drawer-close --planner outputs/planner/avdc11-prior-latents/checkpoint \
+    vp sail --tasks button-press-wall,drawer-close --planner outputs/planner/avdc11-cpu/checkpoint \
         --idm outputs/idm/avdc11/checkpoint --prior outputs/planner/mt50-prior/checkpoint --mode ipa \
         --iterations 4 --rollouts 30 --filter learned --detector outputs/success/mt50 --output outputs/sail/run
 
@@ -43,9 +43,9 @@ def _load_models(settings: SailSettings, models: dict):
     return planner, InverseDynamics.from_pretrained(models["idm"])
 
 
-def _check_inputs(settings: SailSettings) -> dict:
+def _check_inputs(settings: SailSettings):
     """Loads every model once before anything is written, so bad input stops the run with nothing on disk.
-    Returns iteration 0's models as local directories."""
+    Returns iteration 0's models as local directories, and the success detector (None without one)."""
     models = {
         "planner": str(resolve_model_directory(settings.planner, None, "planner")),
         "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
@@ -53,22 +53,16 @@ def _check_inputs(settings: SailSettings) -> dict:
     planner, idm = _load_models(settings, models)
     check_compatible(planner, idm)
     check_robot_compatible(idm, MetaWorldEnv)
-    _load_detector(settings)
-    return models
-
-
-def _load_detector(settings: SailSettings):
     if settings.detector is None:
-        return None
+        return models, None
     from video_planner.sail.success_detector import SuccessDetector
 
-    return SuccessDetector.from_pretrained(settings.detector)
+    return models, SuccessDetector.from_pretrained(settings.detector)
 
 
 def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True) -> Path:
     """Runs (or resumes) every iteration; returns the path of `report.md`."""
-    initial = _check_inputs(settings)
-    detector = _load_detector(settings)
+    initial, detector = _check_inputs(settings)
     output.mkdir(parents=True, exist_ok=True)
     pin_settings(output, settings)
     if read_models(iteration_dir(output, 0)) is None:
