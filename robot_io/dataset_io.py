@@ -120,6 +120,16 @@ def read_episodes(root: str | Path, indices: list[int] | None = None) -> list[Ep
     return result
 
 
+def read_end_frames(root: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The first and last camera frame of every episode, and its instruction: what a success filter judges,
+    without decoding the frames between. -> firsts (E, H, W, 3), lasts (E, H, W, 3) uint8, instructions"""
+    dataset = open_dataset(root)
+    video = DecordEpisodeVideo(dataset)
+    episodes = dataset.meta.episodes
+    ends = [video.frames(e, np.array([0, int(episodes["length"][e]) - 1])) for e in range(dataset.meta.total_episodes)]
+    return np.stack([f for f, _ in ends]), np.stack([last for _, last in ends]), [t[0] for t in episodes["tasks"]]
+
+
 class EpisodeWindows(torch.utils.data.Dataset):
     """Windows of frames at `frame_offsets` after a start frame t, for every t with t + span inside its episode.
 

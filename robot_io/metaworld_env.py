@@ -14,11 +14,10 @@ import numpy as np  # noqa: E402
 from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE  # noqa: E402
 
 from robot_io.fast_renderer import FastRenderer  # noqa: E402
-from robot_io.metaworld_tasks import env_id, instruction_for, resolve_task  # noqa: E402
+from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, env_id, instruction_for, resolve_task  # noqa: E402
 from robot_io.types import Observation, StepResult  # noqa: E402
 
 METAWORLD_FPS = 80  # MetaWorld's render_fps: 5 physics substeps of 2.5 ms per env step
-MAX_EPISODE_STEPS = 500  # MetaWorld's max_path_length
 STATE_NAMES = ("hand_x", "hand_y", "hand_z", "gripper_opening")
 ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "gripper_effort")
 

@@ -8,6 +8,8 @@ import difflib
 
 from robot_io.errors import InputError
 
+MAX_EPISODE_STEPS = 500  # MetaWorld's max_path_length
+
 METAWORLD_VERSION_SUFFIX = "-v3"
 
 # Cameras defined in MetaWorld v3's scene; AVDC's benchmark uses the first three corners.

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
-from robot_io.metaworld_env import MAX_EPISODE_STEPS
-from robot_io.metaworld_tasks import resolve_tasks, validate_camera
+from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,26 @@ def test_bad_input_stops_before_any_rollout(tmp_path, models):
         run_sail(_settings(models, prior=str(tmp_path / "missing")), tmp_path / "run", show_progress=False)
     with pytest.raises(InputError, match="cannot compose"):
         run_sail(_settings(models, prior=models["foreign_prior"]), tmp_path / "run", show_progress=False)
+    with pytest.raises(InputError, match="replan_every 6 must be a multiple of the IDM chunk size 4"):
+        run_sail(_settings(models, replan_every=6), tmp_path / "run", show_progress=False)
+    with pytest.raises(InputError, match="need a prior to compose with"):
+        _settings(models, prior=None, prior_strength=0.3)
+    with pytest.raises(InputError, match="seeds per camera must be in"):
+        _settings(models, rollouts=2002, cameras=("corner", "corner2"))
     assert not (tmp_path / "run").exists()
+
+
+def test_vp_eval_refuses_composition_flags_without_a_prior(models, capsys):
+    from video_planner.cli import main
+
+    common = ["eval", "--tasks", "door-open", "--idm", models["idm"], "--output", "/nonexistent/eval"]
+    assert main([*common, "--planner", models["planner"], "--prior-strength", "0.3"]) == 2
+    assert main([*common, "--planner", "oracle", "--prior", models["prior"]]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "error: --prior-strength needs --prior, the prior to compose with",
+        "error: --prior and --sampling-steps apply to a trained planner, not to --planner oracle",
+    ]
 
 
 def test_a_kill_mid_iteration_resumes_without_duplicating_episodes(tmp_path, models):

@@ -123,6 +123,7 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from inverse_dynamics.model import InverseDynamics
+    from video_planner.composition import resolve_device
     from video_planner.control_eval import ORACLE, ControlEvalSettings, evaluate_control, markdown_table
 
     settings = ControlEvalSettings(
@@ -134,24 +135,35 @@ def _eval(args: argparse.Namespace) -> None:
         replan_every=args.replan_every,
         videos=args.videos,
     )
-    idm = InverseDynamics.from_pretrained(args.idm)
+    if args.planner == ORACLE and (args.prior or args.sampling_steps):
+        raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")
     planner = args.planner if args.planner == ORACLE else _load_planner(args)
+    idm = InverseDynamics.from_pretrained(args.idm).to(resolve_device(args.device))
     summary = evaluate_control(planner, idm, settings, args.output, record=args.record)
     print(markdown_table(summary))
     print(f"table.md, results.json, results.csv in {args.output}")
 
 
 def _load_planner(args: argparse.Namespace):
-    """--planner, composed with --prior when one is given."""
+    """--planner on --device, composed with --prior when one is given."""
     from video_planner.composition import load_planner
 
-    if args.prior is None:
-        return load_planner(args.planner, sampling_steps=args.sampling_steps)
     composition = {"prior_strength": args.prior_strength}
     if args.composition_guidance is not None:
         composition["guidance"] = args.composition_guidance
+    if args.prior is None:
+        given = [f"--{k.replace('_', '-')}" for k, v in composition.items() if v is not None]
+        if args.prior_motion_adapter or given:
+            raise InputError(f"{', '.join(given) or '--prior-motion-adapter'} needs --prior, the prior to compose with")
+        composition = {}
     return load_planner(
-        args.planner, args.prior, args.mode, args.prior_motion_adapter, args.sampling_steps, **composition
+        args.planner,
+        args.prior,
+        args.mode,
+        motion_adapter=args.prior_motion_adapter,
+        sampling_steps=args.sampling_steps,
+        device=args.device,
+        **composition,
     )
 
 
@@ -300,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", type=Path, default=Path("outputs/eval"))
     p.add_argument("--sampling-steps", type=int, help="sampling steps per plan (default: the planner config's)")
+    p.add_argument("--device", help="where the models run (default: cuda when there is one, else cpu)")
     _add_prior_flags(p)
     p.set_defaults(run=_eval)
 

@@ -41,6 +41,14 @@ def _encoder_weights(autoencoder) -> dict[str, torch.Tensor]:
     return {k: v for k, v in autoencoder.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
 
 
+def _same_weights(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal tensors, compared at the lower of their two precisions (a prior may be loaded in fp16)."""
+    if a.shape != b.shape:
+        return False
+    low = a.dtype if a.element_size() <= b.element_size() else b.dtype
+    return torch.equal(a.detach().cpu().to(low), b.detach().cpu().to(low))
+
+
 def check_composable(in_domain: VideoPlanner, prior) -> None:
     """Refuses a prior with another latent space or noise schedule, naming the first difference."""
     for field in SHARED_FIELDS:
@@ -51,13 +59,17 @@ def check_composable(in_domain: VideoPlanner, prior) -> None:
                 "both must share latent space and noise schedule"
             )
     ours, theirs = _encoder_weights(in_domain.autoencoder), _encoder_weights(prior.autoencoder)
+    if not ours or ours.keys() != theirs.keys():
+        raise InputError(
+            "cannot compose: the prior's autoencoder encoder has other layers than the in-domain planner's"
+        )
     differences = [
         ("latent normalisation shift", in_domain.latent_shift, prior.latent_shift),
         ("latent normalisation scale", in_domain.latent_scale, prior.latent_scale),
-        *((f"autoencoder weight {key}", value, theirs.get(key)) for key, value in ours.items()),
+        *((f"autoencoder weight {key}", value, theirs[key]) for key, value in ours.items()),
     ]
     for name, a, b in differences:
-        if b is None or a.shape != b.shape or not torch.equal(a.cpu(), b.cpu()):
+        if not _same_weights(a, b):
             raise InputError(
                 f"cannot compose: the prior's {name} differs from the in-domain planner's, so their latents mean "
                 "different things; train the in-domain planner in the prior's latents (--init-from a planner prior, "
@@ -105,28 +117,48 @@ class ComposedDenoiser:
         return self.in_domain.plan(image, instruction, denoiser=self, **kwargs)
 
 
+def resolve_device(device: str | None) -> torch.device:
+    """`device`, or CUDA when there is one and the CPU otherwise."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def load_prior(source: str, motion_adapter: str | None, in_domain: VideoPlanner):
+    """A prior for `in_domain`, on its device: a planner directory or Hub id, or with `motion_adapter` a Stable
+    Diffusion base that the AnimateDiff adapter animates (in fp16 on a GPU)."""
+    device = in_domain.device
+    if motion_adapter is None:
+        return VideoPlanner.from_pretrained(source).to(device)
+    from video_planner.diffusers_prior import DiffusersVideoPrior
+
+    prior = DiffusersVideoPrior.from_pretrained(
+        source,
+        motion_adapter,
+        torch_dtype=torch.float16 if device.type == "cuda" else None,
+        image_size=in_domain.config.image_size,
+        num_future_frames=in_domain.config.num_future_frames,
+    )
+    return prior.to(device)
+
+
 def load_planner(
     planner: str,
-    prior: str | None = None,
+    prior=None,
     mode: str = "ipa",
+    *,
     motion_adapter: str | None = None,
     sampling_steps: int | None = None,
+    device: str | None = None,
     **composition,
 ):
-    """A planner directory or Hub id, loaded; with `prior`, a `ComposedDenoiser` of it and the prior (also
-    checked here, so a prior that fails to load or does not fit stops a run before it starts). The prior is
-    a planner, or with `motion_adapter` a Stable Diffusion base that the AnimateDiff adapter animates.
+    """A planner directory or Hub id, loaded on `device` (see `resolve_device`); with `prior` (a source for
+    `load_prior`, or a prior already loaded), a `ComposedDenoiser` of the two. Loading and the composability
+    check happen here, so a prior that fails to load or does not fit stops a run before it starts.
     `sampling_steps` replaces the planner config's number of sampling steps for every plan."""
-    in_domain = VideoPlanner.from_pretrained(planner)
+    in_domain = VideoPlanner.from_pretrained(planner).to(resolve_device(device))
     if sampling_steps is not None:
         in_domain.config = dataclasses.replace(in_domain.config, sampling_steps=sampling_steps)
     if prior is None:
         return in_domain
-    if motion_adapter is None:
-        loaded = VideoPlanner.from_pretrained(prior)
-    else:
-        from video_planner.diffusers_prior import DiffusersVideoPrior
-
-        shape = {"image_size": in_domain.config.image_size, "num_future_frames": in_domain.config.num_future_frames}
-        loaded = DiffusersVideoPrior.from_pretrained(prior, motion_adapter, **shape)
-    return ComposedDenoiser(in_domain, loaded, mode, **composition)
+    if isinstance(prior, str):
+        prior = load_prior(prior, motion_adapter, in_domain)
+    return ComposedDenoiser(in_domain, prior, mode, **composition)

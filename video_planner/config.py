@@ -21,6 +21,10 @@ CONFIG_VERSION = 1
 SAMPLERS = ("dpmsolver++", "ddim", "ddpm")
 PREDICTION_TYPES = ("v_prediction", "epsilon")
 LATENT_NORMALIZATIONS = ("data", "scaling_factor")
+HINTS = {
+    "autoencoder.normalization": f" (valid: {', '.join(LATENT_NORMALIZATIONS)}; scaling_factor needs a pretrained VAE)",
+    "beta_end": " (needs 0 < beta_start < beta_end < 1)",
+}
 # Fields that only change how plans are drawn, not what training computes: a resumed run may change them.
 SAMPLING_FIELDS = frozenset({"guidance_scale", "sampler", "sampling_steps", "decode_as_change"})
 
@@ -90,6 +94,7 @@ class PlannerConfig(VersionedConfig):
             "dtype": self.dtype in ("float32", "bfloat16"),
             "autoencoder.normalization": self.autoencoder.normalization in LATENT_NORMALIZATIONS
             and (self.autoencoder.normalization == "data" or self.autoencoder.pretrained is not None),
+            "beta_end": 0 < self.beta_start < self.beta_end < 1,
             "denoiser.attention_levels": all(
                 0 <= level < len(self.denoiser.block_out_channels) for level in self.denoiser.attention_levels
             ),
@@ -97,7 +102,8 @@ class PlannerConfig(VersionedConfig):
         for key, ok in checks.items():
             if not ok:
                 value = operator.attrgetter(key)(self)
-                raise InputError(f"planner config: invalid {key} = {value!r}")
+                hint = HINTS.get(key, "")
+                raise InputError(f"planner config: invalid {key} = {value!r}{hint}")
 
     @property
     def latent_size(self) -> int:

@@ -172,8 +172,13 @@ def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     models = {"planner": ORACLE if planner is None else planner_fingerprint(planner), "idm": weights_digest(idm)}
     rules = {k: getattr(settings, k) for k in ("first_seed", "max_episode_steps", "replan_every")}
     current = models | rules | {"record": record}
-    if path.is_file() and json.loads(path.read_text()) != current:
-        raise InputError(f"{output} holds episodes run with other models or settings; choose another --output")
+    saved = json.loads(path.read_text()) if path.is_file() else current
+    changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+    if changed:
+        raise InputError(
+            f"{output} holds episodes run with other models or settings ({', '.join(changed)} differ); "
+            "choose another --output"
+        )
     write_text_atomic(path, json.dumps(current, indent=2))
 
 

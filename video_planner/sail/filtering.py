@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from robot_io.atomic_dir import write_text_atomic
-from robot_io.dataset_io import read_episodes
+from robot_io.dataset_io import read_end_frames, read_episodes
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
 from video_planner.sail.train_success import verdict_scores
 
@@ -30,13 +30,11 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
     if done.is_file():
         return json.loads(done.read_text())
     rows = recorded_rows(open_rollout_store(rollouts, image_size))
-    episodes = read_episodes(rollouts)
     oracle = np.array([row["success"] for row in rows], dtype=bool)
     probabilities = None
     if detector is not None:
-        probabilities = detector.probabilities(
-            [e.images[0] for e in episodes], [e.images[-1] for e in episodes], [e.instruction for e in episodes]
-        )
+        firsts, lasts, instructions = read_end_frames(rollouts)
+        probabilities = detector.probabilities(list(firsts), list(lasts), instructions)
     keep = {
         "none": np.ones_like(oracle),
         "oracle": oracle,
@@ -45,9 +43,9 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
     shutil.rmtree(kept, ignore_errors=True)
     kept.parent.mkdir(parents=True, exist_ok=True)
     if keep.any():
-        chosen = np.flatnonzero(keep)
+        chosen = np.flatnonzero(keep).tolist()
         store = open_rollout_store(kept, image_size)
-        record_episodes(store, [episodes[i] for i in chosen], [rows[i] for i in chosen])
+        record_episodes(store, read_episodes(rollouts, chosen), [rows[i] for i in chosen])
     result = {
         "filter": filter_name,
         "rollouts": len(rows),

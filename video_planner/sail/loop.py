@@ -15,10 +15,11 @@ from pathlib import Path
 
 from inverse_dynamics.model import InverseDynamics
 from robot_io.metaworld_env import MetaWorldEnv
-from video_planner.agent import check_compatible, check_robot_compatible
-from video_planner.composition import load_planner
+from video_planner.agent import Agent, ReplanRule, check_robot_compatible
+from video_planner.composition import load_planner, load_prior, resolve_device
 from video_planner.control_eval import evaluate_control
 from video_planner.hub import resolve_model_directory
+from video_planner.planner import VideoPlanner
 from video_planner.sail.filtering import filter_rollouts
 from video_planner.sail.finetune import fine_tune, read_models, write_models
 from video_planner.sail.report import write_report
@@ -29,40 +30,49 @@ def iteration_dir(output: Path, iteration: int) -> Path:
     return output / f"iter_{iteration}"
 
 
-def _load_models(settings: SailSettings, models: dict):
-    """The iteration's planner (composed with the prior when there is one) and IDM."""
-    composition = {} if settings.prior_strength is None else {"prior_strength": settings.prior_strength}
+def _load_models(settings: SailSettings, models: dict, prior):
+    """The iteration's planner (composed with the prior, loaded once per run, when there is one) and IDM."""
+    composition = {
+        key: value
+        for key, value in (("prior_strength", settings.prior_strength), ("guidance", settings.composition_guidance))
+        if value is not None
+    }
     planner = load_planner(
         models["planner"],
-        settings.prior,
+        prior,
         settings.mode,
-        settings.prior_motion_adapter,
-        settings.sampling_steps,
+        sampling_steps=settings.sampling_steps,
+        device=settings.device,
         **composition,
     )
-    return planner, InverseDynamics.from_pretrained(models["idm"])
+    return planner, InverseDynamics.from_pretrained(models["idm"]).to(resolve_device(settings.device))
 
 
 def _check_inputs(settings: SailSettings):
-    """Loads every model once before anything is written, so bad input stops the run with nothing on disk.
-    Returns iteration 0's models as local directories, and the success detector (None without one)."""
+    """Loads every model before anything is written, so bad input stops the run with nothing on disk.
+    Returns iteration 0's models as local directories, the prior (None without one) and the success
+    detector (None without one)."""
     models = {
         "planner": str(resolve_model_directory(settings.planner, None, "planner")),
         "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
     }
-    planner, idm = _load_models(settings, models)
-    check_compatible(planner, idm)
+    prior = None
+    if settings.prior is not None:
+        in_domain = VideoPlanner.from_pretrained(models["planner"]).to(resolve_device(settings.device))
+        prior = load_prior(settings.prior, settings.prior_motion_adapter, in_domain)
+    planner, idm = _load_models(settings, models, prior)
+    Agent(planner, idm, ReplanRule(settings.replan_every))  # refuses a planner/IDM/replanning mismatch
     check_robot_compatible(idm, MetaWorldEnv)
     if settings.detector is None:
-        return models, None
+        return models, prior, None
     from video_planner.sail.success_detector import SuccessDetector
 
-    return models, SuccessDetector.from_pretrained(settings.detector)
+    return models, prior, SuccessDetector.from_pretrained(settings.detector)
 
 
 def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True) -> Path:
     """Runs (or resumes) every iteration; returns the path of `report.md`."""
-    initial, detector = _check_inputs(settings)
+    initial, prior, detector = _check_inputs(settings)
     output.mkdir(parents=True, exist_ok=True)
     pin_settings(output, settings)
     if read_models(iteration_dir(output, 0)) is None:
@@ -73,7 +83,7 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
         here = iteration_dir(output, k)
         if k > 0:
             models = fine_tune(settings, models, list(kept), here, show_progress)
-        planner, idm = _load_models(settings, models)
+        planner, idm = _load_models(settings, models, prior)
         evaluate_control(
             planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress
         )

@@ -13,8 +13,7 @@ from pathlib import Path
 from robot_io.atomic_dir import write_text_atomic
 from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
-from robot_io.metaworld_env import MAX_EPISODE_STEPS
-from robot_io.metaworld_tasks import resolve_tasks, validate_camera
+from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
 
 FILTERS = ("none", "oracle", "learned")
 FINETUNE_TARGETS = ("planner", "idm", "both")
@@ -35,6 +34,7 @@ class SailSettings:
     )
     mode: str = "ipa"
     prior_strength: float | None = None  # γ; None: the mode's default
+    composition_guidance: float | None = None  # α; None: 2.5
     sampling_steps: int | None = None  # per plan; None: the planner config's
     iterations: int = 4  # fine-tuning rounds; iterations 0..N are evaluated
     rollouts: int = 30  # per task and iteration, spread evenly over the cameras
@@ -51,6 +51,7 @@ class SailSettings:
     warmup_steps: int = 50
     max_episode_steps: int = MAX_EPISODE_STEPS
     replan_every: int = 24
+    device: str | None = None  # where models run and train; None: cuda when there is one. May change on resume
 
     def __post_init__(self):
         from video_planner.composition import MODES
@@ -64,6 +65,12 @@ class SailSettings:
         ):
             if value not in valid:
                 raise InputError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+        if self.prior is None and (
+            self.prior_motion_adapter or self.prior_strength is not None or self.composition_guidance is not None
+        ):
+            raise InputError(
+                "prior_motion_adapter, prior_strength and composition_guidance need a prior to compose with"
+            )
         if self.filter == "learned" and self.detector is None:
             raise InputError("--filter learned needs --detector, a success detector directory (vp train-success)")
         if self.rollouts < 1 or self.rollouts % len(self.cameras):
@@ -73,6 +80,7 @@ class SailSettings:
         for key in ("iterations", "eval_seeds", "planner_steps", "idm_steps"):
             if getattr(self, key) < (0 if key == "iterations" else 1):
                 raise InputError(f"sail: {key} must be positive, got {getattr(self, key)}")
+        self.eval_settings(), self.rollout_settings(0)  # their own checks (seeds per camera at most 1000)
 
     def eval_settings(self):
         return self._control(self.eval_seeds, EVAL_FIRST_SEED)
@@ -98,12 +106,14 @@ class SailSettings:
 
 
 def pin_settings(output: Path, settings: SailSettings) -> None:
-    """Writes `sail.json`, or checks a rerun against it: only `iterations` may change (to extend a run)."""
+    """Writes `sail.json`, or checks a rerun against it: only `iterations` (to extend a run) and `device` may
+    change."""
     path = output / SETTINGS_FILE
     if path.is_file():
         saved = dataclass_from_dict(SailSettings, json.loads(path.read_text()), str(path))
-        if replace(saved, iterations=settings.iterations) != settings:
-            changed = [k for k, v in dataclass_to_dict(settings).items() if dataclass_to_dict(saved)[k] != v]
+        if replace(saved, iterations=settings.iterations, device=settings.device) != settings:
+            ours, theirs = dataclass_to_dict(settings), dataclass_to_dict(saved)
+            changed = [k for k in ours if ours[k] != theirs[k] and k not in ("iterations", "device")]
             raise InputError(
                 f"{output} holds a SAIL run with other settings ({', '.join(changed)} changed); "
                 "rerun with its settings or choose another --output"
