@@ -23,12 +23,18 @@ from video_planner.sail.train_success import verdict_scores
 FILTER_FILE = "filter.json"
 
 
+def read_filter_result(iteration_dir: Path) -> dict | None:
+    """The content of an iteration's `filter.json`: None until its filter step has finished."""
+    path = iteration_dir / FILTER_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, threshold: float, image_size: int):
     """Writes the kept rollouts of the dataset `rollouts` to `kept` (no dataset when none is kept) and
     `filter.json` next to it; returns that file's content. Reruns after a crash start the copy over."""
-    done = kept.parent / FILTER_FILE
-    if done.is_file():
-        return json.loads(done.read_text())
+    finished = read_filter_result(kept.parent)
+    if finished is not None:
+        return finished
     rows = recorded_rows(open_rollout_store(rollouts, image_size))
     oracle = np.array([row["success"] for row in rows], dtype=bool)
     probabilities = None
@@ -69,5 +75,5 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
             for i, row in enumerate(rows)
         ],
     }
-    write_text_atomic(done, json.dumps(result, indent=2))
+    write_text_atomic(kept.parent / FILTER_FILE, json.dumps(result, indent=2))
     return result

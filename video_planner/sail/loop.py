@@ -11,7 +11,6 @@ some (`iter_k/kept`). Every step leaves a marker or a resumable record, so a rer
 where it stopped without running any episode twice. `report.md` is rewritten after each step.
 """
 
-import json
 from pathlib import Path
 
 from inverse_dynamics.model import InverseDynamics
@@ -20,7 +19,7 @@ from video_planner.agent import Agent, ReplanRule, check_robot_compatible
 from video_planner.composition import load_planner, resolve_device
 from video_planner.control_eval import evaluate_control
 from video_planner.hub import resolve_model_directory
-from video_planner.sail.filtering import FILTER_FILE, filter_rollouts
+from video_planner.sail.filtering import filter_rollouts, read_filter_result
 from video_planner.sail.finetune import fine_tune, read_models, write_models
 from video_planner.sail.report import write_report
 from video_planner.sail.settings import SailSettings, pin_settings
@@ -82,10 +81,8 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
         here = iteration_dir(output, k)
         if k > 0:
             models = fine_tune(settings, models, list(kept), here, show_progress)
-        filtered = here / FILTER_FILE
-        if filtered.is_file():  # a finished iteration: nothing to load or run
-            result = json.loads(filtered.read_text())
-        else:
+        result = read_filter_result(here)
+        if result is None:  # unfinished: a finished iteration loads no model
             planner, idm = _load_models(settings, models, prior)
             evaluate_control(
                 planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress

@@ -10,7 +10,7 @@ import numpy as np
 
 from robot_io.atomic_dir import write_text_atomic
 from robot_io.dataset_io import read_episodes
-from video_planner.sail.filtering import FILTER_FILE
+from video_planner.sail.filtering import read_filter_result
 from video_planner.sail.settings import SailSettings
 from video_planner.video_io import write_video
 
@@ -28,13 +28,12 @@ def _iterations(output: Path, settings: SailSettings) -> list[dict]:
         record = json.loads(results.read_text())
         if record["summary"]["episodes"] < len(settings.eval_settings().episodes()):
             break
-        filtered = here / FILTER_FILE
         found.append(
             {
                 "iteration": k,
                 "eval": record["summary"],
                 "rows": record["episodes"],
-                "filter": json.loads(filtered.read_text()) if filtered.is_file() else None,
+                "filter": read_filter_result(here),
                 "dir": here,
             }
         )
