@@ -101,7 +101,7 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
                 settings.threshold,
                 idm.config.image_size,
             )
+            write_report(settings, output)
         if result["kept"]:
             kept.append(str(here / "kept"))
-        write_report(settings, output)
     return output / "report.md"
