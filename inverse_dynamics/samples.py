@@ -8,26 +8,29 @@ from robot_io.errors import InputError
 from video_planner.frame_bank import FrameBank
 
 
-def load_chunk_samples(datasets, config: InverseDynamicsConfig, show_progress: bool = True) -> "ChunkSampler":
-    """Every chunk of the datasets, decoded once at the model's image size; refuses datasets whose state
-    or action dimensions are not the model's."""
-    bank = FrameBank.merge([FrameBank.load(d, config.image_size, show_progress=show_progress) for d in datasets])
+def load_chunk_samples(
+    datasets, config: InverseDynamicsConfig, show_progress: bool = True, replay=()
+) -> "ChunkSampler":
+    """Every chunk of the datasets, then of the `replay` ones, decoded once at the model's image size;
+    refuses datasets whose state or action dimensions are not the model's."""
+    bank, own_episodes = FrameBank.load_with_replay(datasets, replay, config.image_size, show_progress)
     if bank.states.shape[1] != config.state_dim or bank.actions.shape[1] != config.action_dim:
         raise InputError(
             f"the datasets hold states of dim {bank.states.shape[1]} and actions of dim {bank.actions.shape[1]}; "
             f"the inverse-dynamics model expects {config.state_dim} and {config.action_dim}"
         )
-    return ChunkSampler(bank, config.chunk_size)
+    return ChunkSampler(bank, config.chunk_size, own_episodes=own_episodes)
 
 
 class ChunkSampler:
-    """Every (frame t, frame t+k, state t, actions t..t+k-1) with t+k inside its episode, as bank indices."""
+    """Every (frame t, frame t+k, state t, actions t..t+k-1) with t+k inside its episode, as bank indices.
+    The first `own_rows` samples come from the first `own_episodes` episodes (the rest: replay demos)."""
 
-    def __init__(self, bank: FrameBank, chunk_size: int):
+    def __init__(self, bank: FrameBank, chunk_size: int, own_episodes: int | None = None):
         self.bank, self.chunk_size = bank, chunk_size
-        self.frame_index = np.concatenate(
-            [bank.starts[e] + np.arange(max(0, n - chunk_size)) for e, n in enumerate(bank.lengths)]
-        )  # (M,)
+        chunks = [bank.starts[e] + np.arange(max(0, n - chunk_size)) for e, n in enumerate(bank.lengths)]
+        self.frame_index = np.concatenate(chunks)  # (M,)
+        self.own_rows = sum(len(c) for c in chunks[:own_episodes])
         if len(self.frame_index) == 0:
             raise ValueError(f"no episode is longer than the chunk size {chunk_size}")
 

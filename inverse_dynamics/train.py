@@ -27,6 +27,7 @@ from robot_io.atomic_dir import atomic_directory
 from robot_io.config_io import dataclass_to_dict
 from robot_io.errors import InputError
 from robot_io.metaworld_tasks import task_of_instruction
+from video_planner.replay import draw_rows
 from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from video_planner.state_io import load_state, save_state
 
@@ -56,7 +57,7 @@ class InverseDynamicsTrainer:
         if saved is not None and saved["step"] > train_config.steps:
             raise InputError(f"{self.output} already ran {saved['step']} steps; pass --steps >= {saved['step']}")
         self.config, self.train_config = model_config, train_config
-        self.samples = load_chunk_samples(train_config.datasets, model_config, show_progress)
+        self.samples = load_chunk_samples(train_config.datasets, model_config, show_progress, train_config.replay)
         bank = self.samples.bank
         torch.manual_seed(train_config.seed)  # initial weights only
         self.model = InverseDynamics(model_config)
@@ -112,7 +113,8 @@ class InverseDynamicsTrainer:
         bar = tqdm(total=cfg.steps, initial=self.step, desc="inverse dynamics", disable=not self.show_progress)
         while self.step < cfg.steps:
             generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
-            rows = torch.randint(len(self.samples), (cfg.batch_size,), generator=generator).numpy()
+            own, replay = self.samples.own_rows, len(self.samples) - self.samples.own_rows
+            rows = draw_rows(own, replay, cfg.batch_size, cfg.replay_fraction, generator)
             batch = self.samples.batch(rows, cfg.shift_pixels, generator)
             prediction = self.model(batch["frames"], batch["targets"], batch["states"])  # (B, k, A) normalised
             loss = F.mse_loss(prediction, self.model.normalize_actions(batch["actions"]))

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from robot_io.errors import InputError
+from video_planner.train_config import check_replay
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,14 @@ class IDMTrainConfig:
     # An inverse-dynamics directory to fine-tune (SAIL): its weights and state/action normalisation are the
     # start, and the model config must equal the one saved there.
     init_from: str | None = None
+    # Demo datasets mixed into every batch, `replay_fraction` of its rows (SAIL fine-tunes on few rollouts).
+    replay: tuple[str, ...] = ()
+    replay_fraction: float = 0.5
 
     def __post_init__(self):
         if not self.datasets:
             raise InputError("inverse-dynamics training needs at least one --dataset")
+        check_replay(self.replay, self.replay_fraction, "inverse-dynamics train config")
         checks = {
             "steps": self.steps >= 1,
             "batch_size": self.batch_size >= 1,

@@ -53,9 +53,12 @@ def open_dataset(root: str | Path, delta_indices: dict[str, list[int]] | None = 
     return dataset
 
 
-def window_starts(lengths, span: int) -> list[tuple[int, int]]:
-    """(episode, t) for every frame t with t + span still inside its episode."""
-    return [(episode, t) for episode, n in enumerate(lengths) for t in range(max(0, int(n) - span))]
+def window_starts(lengths, span) -> list[tuple[int, int]]:
+    """(episode, t) for every frame t with t + span still inside its episode; `span` is one int or one per
+    episode."""
+    spans = np.broadcast_to(span, np.shape(lengths))
+    pairs = enumerate(zip(lengths, spans, strict=True))
+    return [(episode, t) for episode, (n, s) in pairs for t in range(max(0, int(n) - int(s)))]
 
 
 def clamp_to_episode(positions: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:

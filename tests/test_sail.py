@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,13 +73,19 @@ def _weights(path: str, cls) -> str:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, models):
+def tiny_run(tmp_path_factory, models, two_episode_dataset):
+    """One iteration that fine-tunes with the demos replayed; returns (output, report, settings)."""
     output = tmp_path_factory.mktemp("sail") / "run"
-    return output, run_sail(_settings(models), output, show_progress=False)
+    settings = _settings(models, replay=(str(two_episode_dataset),), match_replay_pace=True)
+    return output, run_sail(settings, output, show_progress=False), settings
 
 
-def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_run, models):
-    output, report = tiny_run
+def _train_config(run: Path) -> dict:
+    return json.loads((run / "checkpoint" / "training_state" / "trainer_state.json").read_text())["train_config"]
+
+
+def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_run, models, two_episode_dataset):
+    output, report, settings = tiny_run
 
     kept = open_dataset(output / "iter_0" / "kept")
     assert kept.meta.total_episodes == 2  # "none" keeps both rollouts
@@ -86,6 +93,9 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
     assert trained["finetuned_on"] == [str(output / "iter_0" / "kept")]
     assert _weights(trained["planner"], VideoPlanner) != _weights(models["planner"], VideoPlanner)
     assert _weights(trained["idm"], InverseDynamics) != _weights(models["idm"], InverseDynamics)
+    planner_run, idm_run = _train_config(output / "iter_1" / "planner"), _train_config(output / "iter_1" / "idm")
+    assert planner_run["replay"] == idm_run["replay"] == [str(two_episode_dataset)]
+    assert planner_run["match_replay_pace"] and planner_run["datasets"] == [str(output / "iter_0" / "kept")]
 
     eval_seeds = {r["seed"] for k in (0, 1) for r in _rows(output / f"iter_{k}" / "eval")}
     rollout_seeds = {r["seed"] for r in _rows(output / "iter_0" / "rollouts")}
@@ -98,15 +108,15 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
 
     finished_eval = output / "iter_0" / "eval" / "results.json"
     written = finished_eval.stat().st_mtime_ns
-    again = run_sail(_settings(models), output, show_progress=False)  # a finished run reruns nothing
+    again = run_sail(settings, output, show_progress=False)  # a finished run reruns nothing
     assert again.read_text() == text and open_dataset(output / "iter_0" / "kept").meta.total_episodes == 2
     assert finished_eval.stat().st_mtime_ns == written  # a finished iteration is not even re-summarised
     with pytest.raises(InputError, match="other settings \\(filter changed\\)"):
-        run_sail(_settings(models, filter="oracle"), output, show_progress=False)
+        run_sail(replace(settings, filter="oracle"), output, show_progress=False)
 
 
 def test_the_learned_filter_keeps_what_the_detector_calls_solved(tiny_run, text_encoder, tmp_path):
-    output, _ = tiny_run
+    output = tiny_run[0]
     detector = SuccessDetector(
         SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=32), text_encoder
     )
@@ -143,6 +153,12 @@ def test_bad_input_stops_before_any_rollout(tmp_path, models):
         _settings(models, prior=None, prior_strength=0.3)
     with pytest.raises(InputError, match="seeds per camera must be in"):
         _settings(models, rollouts=2002, cameras=("corner", "corner2"))
+    with pytest.raises(InputError, match="--match-replay-pace needs --replay"):
+        _settings(models, match_replay_pace=True)
+    with pytest.raises(InputError, match="replay_fraction must lie in \\(0, 1\\), got 1.0"):
+        _settings(models, replay=(str(tmp_path),), replay_fraction=1.0)
+    with pytest.raises(InputError, match="no LeRobot dataset at .*missing_demos"):
+        run_sail(_settings(models, replay=(str(tmp_path / "missing_demos"),)), tmp_path / "run", show_progress=False)
     assert not (tmp_path / "run").exists()
 
 
@@ -164,8 +180,11 @@ def test_a_kill_mid_iteration_resumes_without_duplicating_episodes(tmp_path, mod
     settings = _settings(models, tasks=TASKS)
     args = [sys.executable, "-m", "video_planner.cli", "sail", "--output", str(output)]
     for key, value in dataclass_to_dict(settings).items():
-        if value is not None:
-            args += [f"--{key.replace('_', '-')}", ",".join(value) if isinstance(value, list) else str(value)]
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{flag[2:]}")
+        elif value not in (None, []):
+            args += [flag, ",".join(value) if isinstance(value, list) else str(value)]
     first_group = output / "iter_0" / "rollouts" / "rollouts" / "meta" / "rollout_progress.json"
     process = subprocess.Popen(args, env=os.environ | {"HF_HUB_OFFLINE": "1"}, stderr=subprocess.DEVNULL)
     while not first_group.is_file():  # one task's rollouts are committed, the other's are running

@@ -87,9 +87,7 @@ def _train_planner(args: argparse.Namespace) -> None:
     from video_planner.train_config import TrainConfig
 
     config = PlannerConfig.load(args.config) if args.config else preset(args.preset)
-    names = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "datasets"]
-    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    train_config = TrainConfig(datasets=tuple(args.dataset), **values)
+    train_config = TrainConfig(datasets=tuple(args.dataset), **_flag_values(args, TrainConfig, skip=("datasets",)))
     checkpoint = PlannerTrainer(config, train_config, args.output, resume=args.resume).run()
     print(f"planner checkpoint: {checkpoint}")
 
@@ -105,8 +103,7 @@ def _train_idm(args: argparse.Namespace) -> None:
         model_config = InverseDynamics.from_pretrained(args.init_from).config
     else:
         model_config = InverseDynamicsConfig(image_size=args.image_size, chunk_size=args.chunk_size)
-    names = [f.name for f in dataclasses.fields(IDMTrainConfig) if f.name != "datasets"]
-    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    values = _flag_values(args, IDMTrainConfig, skip=("datasets",))
     train_config = IDMTrainConfig(datasets=tuple(args.dataset), **values)
     checkpoint = InverseDynamicsTrainer(model_config, train_config, args.output, resume=args.resume).run()
     print(f"inverse-dynamics checkpoint: {checkpoint}")
@@ -183,8 +180,7 @@ def _sail(args: argparse.Namespace) -> None:
     from video_planner.sail.loop import run_sail
     from video_planner.sail.settings import SailSettings
 
-    names = [f.name for f in dataclasses.fields(SailSettings)]
-    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    values = _flag_values(args, SailSettings)
     values["tasks"] = tuple(args.tasks.split(","))
     if args.cameras is not None:
         values["cameras"] = tuple(args.cameras.split(","))
@@ -238,12 +234,22 @@ def _eval_planner(args: argparse.Namespace) -> None:
     print(f"{result['clips']} clips; table.md, results.json, samples.gif in {args.output}")
 
 
+def _flag_values(args: argparse.Namespace, cls, skip: tuple[str, ...] = ()) -> dict:
+    """The dataclass fields given on the command line (repeated flags as tuples)."""
+    values = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls) if f.name not in skip}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}
+
+
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One --flag per dataclass field (defaults stay in the dataclass, so flags left out are None)."""
+    """One --flag per dataclass field (defaults stay in the dataclass, so flags left out are None); a tuple
+    field is a flag to repeat."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = f"--{f.name.replace('_', '-')}"
+        if typing.get_origin(f.type) is tuple:
+            parser.add_argument(flag, dest=f.name, action="append", help="repeat for more")
+            continue
         if f.type is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=f"default: {f.default}")
             continue

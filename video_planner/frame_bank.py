@@ -56,6 +56,15 @@ class FrameBank:
         )
 
     @classmethod
+    def load_with_replay(cls, datasets, replay, image_size: int, show_progress: bool = True):
+        """One bank of the `datasets`' episodes followed by the `replay` datasets' ones, and how many of
+        its episodes are the former: `(bank, own_episodes)`."""
+        own, replayed = (
+            [cls.load(d, image_size, show_progress=show_progress) for d in group] for group in (datasets, replay)
+        )
+        return cls.merge(own + replayed), sum(len(bank.lengths) for bank in own)
+
+    @classmethod
     def merge(cls, banks: list["FrameBank"]) -> "FrameBank":
         """One bank holding the episodes of `banks` in order."""
         lengths = np.concatenate([b.lengths for b in banks])
@@ -71,8 +80,9 @@ class FrameBank:
             successes=np.concatenate([b.successes for b in banks]),
         )
 
-    def clip_starts(self, stride: int) -> np.ndarray:
-        """(episode, t) of every clip start with at least one real future frame. # (M, 2)"""
+    def clip_starts(self, stride) -> np.ndarray:
+        """(episode, t) of every clip start with at least one real future frame; `stride` is one int or one
+        per episode. # (M, 2)"""
         return np.array(window_starts(self.lengths, stride))
 
     def clip_indices(self, episode: int, t: int, num_future: int, stride: int) -> np.ndarray:

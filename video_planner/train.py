@@ -32,6 +32,7 @@ from video_planner.config import SAMPLING_FIELDS, PlannerConfig
 from video_planner.diffusion_loss import diffusion_loss
 from video_planner.frame_bank import FrameBank
 from video_planner.planner import VideoPlanner, training_scheduler
+from video_planner.replay import draw_rows, paced_strides
 from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from video_planner.sample_grid import write_sample_gif
 from video_planner.state_io import load_state, save_state
@@ -78,8 +79,8 @@ class PlannerTrainer:
             raise InputError(f"{self.output} already ran {saved['step']} denoiser steps; pass --steps >= that")
         self.config, self.train_config = planner_config, train_config
         self.accelerator = Accelerator(mixed_precision="bf16" if planner_config.dtype == "bfloat16" else "no")
-        self.bank = FrameBank.merge(
-            [FrameBank.load(d, planner_config.image_size, show_progress=show_progress) for d in train_config.datasets]
+        self.bank, self.own_episodes = FrameBank.load_with_replay(  # the replay episodes last
+            train_config.datasets, train_config.replay, planner_config.image_size, show_progress
         )
         torch.manual_seed(train_config.seed)  # initial weights only; steps draw from their own generators
         self.device = self.accelerator.device
@@ -226,17 +227,28 @@ class PlannerTrainer:
         ]
         return torch.cat(chunks)
 
+    def training_clips(self) -> tuple[np.ndarray, list[str], int]:
+        """Every clip the denoiser trains on, as bank indices of its first and K future frames (M, K+1), its
+        instruction, and how many of them (the first ones) come from the own datasets rather than replay.
+        Clips of own episodes are paced to the replay demos when the config asks for it."""
+        strides = np.full(len(self.bank.lengths), self.config.frame_stride)  # (E,)
+        if self.train_config.match_replay_pace:
+            own, replay = self.bank.lengths[: self.own_episodes], self.bank.lengths[self.own_episodes :]
+            strides[: self.own_episodes] = paced_strides(own, replay, self.config.frame_stride)
+        starts = self.bank.clip_starts(strides)  # (M, 2)
+        clip_index = np.stack(
+            [self.bank.clip_indices(e, t, self.config.num_future_frames, strides[e]) for e, t in starts]
+        )  # (M, K+1)
+        instructions = [self.bank.instructions[e] for e in starts[:, 0]]
+        return clip_index, instructions, int(np.sum(starts[:, 0] < self.own_episodes))
+
     def _train_denoiser(self) -> None:
         cfg = self.train_config
         fresh = self.state.step == 0 and self._resume_state is None and not cfg.init_from
         if self.config.autoencoder.pretrained and fresh:
             self._fit_latent_normalization()
         latents = self._encode_bank()  # (N, C, h, w) normalised
-        starts = self.bank.clip_starts(self.config.frame_stride)
-        clip_index = np.stack(
-            [self.bank.clip_indices(e, t, self.config.num_future_frames, self.config.frame_stride) for e, t in starts]
-        )  # (M, K+1)
-        instructions = [self.bank.instructions[e] for e in starts[:, 0]]
+        clip_index, instructions, own_clips = self.training_clips()
         denoiser = self.planner.denoiser.train()
         optimizer = torch.optim.AdamW(denoiser.parameters(), lr=cfg.learning_rate)
         lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
@@ -246,7 +258,9 @@ class PlannerTrainer:
         bar = tqdm(total=cfg.steps, initial=self.state.step, desc="denoiser", disable=not self.show_progress)
         while self.state.step < cfg.steps:
             generator = _step_generator(cfg.seed, "denoiser", self.state.step)
-            rows = torch.randint(len(clip_index), (cfg.batch_size,), generator=generator)
+            rows = torch.from_numpy(
+                draw_rows(own_clips, len(clip_index) - own_clips, cfg.batch_size, cfg.replay_fraction, generator)
+            )
             clip = latents[torch.from_numpy(clip_index[rows.numpy()])]  # (B, K+1, C, h, w)
             first, future = clip[:, 0], clip[:, 1:]
             # Drawn on the CPU from the step's generator: the same draws on every device.

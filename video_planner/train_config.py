@@ -26,15 +26,31 @@ class TrainConfig:
     # With init_from: also start the denoiser from that planner's (EMA) weights, i.e. fine-tune it, as SAIL
     # does on its own rollouts. The planner config must then equal the one saved there.
     finetune: bool = False
+    # Demo datasets mixed into every batch, `replay_fraction` of its rows, so fine-tuning on a few episodes
+    # (SAIL's rollouts) does not drift from what the demos taught (video_planner/replay.py).
+    replay: tuple[str, ...] = ()
+    replay_fraction: float = 0.5
+    # With replay: clips of the `datasets` episodes take a stride scaled by their length over the mean replay
+    # episode's, so slow rollouts do not teach slow plans.
+    match_replay_pace: bool = False
 
     def __post_init__(self):
         if not self.datasets:
             raise InputError("train config: give at least one dataset")
         if self.finetune and not self.init_from:
             raise InputError("train config: finetune needs init_from, the planner directory to fine-tune")
+        check_replay(self.replay, self.replay_fraction, "train config")
+        if self.match_replay_pace and not self.replay:
+            raise InputError("train config: match_replay_pace needs replay datasets to take the pace from")
         for key in ("steps", "batch_size", "autoencoder_batch_size", "checkpoint_every", "sample_every"):
             if getattr(self, key) < 1:
                 raise InputError(f"train config: {key} must be >= 1, got {getattr(self, key)}")
+
+
+def check_replay(replay: tuple[str, ...], replay_fraction: float, owner: str) -> None:
+    """Refuses a replay share outside (0, 1) when replay datasets are given."""
+    if replay and not 0.0 < replay_fraction < 1.0:
+        raise InputError(f"{owner}: replay_fraction must lie in (0, 1), got {replay_fraction}")
 
 
 # Fields a resumed run may change: they do not alter what any step computes.

@@ -57,6 +57,9 @@ def _fine_tune_planner(settings, start: str, kept: list[str], iteration_dir: Pat
     schedule = _schedule(settings.planner_steps, settings)
     train_config = TrainConfig(
         datasets=tuple(kept),
+        replay=settings.replay,
+        replay_fraction=settings.replay_fraction,
+        match_replay_pace=settings.match_replay_pace,
         learning_rate=settings.planner_learning_rate,
         sample_every=settings.planner_steps,
         init_from=start,
@@ -70,7 +73,12 @@ def _fine_tune_planner(settings, start: str, kept: list[str], iteration_dir: Pat
 def _fine_tune_idm(settings, start: str, kept: list[str], iteration_dir: Path, show_progress: bool) -> Path:
     schedule = _schedule(settings.idm_steps, settings)
     train_config = IDMTrainConfig(
-        datasets=tuple(kept), learning_rate=settings.idm_learning_rate, init_from=start, **schedule
+        datasets=tuple(kept),
+        replay=settings.replay,
+        replay_fraction=settings.replay_fraction,
+        learning_rate=settings.idm_learning_rate,
+        init_from=start,
+        **schedule,
     )
     config = InverseDynamics.from_pretrained(start).config
     return _train(InverseDynamicsTrainer, config, train_config, iteration_dir / "idm", show_progress)

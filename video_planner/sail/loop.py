@@ -14,6 +14,7 @@ where it stopped without running any episode twice. `report.md` is rewritten aft
 from pathlib import Path
 
 from inverse_dynamics.model import InverseDynamics
+from robot_io.dataset_io import open_dataset
 from robot_io.metaworld_env import MetaWorldEnv
 from video_planner.agent import Agent, ReplanRule, check_robot_compatible
 from video_planner.composition import load_planner, resolve_device
@@ -61,6 +62,8 @@ def _check_inputs(settings: SailSettings):
     prior = None if settings.prior is None else planner.prior
     Agent(planner, idm, ReplanRule(settings.replan_every))  # refuses a planner/IDM/replanning mismatch
     check_robot_compatible(idm, MetaWorldEnv)
+    for dataset in settings.replay:
+        open_dataset(dataset)  # a missing or corrupt replay dataset stops the run before any rollout
     if settings.detector is None:
         return models, prior, None
     from video_planner.sail.success_detector import SuccessDetector

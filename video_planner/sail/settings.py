@@ -14,6 +14,7 @@ from robot_io.atomic_dir import write_text_atomic
 from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
 from robot_io.errors import InputError
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
+from video_planner.train_config import check_replay
 
 FILTERS = ("none", "oracle", "learned")
 FINETUNE_TARGETS = ("planner", "idm", "both")
@@ -49,6 +50,10 @@ class SailSettings:
     idm_steps: int = 1000
     idm_learning_rate: float = 1e-4
     warmup_steps: int = 50
+    # Demo datasets mixed into every fine-tune (`replay_fraction` of each batch), against self-training drift
+    replay: tuple[str, ...] = ()
+    replay_fraction: float = 0.5
+    match_replay_pace: bool = False  # the planner's clips of rollouts paced to the replay demos' mean length
     max_episode_steps: int = MAX_EPISODE_STEPS
     replan_every: int = 24
     device: str | None = None  # where models run and train; None: cuda when there is one. May change on resume
@@ -71,6 +76,9 @@ class SailSettings:
             raise InputError(
                 "prior_motion_adapter, prior_strength and composition_guidance need a prior to compose with"
             )
+        check_replay(self.replay, self.replay_fraction, "sail")
+        if self.match_replay_pace and not self.replay:
+            raise InputError("--match-replay-pace needs --replay, the demo datasets to take the pace from")
         if self.filter == "learned" and self.detector is None:
             raise InputError("--filter learned needs --detector, a success detector directory (vp train-success)")
         if self.rollouts < 1 or self.rollouts % len(self.cameras):
