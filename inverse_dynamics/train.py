@@ -4,6 +4,7 @@
         --output outputs/idm/avdc11
     vp train-idm ... --resume          # continues exactly where a killed run last checkpointed
     vp train-idm --dataset <kept rollouts> --init-from outputs/idm/avdc11/checkpoint ...   # fine-tune (SAIL)
+    vp train-idm ... --replay outputs/datasets/metaworld_avdc11   # with half of each batch from the demos
 
 Every step's randomness (batch rows, shifts) comes from a generator seeded by (seed, step), so a resumed
 run repeats the uninterrupted run's losses bit for bit. `<output>/checkpoint/` is replaced atomically every

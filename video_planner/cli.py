@@ -248,7 +248,7 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, 
             continue
         flag = f"--{f.name.replace('_', '-')}"
         if typing.get_origin(f.type) is tuple:
-            parser.add_argument(flag, dest=f.name, action="append", help="repeat for more")
+            parser.add_argument(flag, dest=f.name, action="append", help="one value; repeat the flag for more")
             continue
         if f.type is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=f"default: {f.default}")

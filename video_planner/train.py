@@ -2,6 +2,8 @@
 
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp train-planner ... --resume          # continues exactly where a killed run last checkpointed
+    vp train-planner --dataset <kept rollouts> --init-from <planner> --finetune \
+        --replay outputs/datasets/metaworld_avdc11 --match-replay-pace ...   # fine-tune with the demos replayed
 
 All randomness of a step (batch, noise, timesteps, instruction dropout) is drawn from a generator seeded
 by (seed, stage, step), so a resumed run repeats the uninterrupted run's losses bit for bit. Every
@@ -258,10 +260,8 @@ class PlannerTrainer:
         bar = tqdm(total=cfg.steps, initial=self.state.step, desc="denoiser", disable=not self.show_progress)
         while self.state.step < cfg.steps:
             generator = _step_generator(cfg.seed, "denoiser", self.state.step)
-            rows = torch.from_numpy(
-                draw_rows(own_clips, len(clip_index) - own_clips, cfg.batch_size, cfg.replay_fraction, generator)
-            )
-            clip = latents[torch.from_numpy(clip_index[rows.numpy()])]  # (B, K+1, C, h, w)
+            rows = draw_rows(own_clips, len(clip_index) - own_clips, cfg.batch_size, cfg.replay_fraction, generator)
+            clip = latents[torch.from_numpy(clip_index[rows])]  # (B, K+1, C, h, w)
             first, future = clip[:, 0], clip[:, 1:]
             # Drawn on the CPU from the step's generator: the same draws on every device.
             noise = torch.randn(future.shape, generator=generator).to(self.device)
