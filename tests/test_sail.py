@@ -19,6 +19,7 @@ from inverse_dynamics.model import InverseDynamics
 from robot_io.config_io import dataclass_to_dict
 from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.errors import InputError
+from video_planner.control_eval import mean_steps_solved
 from video_planner.hub import weights_digest
 from video_planner.planner import VideoPlanner
 from video_planner.sail.filtering import filter_rollouts
@@ -103,6 +104,7 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
 
     text = report.read_text()
     assert "| 0 | **" in text and "| 1 | **" in text
+    assert f"{two_episode_dataset} replayed (0.5 of each batch, rollout clips paced to them)" in text
     assert (output / "success_vs_iteration.png").stat().st_size > 0
     assert (output / "plan_vs_execution.mp4").stat().st_size > 0
 
@@ -113,6 +115,11 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
     assert finished_eval.stat().st_mtime_ns == written  # a finished iteration is not even re-summarised
     with pytest.raises(InputError, match="other settings \\(filter changed\\)"):
         run_sail(replace(settings, filter="oracle"), output, show_progress=False)
+
+
+def test_steps_per_solved_episode_leave_failures_out():
+    rows = [{"success": True, "steps": 80}, {"success": False, "steps": 500}, {"success": True, "steps": 100}]
+    assert mean_steps_solved(rows) == 90.0 and mean_steps_solved(rows[1:2]) is None
 
 
 def test_the_learned_filter_keeps_what_the_detector_calls_solved(tiny_run, text_encoder, tmp_path):

@@ -215,7 +215,15 @@ def summarize(rows: list[dict], settings: ControlEvalSettings, idm_tasks) -> dic
         "episodes": len(rows),
         "mean_seconds_per_episode": seconds,
         "mean_steps": float(np.mean([r["steps"] for r in rows])),
+        "mean_steps_solved": mean_steps_solved(rows),
     }
+
+
+def mean_steps_solved(rows: list[dict]) -> float | None:
+    """How long the solved episodes took on average (None when none was solved): how fast a planner does
+    the task, which success rates alone hide."""
+    steps = [r["steps"] for r in rows if r["success"]]
+    return float(np.mean(steps)) if steps else None
 
 
 def markdown_table(summary: dict) -> str:
@@ -232,7 +240,9 @@ def markdown_table(summary: dict) -> str:
         f"| **mean** | **{100 * summary['mean_success']:.1f} %** | " + " | " * len(cameras) + f"{summary['episodes']} |"
     )
     timing = ", ".join(f"{k} {v:.2f} s" for k, v in summary["mean_seconds_per_episode"].items())
-    lines.append(f"\nmean per episode: {summary['mean_steps']:.0f} steps; {timing}")
+    solved = summary.get("mean_steps_solved")
+    solved_text = f" ({solved:.0f} per solved episode)" if solved is not None else ""
+    lines.append(f"\nmean per episode: {summary['mean_steps']:.0f} steps{solved_text}; {timing}")
     return "\n".join(lines)
 
 

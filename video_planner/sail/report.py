@@ -10,6 +10,7 @@ import numpy as np
 
 from robot_io.atomic_dir import write_text_atomic
 from robot_io.dataset_io import read_episodes
+from video_planner.control_eval import mean_steps_solved
 from video_planner.sail.filtering import read_filter_result
 from video_planner.sail.settings import SailSettings
 from video_planner.video_io import write_video
@@ -45,7 +46,15 @@ def _percent(x: float) -> str:
 
 
 def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
-    header = ["iteration", "mean success", *settings.tasks, "rollouts solved", "kept", "detector precision / recall"]
+    header = [
+        "iteration",
+        "mean success",
+        *settings.tasks,
+        "steps per solved episode",
+        "rollouts solved",
+        "kept",
+        "detector precision / recall",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for it in iterations:
         tasks = [_percent(it["eval"]["tasks"][t]["success"]) for t in settings.tasks]
@@ -54,7 +63,9 @@ def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
         kept = str(f["kept"]) if f else "–"
         detector = f["detector"] if f else None
         scores = f"{detector['precision']:.2f} / {detector['recall']:.2f}" if detector else "–"
-        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *tasks, solved, kept, scores]
+        steps = mean_steps_solved(it["rows"])
+        pace = "–" if steps is None else f"{steps:.0f}"
+        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *tasks, pace, solved, kept, scores]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -92,6 +103,13 @@ def _grid_video(settings: SailSettings, iterations: list[dict], path: Path) -> N
     write_video(path, grid[::2], fps=20)
 
 
+def _replay_text(settings: SailSettings) -> str:
+    if not settings.replay:
+        return ""
+    pace = ", rollout clips paced to them" if settings.match_replay_pace else ""
+    return f" with {', '.join(settings.replay)} replayed ({settings.replay_fraction:g} of each batch{pace})"
+
+
 def write_report(settings: SailSettings, output: Path) -> None:
     iterations = _iterations(output, settings)
     if not iterations:
@@ -104,12 +122,13 @@ def write_report(settings: SailSettings, output: Path) -> None:
             "# SAIL report",
             "",
             f"Tasks: {', '.join(settings.tasks)}. Planner: {settings.planner}; prior: {prior}; IDM: {settings.idm}.",
-            f"Filter: {settings.filter}; fine-tune: {settings.finetune}; {settings.rollouts} rollouts per task and "
-            f"iteration; evaluation on {settings.eval_seeds} fixed scene seeds per camera "
-            f"({', '.join(settings.cameras)}), never used for rollouts.",
+            f"Filter: {settings.filter}; fine-tune: {settings.finetune}{_replay_text(settings)}; "
+            f"{settings.rollouts} rollouts per task and iteration; evaluation on {settings.eval_seeds} fixed scene "
+            f"seeds per camera ({', '.join(settings.cameras)}), never used for rollouts.",
             "",
-            "Success is measured on the evaluation seeds with the iteration's models; rollouts solved, kept and the "
-            "detector's precision / recall (against the simulator's labels) are about that iteration's rollouts.",
+            "Success and steps per solved episode are measured on the evaluation seeds with the iteration's models; "
+            "rollouts solved, kept and the detector's precision / recall (against the simulator's labels) are about "
+            "that iteration's rollouts.",
             "",
             markdown_table(settings, iterations),
             "",
