@@ -45,27 +45,24 @@ def _percent(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def _task_cell(iteration: dict, task: str) -> str:
+    """Success on the task, and the mean steps of its solved episodes in brackets."""
+    steps = mean_steps_solved([r for r in iteration["rows"] if r["task"] == task])
+    success = _percent(iteration["eval"]["tasks"][task]["success"])
+    return success if steps is None else f"{success} ({steps:.0f} steps)"
+
+
 def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
-    header = [
-        "iteration",
-        "mean success",
-        *settings.tasks,
-        "steps per solved episode",
-        "rollouts solved",
-        "kept",
-        "detector precision / recall",
-    ]
+    header = ["iteration", "mean success", *settings.tasks, "rollouts solved", "kept", "detector precision / recall"]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for it in iterations:
-        tasks = [_percent(it["eval"]["tasks"][t]["success"]) for t in settings.tasks]
+        tasks = [_task_cell(it, t) for t in settings.tasks]
         f = it["filter"]
         solved = f"{f['oracle_successes']} / {f['rollouts']}" if f else "–"
         kept = str(f["kept"]) if f else "–"
         detector = f["detector"] if f else None
         scores = f"{detector['precision']:.2f} / {detector['recall']:.2f}" if detector else "–"
-        steps = mean_steps_solved(it["rows"])
-        pace = "–" if steps is None else f"{steps:.0f}"
-        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *tasks, pace, solved, kept, scores]
+        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *tasks, solved, kept, scores]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -126,9 +123,9 @@ def write_report(settings: SailSettings, output: Path) -> None:
             f"{settings.rollouts} rollouts per task and iteration; evaluation on {settings.eval_seeds} fixed scene "
             f"seeds per camera ({', '.join(settings.cameras)}), never used for rollouts.",
             "",
-            "Success and steps per solved episode are measured on the evaluation seeds with the iteration's models; "
-            "rollouts solved, kept and the detector's precision / recall (against the simulator's labels) are about "
-            "that iteration's rollouts.",
+            "Success (and in brackets the mean steps of the solved episodes) is measured on the evaluation seeds with "
+            "the iteration's models; rollouts solved, kept and the detector's precision / recall (against the "
+            "simulator's labels) are about that iteration's rollouts.",
             "",
             markdown_table(settings, iterations),
             "",
