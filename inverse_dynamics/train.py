@@ -112,9 +112,9 @@ class InverseDynamicsTrainer:
         self.output.mkdir(parents=True, exist_ok=True)
         self.model.train()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="inverse dynamics", disable=not self.show_progress)
+        own, replay = self.samples.own_rows, len(self.samples) - self.samples.own_rows
         while self.step < cfg.steps:
             generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
-            own, replay = self.samples.own_rows, len(self.samples) - self.samples.own_rows
             rows = draw_rows(own, replay, cfg.batch_size, cfg.replay_fraction, generator)
             batch = self.samples.batch(rows, cfg.shift_pixels, generator)
             prediction = self.model(batch["frames"], batch["targets"], batch["states"])  # (B, k, A) normalised

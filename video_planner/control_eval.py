@@ -240,7 +240,7 @@ def markdown_table(summary: dict) -> str:
         f"| **mean** | **{100 * summary['mean_success']:.1f} %** | " + " | " * len(cameras) + f"{summary['episodes']} |"
     )
     timing = ", ".join(f"{k} {v:.2f} s" for k, v in summary["mean_seconds_per_episode"].items())
-    solved = summary.get("mean_steps_solved")
+    solved = summary["mean_steps_solved"]
     solved_text = f" ({solved:.0f} per solved episode)" if solved is not None else ""
     lines.append(f"\nmean per episode: {summary['mean_steps']:.0f} steps{solved_text}; {timing}")
     return "\n".join(lines)
