@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
+import torch
 
 from robot_io.errors import InputError
 from video_planner.frame_bank import FrameBank
 from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
-from video_planner.sail.success_train_config import SuccessTrainConfig
-from video_planner.sail.train_success import detection_scores, train_success_detector
+from video_planner.sail.success_train_config import NEGATIVE_KINDS, SuccessTrainConfig
+from video_planner.sail.train_success import _pairs, detection_scores, ranking_auroc, train_success_detector
 
 TINY = SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=32)
 
@@ -36,6 +37,15 @@ def test_learned_filter_beats_chance_on_a_labelled_set(bank, detector):
     assert ((p >= 0.5) == labels).mean() >= 5 / 6
     scores = detection_scores(detector, bank)
     assert (scores["episodes"], scores["oracle_successes"], scores["recall"]) == (2, 2, 1.0)
+    assert scores["auroc"] is None  # both episodes are solved: nothing to rank them against
+
+
+def test_ranking_auroc_counts_ordered_pairs():
+    solved = np.array([True, True, False, False])
+    assert ranking_auroc(np.array([0.9, 0.8, 0.1, 0.2]), solved) == 1.0
+    assert ranking_auroc(np.array([0.1, 0.2, 0.9, 0.8]), solved) == 0.0
+    assert ranking_auroc(np.array([0.5, 0.9, 0.5, 0.1]), solved) == 0.875  # 3 of 4 pairs above, 1 tie
+    assert ranking_auroc(np.array([0.3, 0.3, 0.3, 0.3]), solved) == 0.5
 
 
 def test_save_load_gives_the_same_probabilities(bank, detector, tmp_path, text_encoder):
@@ -62,3 +72,43 @@ def test_bad_input(bank, text_encoder, tmp_path):
     detector = SuccessDetector(TINY, text_encoder)
     with pytest.raises(InputError, match="one first image, one last image and one instruction"):
         detector.probabilities([np.zeros((32, 32, 3), np.uint8)], [], ["press the button"])
+
+
+def _three_episode_bank() -> FrameBank:
+    """Two solved episodes of different tasks and one failed one, 10 frames each."""
+    lengths = np.array([10, 10, 10])
+    return FrameBank(
+        frames=torch.zeros(30, 3, 8, 8, dtype=torch.uint8),
+        states=np.zeros((30, 1), np.float32),
+        actions=np.zeros((30, 1), np.float32),
+        starts=np.array([0, 10, 20]),
+        lengths=lengths,
+        instructions=["open the door", "close the drawer", "open the door"],
+        cameras=["corner"] * 3,
+        seeds=[0, 1, 2],
+        successes=np.array([True, True, False]),
+    )
+
+
+@pytest.mark.parametrize("kind", NEGATIVE_KINDS)
+def test_negatives_are_drawn_only_of_the_configured_kind(kind):
+    bank = _three_episode_bank()
+    firsts, lasts, instructions, labels = _pairs(
+        bank, 64, SuccessTrainConfig(negatives=(kind,)), np.random.default_rng(0)
+    )
+    negative = labels.numpy() == 0
+    episode = firsts[negative] // 10
+    own_instruction = np.array([bank.instructions[e] for e in episode])
+    mismatched = own_instruction != np.array(instructions)[negative]
+    ending = lasts[negative] == firsts[negative] + 9
+    assert negative.sum() == 32
+    assert (episode == 2).all() == (kind == "failed")
+    assert mismatched.all() == (kind == "other-instruction") and mismatched.any() == (kind == "other-instruction")
+    assert ending.all() == (kind != "early") and (lasts[negative] - firsts[negative] < 5).all() == (kind == "early")
+
+
+def test_unknown_negative_kind_is_refused():
+    with pytest.raises(InputError, match="unknown negative kinds \\['late'\\]; choose from early, failed, other-inst"):
+        SuccessTrainConfig(negatives=("early", "late"))
+    with pytest.raises(InputError, match="unknown negative kinds \\(none given\\)"):
+        SuccessTrainConfig(negatives=())

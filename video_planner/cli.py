@@ -196,15 +196,14 @@ def _train_success(args: argparse.Namespace) -> None:
     from video_planner.sail.train_success import detection_scores, train_success_detector
 
     config = SuccessDetectorConfig(image_size=args.image_size)
-    names = [f.name for f in dataclasses.fields(SuccessTrainConfig)]
-    train_config = SuccessTrainConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
+    train_config = SuccessTrainConfig(**_flag_values(args, SuccessTrainConfig))
     bank = FrameBank.merge([FrameBank.load(d, config.image_size) for d in args.dataset])
     detector = train_success_detector(bank, config, train_config)
     detector.save_pretrained(args.output)
     print(f"success detector: {args.output}")
     for heldout in args.heldout or []:
         scores = detection_scores(detector, FrameBank.load(heldout, config.image_size))
-        print(f"{heldout}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items()))
+        print(f"{heldout}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if v is not None))
 
 
 def _plan(args: argparse.Namespace) -> None:

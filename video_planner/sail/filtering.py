@@ -58,7 +58,7 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
         "oracle_successes": int(oracle.sum()),
         "kept": int(keep.sum()),
         "kept_oracle_successes": int((keep & oracle).sum()),
-        "detector": None if probabilities is None else verdict_scores(probabilities >= threshold, oracle),
+        "detector": None if probabilities is None else verdict_scores(probabilities, oracle, threshold),
         "per_task": {
             task: {
                 "rollouts": int(mine.sum()),

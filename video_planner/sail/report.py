@@ -52,8 +52,20 @@ def _task_cell(iteration: dict, task: str) -> str:
     return success if steps is None else f"{success} ({steps:.0f} steps)"
 
 
+def _detector_cell(scores: dict) -> str:
+    auroc = scores.get("auroc")  # None when the rollouts hold one outcome only; absent in runs before it existed
+    return f"{scores['precision']:.2f} / {scores['recall']:.2f} / " + ("–" if auroc is None else f"{auroc:.2f}")
+
+
 def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
-    header = ["iteration", "mean success", *settings.tasks, "rollouts solved", "kept", "detector precision / recall"]
+    header = [
+        "iteration",
+        "mean success",
+        *settings.tasks,
+        "rollouts solved",
+        "kept",
+        "detector precision / recall / AUROC",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for it in iterations:
         tasks = [_task_cell(it, t) for t in settings.tasks]
@@ -61,7 +73,7 @@ def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
         solved = f"{f['oracle_successes']} / {f['rollouts']}" if f else "–"
         kept = str(f["kept"]) if f else "–"
         detector = f["detector"] if f else None
-        scores = f"{detector['precision']:.2f} / {detector['recall']:.2f}" if detector else "–"
+        scores = _detector_cell(detector) if detector else "–"
         row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *tasks, solved, kept, scores]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -124,8 +136,8 @@ def write_report(settings: SailSettings, output: Path) -> None:
             f"seeds per camera ({', '.join(settings.cameras)}), never used for rollouts.",
             "",
             "Success (and in brackets the mean steps of the solved episodes) is measured on the evaluation seeds with "
-            "the iteration's models; rollouts solved, kept and the detector's precision / recall (against the "
-            "simulator's labels) are about that iteration's rollouts.",
+            "the iteration's models; rollouts solved, kept and the detector's precision / recall / AUROC (against "
+            "the simulator's labels) are about that iteration's rollouts.",
             "",
             markdown_table(settings, iterations),
             "",

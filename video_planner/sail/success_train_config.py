@@ -2,6 +2,11 @@
 
 from dataclasses import dataclass
 
+from robot_io.errors import InputError
+
+# What a "not solved" training pair can be; see `train_success`.
+NEGATIVE_KINDS = ("early", "failed", "other-instruction")
+
 
 @dataclass(frozen=True)
 class SuccessTrainConfig:
@@ -10,4 +15,15 @@ class SuccessTrainConfig:
     learning_rate: float = 1e-3
     shift_pixels: int = 4  # same random shift for both frames of a pair
     early_fraction: float = 0.5  # "not done yet" frames come from the first half of an episode
+    # Mismatched instructions ("other-instruction") sharpen the detector on the tasks it was trained on but
+    # cost it its ranking on unseen ones (README, "The learned success detector on rollouts").
+    negatives: tuple[str, ...] = ("early", "failed")
     seed: int = 0
+
+    def __post_init__(self):
+        unknown = sorted(set(self.negatives) - set(NEGATIVE_KINDS))
+        if unknown or not self.negatives:
+            raise InputError(
+                f"success training: unknown negative kinds {unknown or '(none given)'}; choose from "
+                f"{', '.join(NEGATIVE_KINDS)}"
+            )

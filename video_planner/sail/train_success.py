@@ -1,9 +1,10 @@
 """Training the success detector from episodes whose outcome is known (demos, labelled rollouts).
 
 Every batch is half successes, half failures. A success is an episode's first frame with one of its last
-three frames, for a solved episode. A failure is one of: an early frame of an episode (the task not done
-yet), a solved episode under another task's instruction (so the instruction matters), or the ending of
-an episode that failed (when the data has any).
+three frames, for a solved episode. A failure is drawn evenly from the configured kinds:
+    early              an early frame of a solved episode (the task not done yet)
+    failed             the ending of an episode that failed (when the data has any)
+    other-instruction  a solved episode under another task's instruction (so the instruction matters)
 """
 
 import numpy as np
@@ -20,7 +21,7 @@ from video_planner.sail.success_train_config import SuccessTrainConfig
 from video_planner.text_encoder import TextEncoder
 
 
-def _pairs(bank: FrameBank, batch_size: int, early_fraction: float, rng: np.random.Generator):
+def _pairs(bank: FrameBank, batch_size: int, train_config: SuccessTrainConfig, rng: np.random.Generator):
     """Frame indices and instructions of one balanced batch. -> first (B,), last (B,), instructions, labels (B,)"""
     solved = np.flatnonzero(bank.successes)
     failed = np.flatnonzero(~bank.successes)
@@ -30,8 +31,8 @@ def _pairs(bank: FrameBank, batch_size: int, early_fraction: float, rng: np.rand
     firsts, lasts, instructions, labels = [], [], [], []
     for i in range(batch_size):
         positive = i < batch_size // 2
-        kind = "success" if positive else rng.choice(["early", "other instruction", "failed"])
-        if kind == "failed" and len(failed) == 0 or kind == "other instruction" and len(distinct) < 2:
+        kind = "success" if positive else str(rng.choice(train_config.negatives))
+        if kind == "failed" and len(failed) == 0 or kind == "other-instruction" and len(distinct) < 2:
             kind = "early"
         episode = int(rng.choice(failed if kind == "failed" else solved))
         start, length = int(bank.starts[episode]), int(bank.lengths[episode])
@@ -40,10 +41,10 @@ def _pairs(bank: FrameBank, batch_size: int, early_fraction: float, rng: np.rand
         if kind == "success":
             last = max(start, end - int(rng.integers(0, 3)))
         elif kind == "early":
-            last = start + int(rng.integers(0, max(1, int(early_fraction * length))))
+            last = start + int(rng.integers(0, max(1, int(train_config.early_fraction * length))))
         else:
             last = end
-        if kind == "other instruction":
+        if kind == "other-instruction":
             instruction = str(rng.choice([d for d in distinct if d != instruction]))
         firsts.append(start)
         lasts.append(last)
@@ -72,7 +73,7 @@ def train_success_detector(
     optimizer = torch.optim.AdamW(detector.net.parameters(), lr=train_config.learning_rate)
     bar = tqdm(range(train_config.steps), desc="success detector", disable=not show_progress)
     for _ in bar:
-        firsts, lasts, instructions, labels = _pairs(bank, train_config.batch_size, train_config.early_fraction, rng)
+        firsts, lasts, instructions, labels = _pairs(bank, train_config.batch_size, train_config, rng)
         first, last = random_shift(
             bank.frames[firsts], bank.frames[lasts], train_config.shift_pixels, generator
         )  # (B, 3, S, S) each
@@ -86,16 +87,18 @@ def train_success_detector(
 
 @torch.no_grad()
 def detection_scores(detector: SuccessDetector, bank: FrameBank, threshold: float = 0.5) -> dict:
-    """Precision and recall of the detector's verdict on each episode (first frame, last frame) against the
-    episodes' recorded outcomes, the oracle labels."""
+    """The detector's verdict on each episode (first frame, last frame) scored against the episodes'
+    recorded outcomes, the oracle labels."""
     firsts = torch.from_numpy(bank.starts)
     lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
     probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions)))
-    return verdict_scores(probabilities.numpy() >= threshold, bank.successes)
+    return verdict_scores(probabilities.numpy(), bank.successes, threshold)
 
 
-def verdict_scores(predicted: np.ndarray, actual: np.ndarray) -> dict:
-    """Precision and recall of success verdicts (B,) bool against the oracle's (B,) bool."""
+def verdict_scores(probabilities: np.ndarray, actual: np.ndarray, threshold: float) -> dict:
+    """Precision, recall and accuracy of the verdicts `probabilities >= threshold` (B,) against the oracle's
+    (B,) bool, and the AUROC of the probabilities: how well they rank, whatever the threshold."""
+    predicted = probabilities >= threshold
     true_positives = int((predicted & actual).sum())
     return {
         "episodes": len(actual),
@@ -104,4 +107,16 @@ def verdict_scores(predicted: np.ndarray, actual: np.ndarray) -> dict:
         "precision": true_positives / max(1, int(predicted.sum())),
         "recall": true_positives / max(1, int(actual.sum())),
         "accuracy": float((predicted == actual).mean()),
+        "auroc": ranking_auroc(probabilities, actual),
     }
+
+
+def ranking_auroc(scores: np.ndarray, actual: np.ndarray) -> float | None:
+    """Chance that a random solved episode scores above a random failed one (ties count half); 0.5 is a
+    coin, 1.0 a perfect ranking. None when either outcome is missing. scores, actual: (B,)"""
+    solved, failed = scores[actual], scores[~actual]
+    if len(solved) == 0 or len(failed) == 0:
+        return None
+    above = (solved[:, None] > failed[None, :]).mean()
+    ties = (solved[:, None] == failed[None, :]).mean()
+    return float(above + ties / 2)
