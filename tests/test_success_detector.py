@@ -112,3 +112,14 @@ def test_unknown_negative_kind_is_refused():
         SuccessTrainConfig(negatives=("early", "late"))
     with pytest.raises(InputError, match="unknown negative kinds \\(none given\\)"):
         SuccessTrainConfig(negatives=())
+
+
+def test_score_success_prints_all_episodes_then_each_task(bank, detector, two_episode_dataset, tmp_path, capsys):
+    from video_planner.cli import main
+
+    detector.save_pretrained(tmp_path / "detector")
+    args = ["score-success", "--detector", str(tmp_path / "detector"), "--dataset", str(two_episode_dataset)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = "episodes 2, oracle_successes 2, predicted_successes 2, precision 1, recall 1, accuracy 1"
+    assert lines == [f"{two_episode_dataset}: {expected}", f"    button-press-topdown: {expected}"]

@@ -9,6 +9,7 @@
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
     vp train-success --dataset outputs/datasets/metaworld_mt50_prior --output outputs/success/mt50
+    vp score-success --detector outputs/success/mt50 --dataset outputs/eval/avdc11-recorded/rollouts
     vp sail --tasks drawer-close,reach-wall --planner ... --idm ... --filter learned --detector ... --output ...
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
@@ -193,7 +194,7 @@ def _train_success(args: argparse.Namespace) -> None:
     from video_planner.frame_bank import FrameBank
     from video_planner.sail.success_detector import SuccessDetectorConfig
     from video_planner.sail.success_train_config import SuccessTrainConfig
-    from video_planner.sail.train_success import detection_scores, train_success_detector
+    from video_planner.sail.train_success import train_success_detector
 
     config = SuccessDetectorConfig(image_size=args.image_size)
     train_config = SuccessTrainConfig(**_flag_values(args, SuccessTrainConfig))
@@ -202,8 +203,30 @@ def _train_success(args: argparse.Namespace) -> None:
     detector.save_pretrained(args.output)
     print(f"success detector: {args.output}")
     for heldout in args.heldout or []:
-        scores = detection_scores(detector, FrameBank.load(heldout, config.image_size))
-        print(f"{heldout}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if v is not None))
+        _print_detection_scores(heldout, detector, [heldout], threshold=0.5)
+
+
+def _score_success(args: argparse.Namespace) -> None:
+    from video_planner.sail.success_detector import SuccessDetector
+
+    detector = SuccessDetector.from_pretrained(args.detector)
+    _print_detection_scores(" + ".join(args.dataset), detector, args.dataset, args.threshold)
+
+
+def _print_detection_scores(name: str, detector, datasets: list[str], threshold: float) -> None:
+    """One line for all episodes of `datasets`, then one per task."""
+    from video_planner.frame_bank import FrameBank
+    from video_planner.sail.train_success import detection_scores
+
+    bank = FrameBank.merge([FrameBank.load(d, detector.config.image_size) for d in datasets])
+    scores = detection_scores(detector, bank, threshold)
+    print(f"{name}: {_scores_line(scores)}")
+    for task, task_scores in scores["per_task"].items():
+        print(f"    {task}: {_scores_line(task_scores)}")
+
+
+def _scores_line(scores: dict) -> str:
+    return ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if k != "per_task" and v is not None)
 
 
 def _plan(args: argparse.Namespace) -> None:
@@ -339,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_flags(p, SuccessTrainConfig)
     p.add_argument("--output", required=True, type=Path, help="detector directory")
     p.set_defaults(run=_train_success)
+
+    p = sub.add_parser("score-success", help="a success detector's precision, recall and AUROC on labelled episodes")
+    p.add_argument("--detector", required=True, help="detector directory or Hub repo id")
+    p.add_argument("--dataset", required=True, action="append", help="demos or rollouts with outcomes; repeat")
+    p.add_argument("--threshold", type=float, default=0.5, help="P(success) at or above which a verdict is 'solved'")
+    p.set_defaults(run=_score_success)
 
     p = sub.add_parser("plan", help="imagine a video plan from an image and an instruction")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")

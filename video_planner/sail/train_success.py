@@ -88,11 +88,17 @@ def train_success_detector(
 @torch.no_grad()
 def detection_scores(detector: SuccessDetector, bank: FrameBank, threshold: float = 0.5) -> dict:
     """The detector's verdict on each episode (first frame, last frame) scored against the episodes'
-    recorded outcomes, the oracle labels."""
+    recorded outcomes, the oracle labels: over all episodes, and under "per_task" for each task, since a
+    filter keeps or drops rollouts of one task against each other."""
     firsts = torch.from_numpy(bank.starts)
     lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
     probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions)))
-    return verdict_scores(probabilities.numpy(), bank.successes, threshold)
+    tasks = np.array([task_of_instruction(i) for i in bank.instructions])
+    per_task = {
+        task: verdict_scores(probabilities.numpy()[tasks == task], bank.successes[tasks == task], threshold)
+        for task in sorted(set(tasks))
+    }
+    return verdict_scores(probabilities.numpy(), bank.successes, threshold) | {"per_task": per_task}
 
 
 def verdict_scores(probabilities: np.ndarray, actual: np.ndarray, threshold: float) -> dict:
