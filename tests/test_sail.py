@@ -133,12 +133,16 @@ def test_the_learned_filter_keeps_what_the_detector_calls_solved(tiny_run, text_
         [e.images[0] for e in episodes], [e.images[-1] for e in episodes], [e.instruction for e in episodes]
     )
     threshold = float(np.sort(expected)[1])  # exactly one of the two rollouts reaches it
-    result = filter_rollouts(rollouts, tmp_path / "a" / "kept", "learned", detector, threshold, 32)
+    result = filter_rollouts(rollouts, tmp_path / "a" / "kept", "learned", detector, 32, threshold)
     assert [v["probability"] for v in result["verdicts"]] == [round(float(p), 4) for p in expected]
+    assert [v["kept"] for v in result["verdicts"]] == list(expected >= threshold)
     assert result["kept"] == 1 and open_dataset(tmp_path / "a" / "kept").meta.total_episodes == 1
     assert result["detector"]["episodes"] == 2 and result["detector"]["predicted_successes"] == 1
-    nothing = filter_rollouts(rollouts, tmp_path / "b" / "kept", "learned", detector, 1.01, 32)
+    nothing = filter_rollouts(rollouts, tmp_path / "b" / "kept", "learned", detector, 32, 1.01)
     assert nothing["kept"] == 0 and not (tmp_path / "b" / "kept").exists()
+    # The rollouts are of one task: half of them is the one rated likelier solved, whatever the threshold.
+    top = filter_rollouts(rollouts, tmp_path / "c" / "kept", "learned", detector, 32, 1.01, keep_fraction=0.5)
+    assert [v["kept"] for v in top["verdicts"]] == [bool(p == expected.max()) for p in expected]
 
 
 def _rows(eval_dir):
@@ -160,6 +164,10 @@ def test_bad_input_stops_before_any_rollout(tmp_path, models):
         _settings(models, prior=None, prior_strength=0.3)
     with pytest.raises(InputError, match="seeds per camera must be in"):
         _settings(models, rollouts=2002, cameras=("corner", "corner2"))
+    with pytest.raises(InputError, match="needs --filter learned and a value in \\(0, 1\\], got --filter none"):
+        _settings(models, keep_fraction=0.25)
+    with pytest.raises(InputError, match="got --filter learned --keep-fraction 0.0"):
+        _settings(models, filter="learned", detector=str(tmp_path), keep_fraction=0.0)
     with pytest.raises(InputError, match="--match-replay-pace needs --replay"):
         _settings(models, match_replay_pace=True)
     with pytest.raises(InputError, match="replay_fraction must lie in \\(0, 1\\), got 1.0"):

@@ -6,7 +6,13 @@ from robot_io.errors import InputError
 from video_planner.frame_bank import FrameBank
 from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
 from video_planner.sail.success_train_config import NEGATIVE_KINDS, SuccessTrainConfig
-from video_planner.sail.train_success import _pairs, detection_scores, ranking_auroc, train_success_detector
+from video_planner.sail.train_success import (
+    _pairs,
+    detection_scores,
+    ranking_auroc,
+    top_share,
+    train_success_detector,
+)
 
 TINY = SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=32)
 
@@ -123,3 +129,13 @@ def test_score_success_prints_all_episodes_then_each_task(bank, detector, two_ep
     lines = capsys.readouterr().out.splitlines()
     expected = "episodes 2, oracle_successes 2, predicted_successes 2, precision 1, recall 1, accuracy 1"
     assert lines == [f"{two_episode_dataset}: {expected}", f"    button-press-topdown: {expected}"]
+    assert main([*args, "--keep-fraction", "0.5"]) == 0  # one of the task's two episodes
+    assert "predicted_successes 1, precision 1, recall 0.5" in capsys.readouterr().out
+
+
+def test_top_share_keeps_a_share_of_each_task_rounded_up():
+    probabilities = np.array([0.1, 0.9, 0.5, 0.2, 0.3])
+    tasks = np.array(["door-open", "door-open", "door-open", "reach", "reach"])
+    np.testing.assert_array_equal(top_share(probabilities, tasks, 0.5), [False, True, True, False, True])
+    np.testing.assert_array_equal(top_share(probabilities, tasks, 0.1), [False, True, False, False, True])
+    assert top_share(probabilities, tasks, 1.0).all()

@@ -210,16 +210,18 @@ def _score_success(args: argparse.Namespace) -> None:
     from video_planner.sail.success_detector import SuccessDetector
 
     detector = SuccessDetector.from_pretrained(args.detector)
-    _print_detection_scores(" + ".join(args.dataset), detector, args.dataset, args.threshold)
+    _print_detection_scores(" + ".join(args.dataset), detector, args.dataset, args.threshold, args.keep_fraction)
 
 
-def _print_detection_scores(name: str, detector, datasets: list[str], threshold: float) -> None:
+def _print_detection_scores(
+    name: str, detector, datasets: list[str], threshold: float, keep_fraction: float | None = None
+) -> None:
     """One line for all episodes of `datasets`, then one per task."""
     from video_planner.frame_bank import FrameBank
     from video_planner.sail.train_success import detection_scores
 
     bank = FrameBank.merge([FrameBank.load(d, detector.config.image_size) for d in datasets])
-    scores = detection_scores(detector, bank, threshold)
+    scores = detection_scores(detector, bank, threshold, keep_fraction)
     print(f"{name}: {_scores_line(scores)}")
     for task, task_scores in scores["per_task"].items():
         print(f"    {task}: {_scores_line(task_scores)}")
@@ -367,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", required=True, help="detector directory or Hub repo id")
     p.add_argument("--dataset", required=True, action="append", help="demos or rollouts with outcomes; repeat")
     p.add_argument("--threshold", type=float, default=0.5, help="P(success) at or above which a verdict is 'solved'")
+    p.add_argument("--keep-fraction", type=float, help="verdicts as `vp sail --keep-fraction`: the top share per task")
     p.set_defaults(run=_score_success)
 
     p = sub.add_parser("plan", help="imagine a video plan from an image and an instruction")

@@ -2,7 +2,10 @@
 
     none     every rollout
     oracle   the simulator's success flag
-    learned  the success detector's verdict on (first frame, last frame, instruction): no simulator oracle
+    learned  the success detector's verdict on (first frame, last frame, instruction): no simulator oracle.
+             Either every rollout at or above a probability threshold, or (`keep_fraction`) that share of
+             each task's rollouts, the ones the detector rates likeliest solved: on tasks it never saw, its
+             probabilities rank better than they are calibrated (README, "Ranking, per task")
 
 The kept rollouts are copied into their own LeRobotDataset (with their planned frames) in one atomic
 append; `filter.json`, written after it, marks the step done and holds every verdict and, when a detector
@@ -18,7 +21,7 @@ import numpy as np
 from robot_io.atomic_dir import write_text_atomic
 from robot_io.dataset_io import read_end_frames, read_episodes
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
-from video_planner.sail.train_success import verdict_scores
+from video_planner.sail.train_success import top_share, verdict_scores
 
 FILTER_FILE = "filter.json"
 
@@ -29,7 +32,15 @@ def read_filter_result(iteration_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, threshold: float, image_size: int):
+def filter_rollouts(
+    rollouts: Path,
+    kept: Path,
+    filter_name: str,
+    detector,
+    image_size: int,
+    threshold: float = 0.5,
+    keep_fraction: float | None = None,
+):
     """Writes the kept rollouts of the dataset `rollouts` to `kept` (no dataset when none is kept) and
     `filter.json` next to it; returns that file's content. Reruns after a crash start the copy over."""
     finished = read_filter_result(kept.parent)
@@ -37,15 +48,15 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
         return finished
     rows = recorded_rows(open_rollout_store(rollouts, image_size))
     oracle = np.array([row["success"] for row in rows], dtype=bool)
-    probabilities = None
+    tasks = np.array([row["task"] for row in rows])
+    probabilities = verdicts = None
     if detector is not None:
         firsts, lasts, instructions = read_end_frames(rollouts)
         probabilities = detector.probabilities(list(firsts), list(lasts), instructions)
-    keep = {
-        "none": np.ones_like(oracle),
-        "oracle": oracle,
-        "learned": None if probabilities is None else probabilities >= threshold,
-    }[filter_name]
+        verdicts = (
+            probabilities >= threshold if keep_fraction is None else top_share(probabilities, tasks, keep_fraction)
+        )
+    keep = {"none": np.ones_like(oracle), "oracle": oracle, "learned": verdicts}[filter_name]
     shutil.rmtree(kept, ignore_errors=True)
     kept.parent.mkdir(parents=True, exist_ok=True)
     if keep.any():
@@ -58,15 +69,15 @@ def filter_rollouts(rollouts: Path, kept: Path, filter_name: str, detector, thre
         "oracle_successes": int(oracle.sum()),
         "kept": int(keep.sum()),
         "kept_oracle_successes": int((keep & oracle).sum()),
-        "detector": None if probabilities is None else verdict_scores(probabilities, oracle, threshold),
+        "detector": None if probabilities is None else verdict_scores(verdicts, oracle, probabilities),
         "per_task": {
             task: {
                 "rollouts": int(mine.sum()),
                 "oracle_successes": int((mine & oracle).sum()),
                 "kept": int((mine & keep).sum()),
             }
-            for task in sorted({row["task"] for row in rows})
-            for mine in [np.array([row["task"] == task for row in rows])]
+            for task in sorted(set(tasks))
+            for mine in [tasks == task]
         },
         "verdicts": [
             {"task": row["task"], "camera": row["camera"], "seed": row["seed"], "success": bool(oracle[i])}

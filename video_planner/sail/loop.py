@@ -101,8 +101,9 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
                 here / "kept",
                 settings.filter,
                 detector,
-                settings.threshold,
                 idm.config.image_size,
+                settings.threshold,
+                settings.keep_fraction,
             )
             write_report(settings, output)
         if result["kept"]:

@@ -112,6 +112,14 @@ def _grid_video(settings: SailSettings, iterations: list[dict], path: Path) -> N
     write_video(path, grid[::2], fps=20)
 
 
+def _filter_text(settings: SailSettings) -> str:
+    if settings.filter != "learned":
+        return ""
+    if settings.keep_fraction is None:
+        return f" (detector {settings.detector}, P(success) ≥ {settings.threshold:g})"
+    return f" (detector {settings.detector}, the top {settings.keep_fraction:.0%} of each task's rollouts)"
+
+
 def _replay_text(settings: SailSettings) -> str:
     if not settings.replay:
         return ""
@@ -131,7 +139,8 @@ def write_report(settings: SailSettings, output: Path) -> None:
             "# SAIL report",
             "",
             f"Tasks: {', '.join(settings.tasks)}. Planner: {settings.planner}; prior: {prior}; IDM: {settings.idm}.",
-            f"Filter: {settings.filter}; fine-tune: {settings.finetune}{_replay_text(settings)}; "
+            f"Filter: {settings.filter}{_filter_text(settings)}; "
+            f"fine-tune: {settings.finetune}{_replay_text(settings)}; "
             f"{settings.rollouts} rollouts per task and iteration; evaluation on {settings.eval_seeds} fixed scene "
             f"seeds per camera ({', '.join(settings.cameras)}), never used for rollouts.",
             "",

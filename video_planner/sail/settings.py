@@ -44,6 +44,7 @@ class SailSettings:
     filter: str = "oracle"
     detector: str | None = None  # success detector directory, for --filter learned (and its scores)
     threshold: float = 0.5  # detector probability above which a rollout counts as solved
+    keep_fraction: float | None = None  # learned filter: keep this share of each task's rollouts, the likeliest
     finetune: str = "both"
     planner_steps: int = 1000
     planner_learning_rate: float = 2e-5
@@ -81,6 +82,11 @@ class SailSettings:
             raise InputError("--match-replay-pace needs --replay, the demo datasets to take the pace from")
         if self.filter == "learned" and self.detector is None:
             raise InputError("--filter learned needs --detector, a success detector directory (vp train-success)")
+        if self.keep_fraction is not None and (self.filter != "learned" or not 0.0 < self.keep_fraction <= 1.0):
+            raise InputError(
+                f"--keep-fraction ranks the learned filter's verdicts: it needs --filter learned and a value in "
+                f"(0, 1], got --filter {self.filter} --keep-fraction {self.keep_fraction}"
+            )
         if self.rollouts < 1 or self.rollouts % len(self.cameras):
             raise InputError(
                 f"rollouts per task ({self.rollouts}) must be a positive multiple of the {len(self.cameras)} cameras"

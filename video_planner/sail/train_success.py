@@ -7,6 +7,8 @@ three frames, for a solved episode. A failure is drawn evenly from the configure
     other-instruction  a solved episode under another task's instruction (so the instruction matters)
 """
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -86,25 +88,30 @@ def train_success_detector(
 
 
 @torch.no_grad()
-def detection_scores(detector: SuccessDetector, bank: FrameBank, threshold: float = 0.5) -> dict:
+def detection_scores(
+    detector: SuccessDetector, bank: FrameBank, threshold: float = 0.5, keep_fraction: float | None = None
+) -> dict:
     """The detector's verdict on each episode (first frame, last frame) scored against the episodes'
     recorded outcomes, the oracle labels: over all episodes, and under "per_task" for each task, since a
-    filter keeps or drops rollouts of one task against each other."""
+    filter keeps or drops rollouts of one task against each other. Verdicts as the learned filter gives
+    them: P(success) >= `threshold`, or with `keep_fraction` the top share of each task's episodes."""
     firsts = torch.from_numpy(bank.starts)
     lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
-    probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions)))
+    probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions))).numpy()
     tasks = np.array([task_of_instruction(i) for i in bank.instructions])
+    predicted = probabilities >= threshold if keep_fraction is None else top_share(probabilities, tasks, keep_fraction)
+    actual = bank.successes
     per_task = {
-        task: verdict_scores(probabilities.numpy()[tasks == task], bank.successes[tasks == task], threshold)
+        task: verdict_scores(predicted[mine], actual[mine], probabilities[mine])
         for task in sorted(set(tasks))
+        for mine in [tasks == task]
     }
-    return verdict_scores(probabilities.numpy(), bank.successes, threshold) | {"per_task": per_task}
+    return verdict_scores(predicted, actual, probabilities) | {"per_task": per_task}
 
 
-def verdict_scores(probabilities: np.ndarray, actual: np.ndarray, threshold: float) -> dict:
-    """Precision, recall and accuracy of the verdicts `probabilities >= threshold` (B,) against the oracle's
-    (B,) bool, and the AUROC of the probabilities: how well they rank, whatever the threshold."""
-    predicted = probabilities >= threshold
+def verdict_scores(predicted: np.ndarray, actual: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Precision, recall and accuracy of success verdicts (B,) bool against the oracle's (B,) bool, and the
+    AUROC of the probabilities (B,) behind them: how well they rank, whatever the cut."""
     true_positives = int((predicted & actual).sum())
     return {
         "episodes": len(actual),
@@ -115,6 +122,16 @@ def verdict_scores(probabilities: np.ndarray, actual: np.ndarray, threshold: flo
         "accuracy": float((predicted == actual).mean()),
         "auroc": ranking_auroc(probabilities, actual),
     }
+
+
+def top_share(probabilities: np.ndarray, tasks: np.ndarray, fraction: float) -> np.ndarray:
+    """The `fraction` of each task's rollouts with the highest probabilities (rounded up, so at least one).
+    probabilities, tasks: (B,) -> (B,) bool"""
+    chosen = np.zeros(len(probabilities), dtype=bool)
+    for task in set(tasks):
+        mine = np.flatnonzero(tasks == task)
+        chosen[mine[np.argsort(-probabilities[mine], kind="stable")[: math.ceil(fraction * len(mine))]]] = True
+    return chosen
 
 
 def ranking_auroc(scores: np.ndarray, actual: np.ndarray) -> float | None:
