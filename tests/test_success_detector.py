@@ -131,6 +131,8 @@ def test_score_success_prints_all_episodes_then_each_task(bank, detector, two_ep
     assert lines == [f"{two_episode_dataset}: {expected}", f"    button-press-topdown: {expected}"]
     assert main([*args, "--keep-fraction", "0.5"]) == 0  # one of the task's two episodes
     assert "predicted_successes 1, precision 1, recall 0.5" in capsys.readouterr().out
+    assert main([*args, "--keep-fraction", "1.5"]) == 2
+    assert "error: keep fraction must lie in (0, 1], got 1.5" in capsys.readouterr().err
 
 
 def test_top_share_keeps_a_share_of_each_task_rounded_up():

@@ -21,7 +21,7 @@ import numpy as np
 from robot_io.atomic_dir import write_text_atomic
 from robot_io.dataset_io import read_end_frames, read_episodes
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
-from video_planner.sail.train_success import top_share, verdict_scores
+from video_planner.sail.train_success import detector_verdicts, verdict_scores
 
 FILTER_FILE = "filter.json"
 
@@ -53,9 +53,7 @@ def filter_rollouts(
     if detector is not None:
         firsts, lasts, instructions = read_end_frames(rollouts)
         probabilities = detector.probabilities(list(firsts), list(lasts), instructions)
-        verdicts = (
-            probabilities >= threshold if keep_fraction is None else top_share(probabilities, tasks, keep_fraction)
-        )
+        verdicts = detector_verdicts(probabilities, tasks, threshold, keep_fraction)
     keep = {"none": np.ones_like(oracle), "oracle": oracle, "learned": verdicts}[filter_name]
     shutil.rmtree(kept, ignore_errors=True)
     kept.parent.mkdir(parents=True, exist_ok=True)

@@ -99,8 +99,7 @@ def detection_scores(
     lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
     probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions))).numpy()
     tasks = np.array([task_of_instruction(i) for i in bank.instructions])
-    predicted = probabilities >= threshold if keep_fraction is None else top_share(probabilities, tasks, keep_fraction)
-    actual = bank.successes
+    predicted, actual = detector_verdicts(probabilities, tasks, threshold, keep_fraction), bank.successes
     per_task = {
         task: verdict_scores(predicted[mine], actual[mine], probabilities[mine])
         for task in sorted(set(tasks))
@@ -122,6 +121,18 @@ def verdict_scores(predicted: np.ndarray, actual: np.ndarray, probabilities: np.
         "accuracy": float((predicted == actual).mean()),
         "auroc": ranking_auroc(probabilities, actual),
     }
+
+
+def detector_verdicts(
+    probabilities: np.ndarray, tasks: np.ndarray, threshold: float, keep_fraction: float | None
+) -> np.ndarray:
+    """Which episodes the learned filter calls solved: P(success) >= `threshold`, or with `keep_fraction` that
+    share of each task's episodes. probabilities, tasks: (B,) -> (B,) bool"""
+    if keep_fraction is None:
+        return probabilities >= threshold
+    if not 0.0 < keep_fraction <= 1.0:
+        raise InputError(f"keep fraction must lie in (0, 1], got {keep_fraction}")
+    return top_share(probabilities, tasks, keep_fraction)
 
 
 def top_share(probabilities: np.ndarray, tasks: np.ndarray, fraction: float) -> np.ndarray:
