@@ -82,13 +82,12 @@ def test_bad_input(bank, text_encoder, tmp_path):
 
 def _three_episode_bank() -> FrameBank:
     """Two solved episodes of different tasks and one failed one, 10 frames each."""
-    lengths = np.array([10, 10, 10])
     return FrameBank(
         frames=torch.zeros(30, 3, 8, 8, dtype=torch.uint8),
         states=np.zeros((30, 1), np.float32),
         actions=np.zeros((30, 1), np.float32),
         starts=np.array([0, 10, 20]),
-        lengths=lengths,
+        lengths=np.array([10, 10, 10]),
         instructions=["open the door", "close the drawer", "open the door"],
         cameras=["corner"] * 3,
         seeds=[0, 1, 2],
