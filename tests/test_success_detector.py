@@ -99,7 +99,7 @@ def _three_episode_bank() -> FrameBank:
 def test_negatives_are_drawn_only_of_the_configured_kind(kind):
     bank = _three_episode_bank()
     firsts, lasts, instructions, labels = _pairs(
-        bank, 64, SuccessTrainConfig(negatives=(kind,)), np.random.default_rng(0)
+        bank, SuccessTrainConfig(batch_size=64, negatives=(kind,)), np.random.default_rng(0)
     )
     negative = labels.numpy() == 0
     episode = firsts[negative] // 10

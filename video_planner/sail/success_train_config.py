@@ -15,8 +15,8 @@ class SuccessTrainConfig:
     learning_rate: float = 1e-3
     shift_pixels: int = 4  # same random shift for both frames of a pair
     early_fraction: float = 0.5  # "not done yet" frames come from the first half of an episode
-    # Mismatched instructions ("other-instruction") sharpen the detector on the tasks it was trained on but
-    # cost it its ranking on unseen ones (README, "The learned success detector on rollouts").
+    # Mismatched instructions ("other-instruction") are opt-in: in a small screen they seemed to cost the
+    # detector its ranking on unseen tasks, within seed noise (README, "The learned success detector on rollouts").
     negatives: tuple[str, ...] = ("early", "failed")
     seed: int = 0
 

@@ -23,7 +23,7 @@ from video_planner.sail.success_train_config import SuccessTrainConfig
 from video_planner.text_encoder import TextEncoder
 
 
-def _pairs(bank: FrameBank, batch_size: int, train_config: SuccessTrainConfig, rng: np.random.Generator):
+def _pairs(bank: FrameBank, train_config: SuccessTrainConfig, rng: np.random.Generator):
     """Frame indices and instructions of one balanced batch. -> first (B,), last (B,), instructions, labels (B,)"""
     solved = np.flatnonzero(bank.successes)
     failed = np.flatnonzero(~bank.successes)
@@ -31,8 +31,8 @@ def _pairs(bank: FrameBank, batch_size: int, train_config: SuccessTrainConfig, r
         raise InputError("the success detector needs at least one solved episode to learn from")
     distinct = sorted(set(bank.instructions))
     firsts, lasts, instructions, labels = [], [], [], []
-    for i in range(batch_size):
-        positive = i < batch_size // 2
+    for i in range(train_config.batch_size):
+        positive = i < train_config.batch_size // 2
         kind = "success" if positive else str(rng.choice(train_config.negatives))
         if kind == "failed" and len(failed) == 0 or kind == "other-instruction" and len(distinct) < 2:
             kind = "early"
@@ -75,7 +75,7 @@ def train_success_detector(
     optimizer = torch.optim.AdamW(detector.net.parameters(), lr=train_config.learning_rate)
     bar = tqdm(range(train_config.steps), desc="success detector", disable=not show_progress)
     for _ in bar:
-        firsts, lasts, instructions, labels = _pairs(bank, train_config.batch_size, train_config, rng)
+        firsts, lasts, instructions, labels = _pairs(bank, train_config, rng)
         first, last = random_shift(
             bank.frames[firsts], bank.frames[lasts], train_config.shift_pixels, generator
         )  # (B, 3, S, S) each
