@@ -5,6 +5,7 @@
     vp bench render [--image-size 64]
     vp bench collect [--recipe datasets/metaworld_avdc11.toml --episodes-per-camera 1]
     vp bench gpu [--random-weights]
+    vp bench compose [--minilm-files DIR]
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
@@ -74,6 +75,10 @@ def _bench(args: argparse.Namespace) -> None:
 
         report = bench_gpu(args.random_weights, args.minilm_files, args.train_batches, args.compile_batch)
         print(write_report(report, args.output))
+    elif args.what == "compose":
+        from video_planner.bench_compose import bench_compose, write_report
+
+        print(write_report(bench_compose(args.minilm_files, args.steps, args.device), args.output))
     else:
         from video_planner.bench_quality import bench_objective
 
@@ -422,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--train-batches", type=int, nargs="+", default=[8, 32, 128])
     g.add_argument("--compile-batch", type=int, help="also time `denoiser.compile()` (train at this batch, plan)")
     g.add_argument("--output", type=Path, default=Path("outputs/bench-gpu"))
+    m = bench.add_parser("compose", help="plan latency alone vs PA / IPA with a planner or AnimateDiff prior, CUDA")
+    m.add_argument("--minilm-files", type=Path, help="MiniLM config.json + tokenizer files (default: the package's)")
+    m.add_argument("--steps", type=int, nargs="+", default=[10, 25], help="numbers of sampling steps to time")
+    m.add_argument("--device", default="cuda", help="cpu only to try the script")
+    m.add_argument("--output", type=Path, default=Path("outputs/bench-compose"))
     p.set_defaults(run=_bench)
     return parser
 
