@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from robot_io.errors import InputError
-from video_planner.bench_gpu import INSTRUCTION, _seconds, random_weight_configs
+from video_planner.bench_gpu import INSTRUCTION, median_seconds, random_weight_configs
 from video_planner.composition import ComposedDenoiser
 from video_planner.config import AutoencoderConfig, PlannerConfig, preset
 from video_planner.planner import VideoPlanner
@@ -83,7 +83,7 @@ def _latency_rows(planner: VideoPlanner, prior, steps_list) -> list[dict]:
     for steps in steps_list:
         for name, denoiser in denoisers.items():
             plan = lambda d=denoiser, s=steps: planner.plan(image, INSTRUCTION, steps=s, seed=0, denoiser=d)  # noqa: E731
-            rows.append({"steps": steps, "denoiser": name, "s_per_plan": _seconds(plan, planner.device, 5, 1)})
+            rows.append({"steps": steps, "denoiser": name, "s_per_plan": median_seconds(plan, planner.device, 5, 1)})
     return rows
 
 

@@ -39,7 +39,7 @@ SD_VAE_ARCHITECTURE = {
 INSTRUCTION = "open the door"
 
 
-def _seconds(fn, device: torch.device, repeats: int, warmup: int = 3) -> float:
+def median_seconds(fn, device: torch.device, repeats: int, warmup: int = 3) -> float:
     """Median wall time of `fn` with the device drained before and after each call."""
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     for _ in range(warmup):
@@ -58,7 +58,7 @@ def matmul_tflops(device: torch.device, n: int = 8192) -> float:
     """The bf16 n×n×n matrix-product rate of this device: the MFU denominator."""
     a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
     b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    seconds = _seconds(lambda: a @ b, device, repeats=10)
+    seconds = median_seconds(lambda: a @ b, device, repeats=10)
     return 2 * n**3 / seconds / 1e12
 
 
@@ -120,7 +120,7 @@ def bench_train(
     cuda = planner.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    seconds = _seconds(step, planner.device, repeats=10)
+    seconds = median_seconds(step, planner.device, repeats=10)
     tflops = flops / seconds / 1e12
     return {
         "batch": batch_size,
@@ -139,10 +139,10 @@ def bench_plan_latency(planner: VideoPlanner, steps_list=(5, 10, 20, 50, 100)) -
     rows = []
     for steps in steps_list:
         plan = lambda s=steps: planner.plan(image, INSTRUCTION, steps=s, seed=0)  # noqa: E731
-        seconds = _seconds(plan, planner.device, repeats=5, warmup=1)
+        seconds = median_seconds(plan, planner.device, repeats=5, warmup=1)
         rows.append({"steps": steps, "num_samples": 1, "s_per_plan": seconds})
     batch = lambda: planner.plan(image, INSTRUCTION, num_samples=8, seed=0)  # noqa: E731
-    batched = _seconds(batch, planner.device, repeats=5, warmup=1)
+    batched = median_seconds(batch, planner.device, repeats=5, warmup=1)
     rows.append({"steps": planner.config.sampling_steps, "num_samples": 8, "s_per_plan": batched})
     return rows
 
@@ -156,7 +156,7 @@ def bench_compiled(config: PlannerConfig, peak_tflops: float, batch_size: int, d
 
     def plan_seconds():
         plan = lambda: planner.plan(image, INSTRUCTION, seed=0)  # noqa: E731
-        return _seconds(plan, device, repeats=5, warmup=3)
+        return median_seconds(plan, device, repeats=5, warmup=3)
 
     eager_train = bench_train(planner, batch_size, peak_tflops)
     eager_plan = plan_seconds()
