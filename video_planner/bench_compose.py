@@ -12,7 +12,6 @@ the timings are those of the real models while the plans themselves mean nothing
 composition with γ = 0 in PA plans exactly what the planner alone plans, on the device.
 """
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from robot_io.errors import InputError
-from video_planner.bench_gpu import INSTRUCTION, median_seconds, random_weight_configs
+from video_planner.bench_gpu import INSTRUCTION, median_seconds, random_weight_configs, save_report
 from video_planner.composition import ComposedDenoiser
 from video_planner.config import AutoencoderConfig, PlannerConfig, preset
 from video_planner.planner import VideoPlanner
@@ -157,8 +156,4 @@ def markdown_report(report: dict) -> str:
 
 
 def write_report(report: dict, output: Path) -> str:
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "bench_compose.json").write_text(json.dumps(report, indent=2))
-    text = markdown_report(report)
-    (output / "bench_compose.md").write_text(text + "\n")
-    return text
+    return save_report(report, markdown_report(report), output, "bench_compose")

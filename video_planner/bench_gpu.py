@@ -281,9 +281,13 @@ def markdown_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(report: dict, output: Path) -> str:
+def save_report(report: dict, text: str, output: Path, name: str) -> str:
+    """`report` as `output/<name>.json` beside its markdown `text` in `output/<name>.md`; returns the text."""
     output.mkdir(parents=True, exist_ok=True)
-    (output / "bench_gpu.json").write_text(json.dumps(report, indent=2))
-    text = markdown_report(report)
-    (output / "bench_gpu.md").write_text(text + "\n")
+    (output / f"{name}.json").write_text(json.dumps(report, indent=2))
+    (output / f"{name}.md").write_text(text + "\n")
     return text
+
+
+def write_report(report: dict, output: Path) -> str:
+    return save_report(report, markdown_report(report), output, "bench_gpu")
