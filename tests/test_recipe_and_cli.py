@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from robot_io.errors import InputError
 from robot_io.metaworld_tasks import AVDC11_TASKS
@@ -74,6 +75,15 @@ def test_cli_help_lists_every_subcommand():
         assert command in result.stdout
     assert "--recipe" in vp("collect", "--help").stdout
     assert "--image-size" in vp("bench", "render", "--help").stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")
+def test_gpu_benchmarks_refuse_a_machine_without_cuda_in_one_line():
+    for what, hint in (("gpu", "`vp bench train-step`"), ("compose", "--device cpu")):
+        result = vp("bench", what)
+        assert result.returncode == 2
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert f"error: vp bench {what} needs a CUDA device" in result.stderr and hint in result.stderr
 
 
 def test_cli_summary_reports_tasks_and_expert_failures(two_episode_dataset):
