@@ -1,10 +1,12 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from robot_io.errors import InputError
 from video_planner.frame_bank import FrameBank
-from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
+from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig, frames_to_unit
 from video_planner.sail.success_train_config import NEGATIVE_KINDS, SuccessTrainConfig
 from video_planner.sail.train_success import (
     _pairs,
@@ -65,6 +67,23 @@ def test_save_load_gives_the_same_probabilities(bank, detector, tmp_path, text_e
     assert loaded.trained_tasks == ("button-press-topdown",)
 
 
+def test_an_ensemble_averages_members_trained_from_their_own_seeds(bank, detector, text_encoder, tmp_path):
+    config = SuccessTrainConfig(steps=150, batch_size=16, learning_rate=2e-3)
+    pair = dataclasses.replace(TINY, ensemble_size=2)
+    ensemble = train_success_detector(bank, pair, config, text_encoder=text_encoder, show_progress=False)
+    torch.testing.assert_close(ensemble.members[0].state_dict(), detector.members[0].state_dict())  # member 0: seed 0
+    assert not torch.equal(ensemble.members[1].head[0].weight, ensemble.members[0].head[0].weight)
+    first, last = bank.frames[bank.starts], bank.frames[bank.starts + bank.lengths - 1]  # (B, 3, S, S) each
+    text = ensemble.instruction_vectors(list(bank.instructions))
+    with torch.no_grad():
+        each = [torch.sigmoid(net(frames_to_unit(first), frames_to_unit(last), text)) for net in ensemble.members]
+        torch.testing.assert_close(ensemble(first, last, list(bank.instructions)), (each[0] + each[1]) / 2)
+    ensemble.save_pretrained(tmp_path / "ensemble")
+    loaded = SuccessDetector.from_pretrained(tmp_path / "ensemble")
+    assert loaded.config.ensemble_size == 2
+    torch.testing.assert_close(loaded.members.state_dict(), ensemble.members.state_dict())
+
+
 def test_bad_input(bank, text_encoder, tmp_path):
     unsolved = FrameBank(**{**bank.__dict__, "successes": np.zeros_like(bank.successes)})
     with pytest.raises(InputError, match="at least one solved episode"):
@@ -73,6 +92,8 @@ def test_bad_input(bank, text_encoder, tmp_path):
         train_success_detector(bank, SuccessDetectorConfig(), SuccessTrainConfig(steps=1), text_encoder=text_encoder)
     with pytest.raises(InputError, match="missing config.json, model.safetensors"):
         SuccessDetector.from_pretrained(tmp_path)
+    with pytest.raises(InputError, match="ensemble_size must be >= 1, got 0"):
+        dataclasses.replace(TINY, ensemble_size=0)
     with pytest.raises(InputError, match="image_size 36 must be divisible by 8"):
         SuccessDetectorConfig(image_size=36, encoder_channels=(8, 16))
     detector = SuccessDetector(TINY, text_encoder)

@@ -201,7 +201,7 @@ def _train_success(args: argparse.Namespace) -> None:
     from video_planner.sail.success_train_config import SuccessTrainConfig
     from video_planner.sail.train_success import train_success_detector
 
-    config = SuccessDetectorConfig(image_size=args.image_size)
+    config = SuccessDetectorConfig(image_size=args.image_size, ensemble_size=args.ensemble_size)
     train_config = SuccessTrainConfig(**_flag_values(args, SuccessTrainConfig))
     bank = FrameBank.merge([FrameBank.load(d, config.image_size) for d in args.dataset])
     detector = train_success_detector(bank, config, train_config)
@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, action="append", help="demos or rollouts with outcomes; repeat")
     p.add_argument("--heldout", action="append", help="print precision/recall on this dataset; repeat")
     p.add_argument("--image-size", type=int, default=64)
+    p.add_argument(
+        "--ensemble-size", type=int, default=1, help="member nets, each trained from its own seed; P is their mean"
+    )
     _add_dataclass_flags(p, SuccessTrainConfig)
     p.add_argument("--output", required=True, type=Path, help="detector directory")
     p.set_defaults(run=_train_success)

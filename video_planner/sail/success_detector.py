@@ -4,9 +4,11 @@ what the instruction asked? No simulator oracle and no VLM service are needed on
     detector = SuccessDetector.from_pretrained("outputs/success/avdc11")
     p = detector.probabilities(first_frames, last_frames, instructions)    # (B,) in [0, 1]
 
-It sees the first and the last frame through one shared conv encoder (the inverse-dynamics one, with
-coordinate channels), fuses them with their difference, and lets the instruction (mean-pooled MiniLM
+Each member net sees the first and the last frame through one shared conv encoder (the inverse-dynamics one,
+with coordinate channels), fuses them with their difference, and lets the instruction (mean-pooled MiniLM
 tokens) scale the fused channels (FiLM), so the same change can count for one instruction and not another.
+A detector is an ensemble of `ensemble_size` such nets trained alone from different seeds; its P(success) is
+their mean, whose ranking of unseen tasks' rollouts moves less with the seed than one net's does.
 """
 
 from dataclasses import dataclass, field
@@ -31,15 +33,18 @@ CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 @dataclass(frozen=True)
 class SuccessDetectorConfig(VersionedConfig):
-    CURRENT_VERSION: ClassVar[int] = 1
+    CURRENT_VERSION: ClassVar[int] = 2  # 2: weights of several member nets
 
     image_size: int = 64
     encoder_channels: tuple[int, ...] = (32, 64, 128)  # stride-2 conv stages, shared by both frames
     hidden_dim: int = 256
+    ensemble_size: int = 1  # member nets, each trained alone from its own seed
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     config_version: int = CURRENT_VERSION
 
     def __post_init__(self):
+        if self.ensemble_size < 1:
+            raise InputError(f"success detector: ensemble_size must be >= 1, got {self.ensemble_size}")
         if self.image_size % 2 ** (len(self.encoder_channels) + 1):
             raise InputError(
                 f"success detector: image_size {self.image_size} must be divisible by "
@@ -68,12 +73,17 @@ class SuccessNet(nn.Module):
         return self.head(fused.flatten(1)).squeeze(1)
 
 
+def frames_to_unit(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames -> floats in [-1, 1], as the member nets see them."""
+    return frames.float() / 127.5 - 1.0
+
+
 class SuccessDetector(nn.Module):
     def __init__(self, config: SuccessDetectorConfig, text_encoder: TextEncoder | None = None):
         super().__init__()
         self.config = config
         self.text_encoder = text_encoder or TextEncoder(config.text_encoder)
-        self.net = SuccessNet(config, self.text_encoder.dim)
+        self.members = nn.ModuleList(SuccessNet(config, self.text_encoder.dim) for _ in range(config.ensemble_size))
         self.trained_tasks: tuple[str, ...] = ()
 
     def instruction_vectors(self, instructions: list[str]) -> torch.Tensor:
@@ -83,9 +93,9 @@ class SuccessDetector(nn.Module):
         return (tokens * weights).sum(1) / weights.sum(1)
 
     def forward(self, first: torch.Tensor, last: torch.Tensor, instructions: list[str]) -> torch.Tensor:
-        """Success logits from uint8 frames. first, last: (B, 3, S, S) uint8 -> (B,)"""
-        to_unit = lambda x: x.float() / 127.5 - 1.0  # noqa: E731
-        return self.net(to_unit(first), to_unit(last), self.instruction_vectors(instructions))
+        """P(success), the members' mean, from uint8 frames. first, last: (B, 3, S, S) uint8 -> (B,)"""
+        first, last, text = frames_to_unit(first), frames_to_unit(last), self.instruction_vectors(instructions)
+        return torch.stack([torch.sigmoid(net(first, last, text)) for net in self.members]).mean(0)
 
     @torch.no_grad()
     def probabilities(self, first_images, last_images, instructions: list[str]) -> np.ndarray:
@@ -95,14 +105,14 @@ class SuccessDetector(nn.Module):
         size = self.config.image_size
         first = torch.cat([camera_image_to_frame(image, size) for image in first_images])
         last = torch.cat([camera_image_to_frame(image, size) for image in last_images])
-        return torch.sigmoid(self(first, last, list(instructions))).numpy()
+        return self(first, last, list(instructions)).numpy()
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "SuccessDetector":
         directory = resolve_model_directory(path_or_repo_id, revision, "success-detector")
         require_files(directory, (CONFIG_FILE, WEIGHTS_FILE), "success-detector")
         detector = cls(SuccessDetectorConfig.load(directory / CONFIG_FILE))
-        detector.net.load_state_dict(load_file(directory / WEIGHTS_FILE))
+        detector.members.load_state_dict(load_file(directory / WEIGHTS_FILE))
         detector.trained_tasks = read_trained_tasks(directory)
         return detector.eval()
 
@@ -110,5 +120,5 @@ class SuccessDetector(nn.Module):
         """Writes config.json, model.safetensors and training_data.json (the tasks trained on) atomically."""
         with atomic_directory(Path(path)) as staging:
             self.config.save(staging / CONFIG_FILE)
-            save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, staging / WEIGHTS_FILE)
+            save_file({k: v.contiguous() for k, v in self.members.state_dict().items()}, staging / WEIGHTS_FILE)
             write_trained_tasks(staging, self.trained_tasks)

@@ -18,7 +18,7 @@ from inverse_dynamics.samples import random_shift
 from robot_io.errors import InputError
 from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.frame_bank import FrameBank
-from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
+from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig, frames_to_unit
 from video_planner.sail.success_train_config import SuccessTrainConfig
 from video_planner.text_encoder import TextEncoder
 
@@ -63,28 +63,39 @@ def train_success_detector(
     text_encoder: TextEncoder | None = None,
     show_progress: bool = True,
 ) -> SuccessDetector:
-    """A detector trained on `bank`, whose frames must be at `config.image_size` (defaults: both configs')."""
+    """A detector trained on `bank`, whose frames must be at `config.image_size` (defaults: both configs').
+    Member m of the ensemble trains alone, drawing its batches from seed `train_config.seed + m`."""
     config, train_config = config or SuccessDetectorConfig(), train_config or SuccessTrainConfig()
     if bank.frames.shape[-1] != config.image_size:
         raise InputError(f"bank frames are {bank.frames.shape[-1]} px; the detector expects {config.image_size}")
     torch.manual_seed(train_config.seed)
-    rng = np.random.default_rng(train_config.seed)
-    generator = torch.Generator().manual_seed(train_config.seed)
     detector = SuccessDetector(config, text_encoder).train()
     detector.trained_tasks = tuple(sorted({task_of_instruction(i) for i in bank.instructions}))
-    optimizer = torch.optim.AdamW(detector.net.parameters(), lr=train_config.learning_rate)
-    bar = tqdm(range(train_config.steps), desc="success detector", disable=not show_progress)
+    for member in range(config.ensemble_size):
+        _train_member(detector, member, bank, train_config, show_progress)
+    return detector.eval()
+
+
+def _train_member(
+    detector: SuccessDetector, member: int, bank: FrameBank, train_config: SuccessTrainConfig, show_progress: bool
+) -> None:
+    net, seed = detector.members[member], train_config.seed + member
+    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=train_config.learning_rate)
+    size = detector.config.ensemble_size
+    desc = "success detector" + (f" {member + 1}/{size}" if size > 1 else "")
+    bar = tqdm(range(train_config.steps), desc=desc, disable=not show_progress)
     for _ in bar:
         firsts, lasts, instructions, labels = _pairs(bank, train_config, rng)
         first, last = random_shift(
             bank.frames[firsts], bank.frames[lasts], train_config.shift_pixels, generator
         )  # (B, 3, S, S) each
-        loss = F.binary_cross_entropy_with_logits(detector(first, last, instructions), labels)
+        logits = net(frames_to_unit(first), frames_to_unit(last), detector.instruction_vectors(instructions))
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         bar.set_postfix(loss=f"{loss.item():.3f}")
-    return detector.eval()
 
 
 @torch.no_grad()
@@ -97,7 +108,7 @@ def detection_scores(
     them: P(success) >= `threshold`, or with `keep_fraction` the top share of each task's episodes."""
     firsts = torch.from_numpy(bank.starts)
     lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
-    probabilities = torch.sigmoid(detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions))).numpy()
+    probabilities = detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions)).numpy()
     tasks = np.array([task_of_instruction(i) for i in bank.instructions])
     predicted, actual = detector_verdicts(probabilities, tasks, threshold, keep_fraction), bank.successes
     per_task = {
