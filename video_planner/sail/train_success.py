@@ -79,6 +79,7 @@ def train_success_detector(
 def _train_member(
     detector: SuccessDetector, member: int, bank: FrameBank, train_config: SuccessTrainConfig, show_progress: bool
 ) -> None:
+    """Trains one member net on its own batches; the others, and the frozen text encoder, stay as they are."""
     net, seed = detector.members[member], train_config.seed + member
     rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(net.parameters(), lr=train_config.learning_rate)
