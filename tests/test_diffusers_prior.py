@@ -72,9 +72,7 @@ def planner(hub, tiny_planner_config, text_encoder):
         prediction_type="epsilon",
     )
     torch.manual_seed(0)
-    planner = VideoPlanner(config, text_encoder=text_encoder).eval()
-    planner.latent_scale.fill_(planner.autoencoder.config.scaling_factor)
-    return planner
+    return VideoPlanner(config, text_encoder=text_encoder).eval()
 
 
 def _inputs(planner):

@@ -12,6 +12,7 @@ the timings are those of the real models while the plans themselves mean nothing
 composition with γ = 0 in PA plans exactly what the planner alone plans, on the device.
 """
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 from robot_io.errors import InputError
 from video_planner.bench_gpu import INSTRUCTION, median_seconds, random_weight_configs, save_report
 from video_planner.composition import ComposedDenoiser
-from video_planner.config import AutoencoderConfig, PlannerConfig, preset
+from video_planner.config import PlannerConfig, preset
 from video_planner.planner import VideoPlanner
 
 # Stable Diffusion 1.5's UNet and text encoder (CLIP ViT-L/14's text tower); AnimateDiff v1-5's scheduler.
@@ -70,7 +71,7 @@ def random_animatediff_prior(text_dir: Path, vae_dir: Path, image_size: int, num
 
 def _animatediff_planner_config(gpu: PlannerConfig) -> PlannerConfig:
     """The gpu-animatediff preset over the random-weight parts of `gpu` (same VAE and text encoder)."""
-    autoencoder = AutoencoderConfig(pretrained=gpu.autoencoder.pretrained, normalization="scaling_factor")
+    autoencoder = dataclasses.replace(gpu.autoencoder, normalization="scaling_factor")
     return preset("gpu-animatediff", text_encoder=gpu.text_encoder, autoencoder=autoencoder)
 
 
@@ -126,7 +127,6 @@ def bench_compose(minilm_files: Path | None, steps_list=(10, 25), device: str = 
         del planner, prior
         torch.manual_seed(0)
         planner = VideoPlanner(_animatediff_planner_config(gpu)).to(device).eval()
-        planner.latent_scale.fill_(planner.autoencoder.config.scaling_factor)
         text_dir, vae_dir = Path(gpu.text_encoder.source), Path(gpu.autoencoder.pretrained)
         config = planner.config
         prior = random_animatediff_prior(text_dir, vae_dir, config.image_size, config.num_future_frames, device)

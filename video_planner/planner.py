@@ -69,7 +69,9 @@ class VideoPlanner(nn.Module):
         self.denoiser = VideoDenoiser(config, self.text_encoder.dim)
         channels = config.autoencoder.latent_channels
         self.register_buffer("latent_shift", torch.zeros(channels))
-        self.register_buffer("latent_scale", torch.ones(channels))
+        # Stable Diffusion's normalisation is fixed by the pretrained VAE; "data" is fitted when training starts.
+        scale = self.autoencoder.config.scaling_factor if config.autoencoder.normalization == "scaling_factor" else 1.0
+        self.register_buffer("latent_scale", torch.full((channels,), float(scale)))
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "VideoPlanner":
