@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from robot_io.config_io import VersionedConfig
-from robot_io.errors import InputError
+from foundation.config_io import VersionedConfig
+from foundation.errors import InputError
 
 
 @dataclass(frozen=True)

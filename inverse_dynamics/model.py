@@ -7,17 +7,17 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from inverse_dynamics.config import InverseDynamicsConfig
-from robot_io.atomic_dir import atomic_directory
-from robot_io.errors import InputError
-from video_planner.camera_image import camera_image_to_frame
-from video_planner.hub import (
+from foundation.atomic_dir import atomic_directory
+from foundation.camera_image import camera_image_to_frame
+from foundation.errors import InputError
+from foundation.hub import (
     push_model_directory,
     read_trained_tasks,
     require_files,
     resolve_model_directory,
     write_trained_tasks,
 )
+from inverse_dynamics.config import InverseDynamicsConfig
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 

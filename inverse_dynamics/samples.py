@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
+from foundation.errors import InputError
 from inverse_dynamics.config import InverseDynamicsConfig
-from robot_io.errors import InputError
-from video_planner.frame_bank import FrameBank
+from robot_io.frame_bank import FrameBank
 
 
 def load_chunk_samples(

@@ -20,17 +20,17 @@ from diffusers.optimization import get_scheduler
 from safetensors.torch import load_file
 from tqdm import tqdm
 
+from foundation.atomic_dir import atomic_directory
+from foundation.config_io import dataclass_to_dict
+from foundation.errors import InputError
+from foundation.replay import draw_rows
+from foundation.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
+from foundation.state_io import load_state, save_state
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
 from inverse_dynamics.samples import load_chunk_samples
 from inverse_dynamics.train_config import RESUMABLE_CHANGES, IDMTrainConfig
-from robot_io.atomic_dir import atomic_directory
-from robot_io.config_io import dataclass_to_dict
-from robot_io.errors import InputError
 from robot_io.metaworld_tasks import task_of_instruction
-from video_planner.replay import draw_rows
-from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
-from video_planner.state_io import load_state, save_state
 
 
 class InverseDynamicsTrainer:

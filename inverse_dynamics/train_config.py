@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from robot_io.errors import InputError
-from video_planner.train_config import check_replay
+from foundation.errors import InputError
+from foundation.replay_settings import check_replay
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from foundation.errors import InputError
 from robot_io.dataset_store import AtomicDatasetStore
 from robot_io.episode_format import Episode, episode_features
-from robot_io.errors import InputError
 from robot_io.metaworld_env import ACTION_NAMES, STATE_NAMES, MetaWorldEnv
 from robot_io.metaworld_expert import expert_policy
 from robot_io.recipe import CollectionRecipe

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+from foundation.errors import InputError
+from foundation.frames import resize_frames
 from robot_io.episode_format import (
     ACTION_KEY,
     CAMERA_KEY,
@@ -23,8 +25,6 @@ from robot_io.episode_format import (
     SUCCESS_KEY,
     Episode,
 )
-from robot_io.errors import InputError
-from robot_io.frames import resize_frames
 
 BACKENDS = ("lerobot", "decord")
 

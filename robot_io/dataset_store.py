@@ -2,7 +2,7 @@
 
 LeRobot keeps parquet writers open until `finalize()`; a process killed before that leaves files
 without footers and a dataset that no longer loads. Each `append()` therefore works on a copy
-(`.<name>.staging`), finalizes it, then swaps it in atomically (`robot_io.atomic_dir`). A JSON
+(`.<name>.staging`), finalizes it, then swaps it in atomically (`foundation.atomic_dir`). A JSON
 sidecar in `meta/` (e.g. collection progress) is committed in the same swap.
 """
 
@@ -19,7 +19,7 @@ import av
 from lerobot.configs.video import RGBEncoderConfig
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-from robot_io.atomic_dir import commit_directory, recover_directory, staging_path
+from foundation.atomic_dir import commit_directory, recover_directory, staging_path
 
 # decord (used to read raw mp4 clips for pretraining) cannot decode LeRobot's default AV1: record H.264.
 # At 64-128 px, chroma subsampling and lossy CRFs cost a lot (128 px, measured: yuv444p crf 18 gives

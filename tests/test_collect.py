@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robot_io.atomic_dir import exchange_directories
+from foundation.atomic_dir import exchange_directories
+from foundation.errors import InputError
 from robot_io.collect import PROGRESS_SIDECAR, collect, run_expert_episode
 from robot_io.dataset_io import open_dataset
 from robot_io.dataset_summary import episode_table
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
-from robot_io.errors import InputError
 from robot_io.metaworld_env import MetaWorldEnv
 from robot_io.metaworld_expert import expert_policy
 from robot_io.recipe import CollectionRecipe

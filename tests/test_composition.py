@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from foundation.errors import InputError
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
-from robot_io.errors import InputError
 from robot_io.types import Observation
-from video_planner.agent import Agent
-from video_planner.composition import ComposedDenoiser
-from video_planner.planner import VideoPlanner
+from video_planner.control.agent import Agent
+from video_planner.model.composition import ComposedDenoiser
+from video_planner.model.planner import VideoPlanner
 
 
 @pytest.fixture

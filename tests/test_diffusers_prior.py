@@ -8,11 +8,11 @@ import pytest
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, StableDiffusionPipeline, UNet2DConditionModel
 
-from robot_io.errors import InputError
-from video_planner.composition import ComposedDenoiser, load_planner
-from video_planner.config import AutoencoderConfig
-from video_planner.diffusers_prior import DiffusersVideoPrior
-from video_planner.planner import VideoPlanner
+from foundation.errors import InputError
+from video_planner.model.composition import ComposedDenoiser, load_planner
+from video_planner.model.config import AutoencoderConfig
+from video_planner.model.diffusers_prior import DiffusersVideoPrior
+from video_planner.model.planner import VideoPlanner
 
 CHANNELS = (32, 64)
 
@@ -124,8 +124,8 @@ def test_load_planner_composes_with_a_motion_adapter(hub, planner, tmp_path):
 
 
 def test_training_in_animatediff_latents_uses_the_vae_scaling_factor(planner, two_episode_dataset, tmp_path):
-    from video_planner.train import PlannerTrainer
-    from video_planner.train_config import TrainConfig
+    from video_planner.training.train import PlannerTrainer
+    from video_planner.training.train_config import TrainConfig
 
     train = TrainConfig(datasets=(str(two_episode_dataset),), steps=1, batch_size=2, warmup_steps=0)
     trained = VideoPlanner.from_pretrained(PlannerTrainer(planner.config, train, tmp_path, show_progress=False).run())

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from video_planner.evaluate import EvalSettings, evaluate_planner, psnr, ssim, write_report
-from video_planner.planner import VideoPlanner
+from video_planner.model.planner import VideoPlanner
+from video_planner.training.evaluate import EvalSettings, evaluate_planner, psnr, ssim, write_report
 
 
 def frames(seed: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
-from video_planner.planner import VideoPlanner
+from video_planner.model.planner import VideoPlanner
 
 INSTRUCTION = "open the door"
 

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from foundation.errors import InputError
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.evaluate import evaluate_idm
 from inverse_dynamics.model import InverseDynamics
 from inverse_dynamics.samples import load_chunk_samples
 from inverse_dynamics.train import InverseDynamicsTrainer
 from inverse_dynamics.train_config import IDMTrainConfig
-from robot_io.errors import InputError
 
 TINY = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=128)
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from foundation.errors import InputError
 from inverse_dynamics.data import InverseDynamicsDataset
 from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
-from robot_io.errors import InputError
-from video_planner.data import PlannerClipDataset
+from video_planner.training.data import PlannerClipDataset
 
 
 @pytest.fixture(scope="module")

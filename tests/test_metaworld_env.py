@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 from robot_io.metaworld_env import MetaWorldEnv
 from robot_io.metaworld_expert import expert_policy
 from robot_io.metaworld_tasks import AVDC11_TASKS, INSTRUCTIONS, resolve_task, resolve_tasks

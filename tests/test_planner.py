@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from robot_io.errors import InputError
-from video_planner.config import PlannerConfig, preset
-from video_planner.diffusion_loss import diffusion_loss
-from video_planner.planner import VideoPlanner, training_scheduler
+from foundation.errors import InputError
+from video_planner.model.config import PlannerConfig, preset
+from video_planner.model.planner import VideoPlanner, training_scheduler
+from video_planner.training.diffusion_loss import diffusion_loss
 
 
 @pytest.fixture

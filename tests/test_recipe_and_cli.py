@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 from robot_io.metaworld_tasks import AVDC11_TASKS
 from robot_io.recipe import CollectionRecipe
 

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
+from foundation.errors import InputError
+from foundation.replay import draw_rows, paced_strides
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.samples import load_chunk_samples
 from inverse_dynamics.train_config import IDMTrainConfig
 from robot_io.collect import collect
-from robot_io.errors import InputError
 from video_planner.cli import _flag_values, build_parser
-from video_planner.replay import draw_rows, paced_strides
-from video_planner.train import PlannerTrainer
-from video_planner.train_config import TrainConfig
+from video_planner.training.train import PlannerTrainer
+from video_planner.training.train_config import TrainConfig
 
 
 @pytest.fixture(scope="module")

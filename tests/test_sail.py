@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
+from foundation.config_io import dataclass_to_dict
+from foundation.errors import InputError
+from foundation.hub import weights_digest
 from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
-from robot_io.config_io import dataclass_to_dict
 from robot_io.dataset_io import open_dataset, read_episodes
-from robot_io.errors import InputError
-from video_planner.control_eval import mean_steps_solved
-from video_planner.hub import weights_digest
-from video_planner.planner import VideoPlanner
+from video_planner.control.closed_loop_eval import mean_steps_solved
+from video_planner.model.planner import VideoPlanner
 from video_planner.sail.filtering import filter_rollouts
 from video_planner.sail.loop import run_sail
 from video_planner.sail.settings import SailSettings

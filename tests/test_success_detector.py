@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from robot_io.errors import InputError
-from video_planner.frame_bank import FrameBank
+from foundation.errors import InputError
+from robot_io.frame_bank import FrameBank
 from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig, frames_to_unit
 from video_planner.sail.success_train_config import NEGATIVE_KINDS, SuccessTrainConfig
 from video_planner.sail.train_success import (

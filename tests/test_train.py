@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from robot_io.errors import InputError
-from video_planner.planner import VideoPlanner
-from video_planner.train import PlannerTrainer
-from video_planner.train_config import TrainConfig
+from foundation.errors import InputError
+from video_planner.model.planner import VideoPlanner
+from video_planner.training.train import PlannerTrainer
+from video_planner.training.train_config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_FLAGS = [
@@ -159,8 +159,8 @@ def test_pretrained_autoencoder_skips_its_stage_and_is_referenced_not_copied(
     download would be) with 8x downsampling; only the denoiser trains and the checkpoint points at the VAE."""
     from dataclasses import replace
 
-    from video_planner.config import AutoencoderConfig
-    from video_planner.models import build_autoencoder
+    from video_planner.model.config import AutoencoderConfig
+    from video_planner.model.networks import build_autoencoder
 
     vae_dir = tmp_path / "tiny-vae"
     build_autoencoder(AutoencoderConfig(block_out_channels=(8, 8, 16, 16))).save_pretrained(vae_dir)
@@ -187,7 +187,7 @@ def test_init_from_keeps_the_latent_space_and_trains_a_fresh_denoiser(
 ):
     from dataclasses import replace
 
-    from video_planner.config import AutoencoderConfig
+    from video_planner.model.config import AutoencoderConfig
 
     base = seconds_long_run(two_episode_dataset)
     source = PlannerTrainer(tiny_planner_config, base, tmp_path / "source", show_progress=False).run()

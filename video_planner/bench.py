@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from diffusers import UNet3DConditionModel
 
-from video_planner.config import preset
-from video_planner.diffusion_loss import diffusion_loss
-from video_planner.planner import VideoPlanner, training_scheduler
+from video_planner.model.config import preset
+from video_planner.model.planner import VideoPlanner, training_scheduler
+from video_planner.training.diffusion_loss import diffusion_loss
 
 
 def _seconds_per_step(step, repeats: int) -> float:

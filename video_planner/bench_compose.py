@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 from video_planner.bench_gpu import INSTRUCTION, median_seconds, random_weight_configs, save_report
-from video_planner.composition import ComposedDenoiser
-from video_planner.config import PlannerConfig, preset
-from video_planner.planner import VideoPlanner
+from video_planner.model.composition import ComposedDenoiser
+from video_planner.model.config import PlannerConfig, preset
+from video_planner.model.planner import VideoPlanner
 
 # Stable Diffusion 1.5's UNet and text encoder (CLIP ViT-L/14's text tower); AnimateDiff v1-5's scheduler.
 SD15_UNET = {
@@ -51,7 +51,7 @@ def random_animatediff_prior(text_dir: Path, vae_dir: Path, image_size: int, num
     from diffusers import AnimateDiffPipeline, AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
 
-    from video_planner.diffusers_prior import DiffusersVideoPrior
+    from video_planner.model.diffusers_prior import DiffusersVideoPrior
 
     tokenizer = AutoTokenizer.from_pretrained(text_dir)
     special = {"bos_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id}

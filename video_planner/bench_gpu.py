@@ -20,11 +20,11 @@ import torch
 from diffusers import AutoencoderKL
 from torch.utils.flop_counter import FlopCounterMode
 
-from robot_io.errors import InputError
-from video_planner.config import AutoencoderConfig, PlannerConfig, preset
-from video_planner.diffusion_loss import diffusion_loss
-from video_planner.planner import VideoPlanner, training_scheduler
-from video_planner.text_encoder import TextEncoderConfig
+from foundation.errors import InputError
+from video_planner.model.config import AutoencoderConfig, PlannerConfig, preset
+from video_planner.model.planner import VideoPlanner, training_scheduler
+from video_planner.model.text_encoder import TextEncoderConfig
+from video_planner.training.diffusion_loss import diffusion_loss
 
 # The architecture of stabilityai/sd-vae-ft-mse: four levels (8x downsampling) to 4 latent channels.
 SD_VAE_ARCHITECTURE = {

@@ -4,8 +4,8 @@ training objective (`vp bench objective`). Each prints its rows against a baseli
 import dataclasses
 from pathlib import Path
 
-from video_planner.evaluate import EvalSettings, evaluate_planner, task_means
-from video_planner.planner import VideoPlanner
+from video_planner.model.planner import VideoPlanner
+from video_planner.training.evaluate import EvalSettings, evaluate_planner, task_means
 
 
 def _comparison_table(result: dict, baseline: str) -> str:
@@ -57,8 +57,8 @@ def bench_objective(
     """Trains one denoiser per objective for `steps` steps in the latent space of `init_from` (same data order,
     same seed), then scores each on held-out clips against "epsilon, plain MSE", the DDPM default.
     Each run resumes if its directory already holds a checkpoint."""
-    from video_planner.train import PlannerTrainer
-    from video_planner.train_config import TrainConfig
+    from video_planner.training.train import PlannerTrainer
+    from video_planner.training.train_config import TrainConfig
 
     base = VideoPlanner.from_pretrained(init_from).config
     train_config = TrainConfig(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from robot_io.errors import InputError  # noqa: E402
+from foundation.errors import InputError  # noqa: E402
 
 
 def _collect(args: argparse.Namespace) -> None:
@@ -88,9 +88,9 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _train_planner(args: argparse.Namespace) -> None:
-    from video_planner.config import PlannerConfig, preset
-    from video_planner.train import PlannerTrainer
-    from video_planner.train_config import TrainConfig
+    from video_planner.model.config import PlannerConfig, preset
+    from video_planner.training.train import PlannerTrainer
+    from video_planner.training.train_config import TrainConfig
 
     config = PlannerConfig.load(args.config) if args.config else preset(args.preset)
     train_config = TrainConfig(datasets=tuple(args.dataset), **_flag_values(args, TrainConfig, skip=("datasets",)))
@@ -126,8 +126,8 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from inverse_dynamics.model import InverseDynamics
-    from video_planner.composition import resolve_device
-    from video_planner.control_eval import ORACLE, ControlEvalSettings, evaluate_control, markdown_table
+    from video_planner.control.closed_loop_eval import ORACLE, ControlEvalSettings, evaluate_control, markdown_table
+    from video_planner.model.composition import resolve_device
 
     settings = ControlEvalSettings(
         tasks=tuple(args.tasks.split(",")),
@@ -149,7 +149,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 def _load_planner(args: argparse.Namespace):
     """--planner on --device, composed with --prior when one is given."""
-    from video_planner.composition import load_planner
+    from video_planner.model.composition import load_planner
 
     composition = {"prior_strength": args.prior_strength}
     if args.composition_guidance is not None:
@@ -196,7 +196,7 @@ def _sail(args: argparse.Namespace) -> None:
 
 
 def _train_success(args: argparse.Namespace) -> None:
-    from video_planner.frame_bank import FrameBank
+    from robot_io.frame_bank import FrameBank
     from video_planner.sail.success_detector import SuccessDetectorConfig
     from video_planner.sail.success_train_config import SuccessTrainConfig
     from video_planner.sail.train_success import train_success_detector
@@ -222,7 +222,7 @@ def _print_detection_scores(
     name: str, detector, datasets: list[str], threshold: float, keep_fraction: float | None = None
 ) -> None:
     """One line for all episodes of `datasets`, then one per task."""
-    from video_planner.frame_bank import FrameBank
+    from robot_io.frame_bank import FrameBank
     from video_planner.sail.train_success import detection_scores
 
     bank = FrameBank.merge([FrameBank.load(d, detector.config.image_size) for d in datasets])
@@ -240,8 +240,8 @@ def _plan(args: argparse.Namespace) -> None:
     import numpy as np
     from PIL import Image
 
-    from video_planner.planner import VideoPlanner
-    from video_planner.video_io import write_video
+    from foundation.video_io import write_video
+    from video_planner.model.planner import VideoPlanner
 
     if not args.image.is_file():
         raise InputError(f"image {args.image} does not exist")
@@ -253,8 +253,8 @@ def _plan(args: argparse.Namespace) -> None:
 
 
 def _eval_planner(args: argparse.Namespace) -> None:
-    from video_planner.evaluate import EvalSettings, evaluate_planner, markdown_table, write_report
-    from video_planner.planner import VideoPlanner
+    from video_planner.model.planner import VideoPlanner
+    from video_planner.training.evaluate import EvalSettings, evaluate_planner, markdown_table, write_report
 
     settings = EvalSettings(args.clips_per_episode, args.seed, args.reference_steps)
     result = evaluate_planner(VideoPlanner.from_pretrained(args.planner), args.dataset, args.train_dataset, settings)
@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_summary)
 
     p = sub.add_parser("train-planner", help="train the video planner (autoencoder, then denoiser); resumable")
-    from video_planner.train_config import TrainConfig
+    from video_planner.training.train_config import TrainConfig
 
     p.add_argument("--dataset", required=True, action="append", type=str, help="a LeRobot dataset; repeat for more")
     _add_dataclass_flags(p, TrainConfig, skip=("datasets",))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_io.atomic_dir import write_text_atomic
+from foundation.atomic_dir import write_text_atomic
 from robot_io.dataset_io import read_end_frames, read_episodes
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
 from video_planner.sail.train_success import detector_verdicts, verdict_scores

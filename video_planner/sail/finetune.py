@@ -5,14 +5,14 @@ crash; `models.json`, written last, names the iteration's models and marks the s
 import json
 from pathlib import Path
 
+from foundation.atomic_dir import recover_directory, write_text_atomic
 from inverse_dynamics.model import InverseDynamics
 from inverse_dynamics.train import InverseDynamicsTrainer
 from inverse_dynamics.train_config import IDMTrainConfig
-from robot_io.atomic_dir import recover_directory, write_text_atomic
-from video_planner.config import PlannerConfig
+from video_planner.model.config import PlannerConfig
 from video_planner.sail.settings import SailSettings
-from video_planner.train import PlannerTrainer
-from video_planner.train_config import TrainConfig
+from video_planner.training.train import PlannerTrainer
+from video_planner.training.train_config import TrainConfig
 
 MODELS_FILE = "models.json"
 CHECKPOINTS = 4  # per fine-tuning run, so a crash loses at most a quarter of it

@@ -13,13 +13,13 @@ where it stopped without running any episode twice. `report.md` is rewritten aft
 
 from pathlib import Path
 
+from foundation.hub import resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
 from robot_io.dataset_io import open_dataset
 from robot_io.metaworld_env import MetaWorldEnv
-from video_planner.agent import Agent, ReplanRule, check_robot_compatible
-from video_planner.composition import load_planner, resolve_device
-from video_planner.control_eval import evaluate_control
-from video_planner.hub import resolve_model_directory
+from video_planner.control.agent import Agent, ReplanRule, check_robot_compatible
+from video_planner.control.closed_loop_eval import evaluate_control
+from video_planner.model.composition import load_planner, resolve_device
 from video_planner.sail.filtering import filter_rollouts, read_filter_result
 from video_planner.sail.finetune import fine_tune, read_models, write_models
 from video_planner.sail.report import write_report

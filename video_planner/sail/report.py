@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_io.atomic_dir import write_text_atomic
+from foundation.atomic_dir import write_text_atomic
+from foundation.video_io import write_video
 from robot_io.dataset_io import read_episodes
-from video_planner.control_eval import mean_steps_solved
+from video_planner.control.closed_loop_eval import mean_steps_solved
 from video_planner.sail.filtering import read_filter_result
 from video_planner.sail.settings import SailSettings
-from video_planner.video_io import write_video
 
 REPORT_FILE, PLOT_FILE, GRID_FILE = "report.md", "success_vs_iteration.png", "plan_vs_execution.mp4"
 

@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from robot_io.atomic_dir import write_text_atomic
-from robot_io.config_io import dataclass_from_dict, dataclass_to_dict
-from robot_io.errors import InputError
+from foundation.atomic_dir import write_text_atomic
+from foundation.config_io import dataclass_from_dict, dataclass_to_dict
+from foundation.errors import InputError
+from foundation.replay_settings import check_replay
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
-from video_planner.train_config import check_replay
 
 FILTERS = ("none", "oracle", "learned")
 FINETUNE_TARGETS = ("planner", "idm", "both")
@@ -60,7 +60,7 @@ class SailSettings:
     device: str | None = None  # where models run and train; None: cuda when there is one. May change on resume
 
     def __post_init__(self):
-        from video_planner.composition import MODES
+        from video_planner.model.composition import MODES
 
         object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
         object.__setattr__(self, "cameras", tuple(validate_camera(c) for c in self.cameras))
@@ -104,7 +104,7 @@ class SailSettings:
         return self._control(self.rollouts // len(self.cameras), first_seed)
 
     def _control(self, seeds_per_camera: int, first_seed: int):
-        from video_planner.control_eval import ControlEvalSettings
+        from video_planner.control.closed_loop_eval import ControlEvalSettings
 
         return ControlEvalSettings(
             tasks=self.tasks,

@@ -20,13 +20,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from foundation.atomic_dir import atomic_directory
+from foundation.camera_image import camera_image_to_frame
+from foundation.config_io import VersionedConfig
+from foundation.errors import InputError
+from foundation.hub import read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
 from inverse_dynamics.model import FrameEncoder, conv_block
-from robot_io.atomic_dir import atomic_directory
-from robot_io.config_io import VersionedConfig
-from robot_io.errors import InputError
-from video_planner.camera_image import camera_image_to_frame
-from video_planner.hub import read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
-from video_planner.text_encoder import TextEncoder, TextEncoderConfig
+from video_planner.model.text_encoder import TextEncoder, TextEncoderConfig
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 

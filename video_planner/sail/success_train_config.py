@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 # What a "not solved" training pair can be; see `train_success`.
 NEGATIVE_KINDS = ("early", "failed", "other-instruction")

@@ -14,13 +14,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from foundation.errors import InputError
 from inverse_dynamics.samples import random_shift
-from robot_io.errors import InputError
+from robot_io.frame_bank import FrameBank
 from robot_io.metaworld_tasks import task_of_instruction
-from video_planner.frame_bank import FrameBank
+from video_planner.model.text_encoder import TextEncoder
 from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig, frames_to_unit
 from video_planner.sail.success_train_config import SuccessTrainConfig
-from video_planner.text_encoder import TextEncoder
 
 
 def _pairs(bank: FrameBank, train_config: SuccessTrainConfig, rng: np.random.Generator):

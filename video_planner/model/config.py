@@ -13,9 +13,9 @@ import operator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from robot_io.config_io import VersionedConfig
-from robot_io.errors import InputError
-from video_planner.text_encoder import TextEncoderConfig
+from foundation.config_io import VersionedConfig
+from foundation.errors import InputError
+from video_planner.model.text_encoder import TextEncoderConfig
 
 CONFIG_VERSION = 1
 SAMPLERS = ("dpmsolver++", "ddim", "ddpm")

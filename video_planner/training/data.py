@@ -4,8 +4,8 @@ from pathlib import Path
 
 import torch
 
+from foundation.errors import InputError
 from robot_io.dataset_io import EpisodeWindows
-from robot_io.errors import InputError
 
 
 class PlannerClipDataset(torch.utils.data.Dataset):

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from robot_io.frame_bank import FrameBank
 from robot_io.metaworld_tasks import task_of_instruction
-from video_planner.frame_bank import FrameBank
-from video_planner.planner import VideoPlanner
-from video_planner.sample_grid import write_sample_gif, write_sample_sheet
+from video_planner.model.planner import VideoPlanner
+from video_planner.training.sample_grid import write_sample_gif, write_sample_sheet
 
 
 def psnr(prediction: np.ndarray, target: np.ndarray) -> float:

@@ -4,7 +4,7 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from torch import nn
 
-from video_planner.config import AutoencoderConfig, PlannerConfig
+from video_planner.model.config import AutoencoderConfig, PlannerConfig
 
 
 def build_autoencoder(config: AutoencoderConfig) -> AutoencoderKL:

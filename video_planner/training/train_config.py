@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
+from foundation.replay_settings import check_replay
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class TrainConfig:
     # does on its own rollouts. The planner config must then equal the one saved there.
     finetune: bool = False
     # Demo datasets mixed into every batch, `replay_fraction` of its rows, so fine-tuning on a few episodes
-    # (SAIL's rollouts) does not drift from what the demos taught (video_planner/replay.py).
+    # (SAIL's rollouts) does not drift from what the demos taught (foundation/replay.py).
     replay: tuple[str, ...] = ()
     replay_fraction: float = 0.5
     # With replay: clips of the `datasets` episodes take a stride scaled by their length over the mean replay
@@ -45,12 +46,6 @@ class TrainConfig:
         for key in ("steps", "batch_size", "autoencoder_batch_size", "checkpoint_every", "sample_every"):
             if getattr(self, key) < 1:
                 raise InputError(f"train config: {key} must be >= 1, got {getattr(self, key)}")
-
-
-def check_replay(replay: tuple[str, ...], replay_fraction: float, owner: str) -> None:
-    """Refuses a replay share outside (0, 1) when replay datasets are given."""
-    if replay and not 0.0 < replay_fraction < 1.0:
-        raise InputError(f"{owner}: replay_fraction must lie in (0, 1), got {replay_fraction}")
 
 
 # Fields a resumed run may change: they do not alter what any step computes.

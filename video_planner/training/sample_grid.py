@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from video_planner.video_io import write_video
+from foundation.video_io import write_video
 
 
 def sample_grid_frames(truth: list[np.ndarray], plans: list[np.ndarray], gap: int = 2) -> list[np.ndarray]:

@@ -5,8 +5,8 @@ import logging
 import numpy as np
 import torch
 
-from robot_io.errors import InputError
-from robot_io.frames import resize_frames
+from foundation.errors import InputError
+from foundation.frames import resize_frames
 
 logger = logging.getLogger(__name__)
 

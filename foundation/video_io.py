@@ -6,7 +6,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 ENCODER_KINDS = ("minilm", "clip", "t5")
 DEFAULT_SOURCES = {"clip": "openai/clip-vit-base-patch32", "t5": "google-t5/t5-small"}

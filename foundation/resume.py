@@ -5,9 +5,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from robot_io.atomic_dir import recover_directory
-from robot_io.config_io import VersionedConfig, dataclass_from_dict
-from robot_io.errors import InputError
+from foundation.atomic_dir import recover_directory
+from foundation.config_io import VersionedConfig, dataclass_from_dict
+from foundation.errors import InputError
 
 TRAINER_STATE_FILE = "trainer_state.json"
 

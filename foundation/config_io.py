@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 
 def dataclass_from_dict(cls: type, values: dict, source: str) -> Any:

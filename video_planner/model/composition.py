@@ -18,8 +18,8 @@ import dataclasses
 
 import torch
 
-from robot_io.errors import InputError
-from video_planner.planner import VideoPlanner
+from foundation.errors import InputError
+from video_planner.model.planner import VideoPlanner
 
 MODES = ("pa", "ipa")
 DEFAULT_PRIOR_STRENGTH = {"pa": 0.1, "ipa": 0.5}
@@ -128,7 +128,7 @@ def load_prior(source: str, motion_adapter: str | None, in_domain: VideoPlanner)
     device = in_domain.device
     if motion_adapter is None:
         return VideoPlanner.from_pretrained(source).to(device)
-    from video_planner.diffusers_prior import DiffusersVideoPrior
+    from video_planner.model.diffusers_prior import DiffusersVideoPrior
 
     prior = DiffusersVideoPrior.from_pretrained(
         source,

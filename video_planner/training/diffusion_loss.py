@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.training_utils import compute_snr
 
-from video_planner.config import PlannerConfig
+from video_planner.model.config import PlannerConfig
 
 
 def diffusion_loss(config: PlannerConfig, scheduler, prediction, clean, noise, timesteps) -> torch.Tensor:

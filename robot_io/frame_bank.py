@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from foundation.frames import resize_frames
 from robot_io.dataset_io import DecordEpisodeVideo, clamp_to_episode, open_dataset, window_starts
 from robot_io.episode_format import ACTION_KEY, CAMERA_KEY, SEED_KEY, STATE_KEY, SUCCESS_KEY
-from robot_io.frames import resize_frames
 
 
 @dataclass

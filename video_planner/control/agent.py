@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from foundation.errors import InputError
 from inverse_dynamics.model import InverseDynamics
-from robot_io.errors import InputError
 from robot_io.types import Observation
-from video_planner.planner import VideoPlan
+from video_planner.model.planner import VideoPlan
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import torch
 from diffusers import DDPMScheduler
 from torch import nn
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 # AnimateDiff's motion modules were trained with SD's β range on a linear (not scaled-linear) schedule.
 ANIMATEDIFF_BETA_SCHEDULE = "linear"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from robot_io.errors import InputError
+from foundation.errors import InputError
 
 TRAINING_DATA_FILE = "training_data.json"  # the tasks a model was trained on, to flag zero-shot use
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from robot_io.metaworld_env import MetaWorldEnv
 from robot_io.metaworld_expert import expert_policy
-from video_planner.planner import VideoPlan
+from video_planner.model.planner import VideoPlan
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from torch import nn
 
-from robot_io.errors import InputError
-from video_planner.camera_image import camera_image_to_frame
-from video_planner.checkpoint import load_planner_files, save_planner_files
-from video_planner.config import PlannerConfig
-from video_planner.hub import push_model_directory
-from video_planner.models import VideoDenoiser, build_autoencoder
-from video_planner.text_encoder import TextEncoder
+from foundation.camera_image import camera_image_to_frame
+from foundation.errors import InputError
+from foundation.hub import push_model_directory
+from video_planner.model.checkpoint import load_planner_files, save_planner_files
+from video_planner.model.config import PlannerConfig
+from video_planner.model.networks import VideoDenoiser, build_autoencoder
+from video_planner.model.text_encoder import TextEncoder
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class VideoPlanner(nn.Module):
         return planner.eval()
 
     def save_pretrained(self, path: str | Path) -> None:
-        """Writes the planner directory atomically (see `video_planner.checkpoint` for its layout)."""
+        """Writes the planner directory atomically (see `video_planner.model.checkpoint` for its layout)."""
         save_planner_files(
             Path(path),
             self.config,

@@ -22,18 +22,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from foundation.atomic_dir import write_text_atomic
+from foundation.errors import InputError
+from foundation.hub import weights_digest
+from foundation.video_io import write_video
 from inverse_dynamics.model import InverseDynamics
-from robot_io.atomic_dir import write_text_atomic
-from robot_io.errors import InputError
 from robot_io.executor import Executor
 from robot_io.metaworld_env import MAX_EPISODE_STEPS, MetaWorldEnv
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
-from video_planner.agent import Agent, ReplanRule, check_robot_compatible
-from video_planner.composition import ComposedDenoiser
-from video_planner.hub import weights_digest
-from video_planner.oracle_planner import OraclePlanner
-from video_planner.video_io import write_video
+from video_planner.control.agent import Agent, ReplanRule, check_robot_compatible
+from video_planner.model.composition import ComposedDenoiser
+from video_planner.model.oracle_planner import OraclePlanner
 
 EPISODES_FILE = "episodes.jsonl"
 ORACLE = "oracle"

@@ -26,19 +26,19 @@ from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from robot_io.atomic_dir import atomic_directory
-from robot_io.config_io import dataclass_to_dict
-from robot_io.errors import InputError
-from video_planner.checkpoint import PlannerFiles, load_planner_files, write_planner_files
-from video_planner.config import SAMPLING_FIELDS, PlannerConfig
-from video_planner.diffusion_loss import diffusion_loss
-from video_planner.frame_bank import FrameBank
-from video_planner.planner import VideoPlanner, training_scheduler
-from video_planner.replay import draw_rows, paced_strides
-from video_planner.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
-from video_planner.sample_grid import write_sample_gif
-from video_planner.state_io import load_state, save_state
-from video_planner.train_config import RESUMABLE_CHANGES, TrainConfig
+from foundation.atomic_dir import atomic_directory
+from foundation.config_io import dataclass_to_dict
+from foundation.errors import InputError
+from foundation.replay import draw_rows, paced_strides
+from foundation.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
+from foundation.state_io import load_state, save_state
+from robot_io.frame_bank import FrameBank
+from video_planner.model.checkpoint import PlannerFiles, load_planner_files, write_planner_files
+from video_planner.model.config import SAMPLING_FIELDS, PlannerConfig
+from video_planner.model.planner import VideoPlanner, training_scheduler
+from video_planner.training.diffusion_loss import diffusion_loss
+from video_planner.training.sample_grid import write_sample_gif
+from video_planner.training.train_config import RESUMABLE_CHANGES, TrainConfig
 
 logger = logging.getLogger(__name__)
 STAGES = ("autoencoder", "denoiser")

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from robot_io.atomic_dir import atomic_directory
-from robot_io.errors import InputError
-from video_planner.config import PlannerConfig
-from video_planner.hub import require_files, resolve_model_directory
+from foundation.atomic_dir import atomic_directory
+from foundation.errors import InputError
+from foundation.hub import require_files, resolve_model_directory
+from video_planner.model.config import PlannerConfig
 
 CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE, AUTOENCODER_DIR = (
     "config.json",

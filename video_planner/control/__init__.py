@@ -1,0 +1,1 @@
+"""Planning in closed loop: the Agent (planner + inverse dynamics) and the evaluation that runs it in MetaWorld."""
