@@ -4,9 +4,14 @@ A typo'd key must fail loudly, naming the key and its closest valid spelling, in
 ignored and silently leaving a default in place.
 """
 
+import ast
 import dataclasses
 import difflib
+import inspect
+import io
 import json
+import textwrap
+import tokenize
 import typing
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -85,3 +90,35 @@ class VersionedConfig:
     @classmethod
     def load(cls, path: Path) -> Self:
         return cls.from_dict(json.loads(path.read_text()), source=str(path))
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each dataclass field's documentation as written beside it in the source: the comment lines right above
+    the field and the comment after it on its line, joined; inherited fields are documented where they are
+    defined. The one place a setting is documented is its definition; `--help` reads it from there."""
+    docs = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass) and "__dataclass_fields__" in vars(klass):
+            docs |= _own_field_docs(klass)
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
+    source = textwrap.dedent(inspect.getsource(cls))
+    comments = {
+        token.start[0]: token.string.lstrip("#").strip()
+        for token in tokenize.generate_tokens(io.StringIO(source).readline)
+        if token.type == tokenize.COMMENT
+    }
+    lines = source.splitlines()
+    docs = {}
+    for node in ast.parse(source).body[0].body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        above, line = [], node.lineno - 1
+        while line >= 1 and line in comments and lines[line - 1].lstrip().startswith("#"):
+            above.insert(0, comments[line])
+            line -= 1
+        trailing = [comments[n] for n in range(node.lineno, node.end_lineno + 1) if n in comments]
+        docs[node.target.id] = " ".join(above + trailing)
+    return docs

@@ -9,20 +9,20 @@ from foundation.replay_settings import check_replay
 @dataclass(frozen=True)
 class IDMTrainConfig:
     datasets: tuple[str, ...]  # LeRobot datasets recorded by `vp collect` (expert, noisy-expert, exploration)
-    steps: int = 16_000
-    batch_size: int = 32
-    learning_rate: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_steps: int = 200
+    steps: int = 16_000  # optimisation steps (a resumed run may raise it)
+    batch_size: int = 32  # samples per step
+    learning_rate: float = 3e-4  # AdamW, constant after the warm-up
+    weight_decay: float = 1e-4  # AdamW
+    warmup_steps: int = 200  # linear learning-rate warm-up
     shift_pixels: int = 4  # random shift augmentation, the same shift for both frames of a sample
-    checkpoint_every: int = 500
-    seed: int = 0
+    checkpoint_every: int = 500  # steps between atomic checkpoints (what --resume continues from)
+    seed: int = 0  # initial weights and every step's draws
     # An inverse-dynamics directory to fine-tune (SAIL): its weights and state/action normalisation are the
     # start, and the model config must equal the one saved there.
     init_from: str | None = None
     # Demo datasets mixed into every batch, `replay_fraction` of its rows (SAIL fine-tunes on few rollouts).
     replay: tuple[str, ...] = ()
-    replay_fraction: float = 0.5
+    replay_fraction: float = 0.5  # share of each batch drawn from the replay datasets, in (0, 1)
 
     def __post_init__(self):
         if not self.datasets:

@@ -13,10 +13,11 @@ from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.episode_format import PLAN_IMAGE_KEY, SUCCESS_KEY
 from robot_io.executor import Executor
 from robot_io.metaworld_env import MetaWorldEnv
-from video_planner.control.agent import Agent, ReplanRule
-from video_planner.control.closed_loop_eval import ControlEvalSettings, evaluate_control
+from video_planner.control.agent import Agent
+from video_planner.control.closed_loop_eval import evaluate_control
+from video_planner.control.settings import ControlEvalSettings, ReplanRule
 from video_planner.model.oracle_planner import OraclePlanner, PlanShape
-from video_planner.model.planner import VideoPlan
+from video_planner.model.protocols import VideoPlan
 
 IDM_CONFIG = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=64)
 
@@ -72,7 +73,7 @@ def test_mismatched_planner_idm_or_robot_is_refused_naming_both_values(random_id
     with pytest.raises(InputError, match="multiple of the IDM chunk size 4"):
         Agent(FixedPlanner(), random_idm, ReplanRule(replan_every=6))
     seven_dof = InverseDynamics(dataclasses.replace(IDM_CONFIG, action_dim=7))
-    settings = ControlEvalSettings(tasks=("door-open",), cameras=("corner",), seeds_per_camera=1)
+    settings = ControlEvalSettings(tasks=("door-open",), cameras=("corner",), seeds=1)
     with pytest.raises(InputError, match="disagree on action dimension: IDM 7, robot 4"):
         evaluate_control("oracle", seven_dof, settings, Path("/nonexistent"), show_progress=False)
 
@@ -92,7 +93,7 @@ def test_oracle_plans_show_the_expert_future_and_leave_the_env_untouched():
 
 def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_idm):
     settings = ControlEvalSettings(
-        tasks=("button-press-topdown", "door-open"), cameras=("corner",), seeds_per_camera=2, max_episode_steps=12
+        tasks=("button-press-topdown", "door-open"), cameras=("corner",), seeds=2, max_episode_steps=12
     )
     summary = evaluate_control("oracle", random_idm, settings, tmp_path / "a", record=True, show_progress=False)
     assert summary["episodes"] == 4 and set(summary["tasks"]) == {"button-press-topdown", "door-open"}
@@ -132,7 +133,7 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     row = json.loads((tmp_path / "b" / "results.json").read_text())["episodes"][1]
     assert hashlib.sha1(rollout.actions.tobytes()).hexdigest() == row["actions_sha1"]
 
-    more_seeds = dataclasses.replace(settings, seeds_per_camera=3)  # reuses the 4 finished episodes
+    more_seeds = dataclasses.replace(settings, seeds=3)  # reuses the 4 finished episodes
     larger = evaluate_control("oracle", random_idm, more_seeds, tmp_path / "b", show_progress=False, record=True)
     assert larger["episodes"] == 6 and open_dataset(tmp_path / "b" / "rollouts").meta.total_episodes == 6
     assert outcomes(tmp_path / "b")[:2] == outcomes(tmp_path / "a")[:2]
@@ -167,9 +168,7 @@ def test_oracle_plans_with_a_trained_idm_press_the_button(tmp_path, tiny_recipe)
         shift_pixels=2,
     )
     checkpoint = InverseDynamicsTrainer(config, train, tmp_path / "idm", show_progress=False).run()
-    settings = ControlEvalSettings(
-        tasks=("button-press-topdown",), seeds_per_camera=2, max_episode_steps=150, replan_every=8
-    )
+    settings = ControlEvalSettings(tasks=("button-press-topdown",), seeds=2, max_episode_steps=150, replan_every=8)
     idm = InverseDynamics.from_pretrained(checkpoint)
     summary = evaluate_control("oracle", idm, settings, tmp_path / "eval", show_progress=False)
     assert summary["episodes"] == 6

@@ -9,10 +9,12 @@ import torch
 from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, StableDiffusionPipeline, UNet2DConditionModel
 
 from foundation.errors import InputError
-from video_planner.model.composition import ComposedDenoiser, load_planner
+from video_planner.model.composition import ComposedPlanner
 from video_planner.model.config import AutoencoderConfig
 from video_planner.model.diffusers_prior import DiffusersVideoPrior
+from video_planner.model.loading import load_planner
 from video_planner.model.planner import VideoPlanner
+from video_planner.model.protocols import Prior, missing_members
 
 CHANNELS = (32, 64)
 
@@ -96,7 +98,7 @@ def test_the_prior_conditions_on_the_first_frame_and_predicts_the_future_frames(
 
 
 def test_ipa_with_an_animatediff_prior_equals_the_formula_and_plans(planner, prior):
-    composed = ComposedDenoiser(planner, prior, mode="ipa", guidance=2.5, prior_strength=0.5)
+    composed = ComposedPlanner(planner, prior, mode="ipa", guidance=2.5, prior_strength=0.5)
     noisy, first = _inputs(planner)
     with torch.no_grad():
         got = composed.guided_prediction("open the door", 2, 2.5)(noisy, 500, first)
@@ -112,7 +114,7 @@ def test_ipa_with_an_animatediff_prior_equals_the_formula_and_plans(planner, pri
 def test_a_planner_on_another_schedule_or_missing_weights_are_refused(hub, prior, tiny_planner_config, text_encoder):
     cosine = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)
     with pytest.raises(InputError, match="prior's beta_schedule is 'linear' but the in-domain planner's is 'squared"):
-        ComposedDenoiser(cosine, prior)
+        ComposedPlanner(cosine, prior)
     with pytest.raises(InputError, match="cannot load the AnimateDiff prior .*missing"):
         DiffusersVideoPrior.from_pretrained(str(hub / "sd"), str(hub / "missing"), image_size=32, num_future_frames=3)
 
@@ -121,6 +123,7 @@ def test_load_planner_composes_with_a_motion_adapter(hub, planner, tmp_path):
     planner.save_pretrained(tmp_path / "planner")
     composed = load_planner(str(tmp_path / "planner"), str(hub / "sd"), "pa", motion_adapter=str(hub / "adapter"))
     assert isinstance(composed.prior, DiffusersVideoPrior) and composed.prior.config.num_future_frames == 3
+    assert missing_members(composed.prior, Prior) == []  # the seam composition relies on
 
 
 def test_training_in_animatediff_latents_uses_the_vae_scaling_factor(planner, two_episode_dataset, tmp_path):

@@ -49,7 +49,7 @@ def test_plan_shapes_and_seeded_determinism(planner):
     assert plan.context_frame.shape == (32, 32, 3)
     assert (plan.sampler, plan.steps, plan.seed) == ("dpmsolver++", 4, 3)
     np.testing.assert_array_equal(plan.frames, planner.plan(scene(), "open the door", seed=3).frames)
-    samples = planner.plan(scene(), "open the door", seed=3, num_samples=2)
+    samples = planner.plan_samples(scene(), "open the door", 2, seed=3)
     assert len(samples) == 2 and not np.array_equal(samples[0].frames, samples[1].frames)
 
 

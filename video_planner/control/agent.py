@@ -2,8 +2,8 @@
 
 Every `replan_every` env steps (or when the arm stalls) it imagines a new plan of K frames from the
 current camera image; for each planned frame in turn it asks the inverse-dynamics model for the action
-chunk that gets there and executes it. Any planner with `config.image_size`/`config.frame_stride` and
-`plan(image, instruction, seed=...) -> VideoPlan` works: the trained `VideoPlanner` or an `OraclePlanner`.
+chunk that gets there and executes it. Any `Planner` works: the trained `VideoPlanner`, a
+`ComposedPlanner` or an `OraclePlanner`.
 """
 
 import time
@@ -15,18 +15,8 @@ import numpy as np
 from foundation.errors import InputError
 from inverse_dynamics.model import InverseDynamics
 from robot_io.types import Observation
-from video_planner.model.planner import VideoPlan
-
-
-@dataclass(frozen=True)
-class ReplanRule:
-    replan_every: int = 24  # env steps between plans; a multiple of the IDM chunk size
-    stall_steps: int = 8  # replan early when the hand moved less than `stall_distance` over this many steps
-    stall_distance: float = 0.005  # metres
-
-    def __post_init__(self):
-        if self.replan_every < 1 or self.stall_steps < 1 or self.stall_distance < 0:
-            raise InputError(f"invalid replanning rule {self}")
+from video_planner.control.settings import ReplanRule
+from video_planner.model.protocols import Planner, VideoPlan
 
 
 @dataclass
@@ -46,7 +36,7 @@ class AgentLog:
 class Agent:
     """Closed-loop policy: plan → inverse dynamics → action chunks, replanning as `rule` says."""
 
-    def __init__(self, planner, idm: InverseDynamics, rule: ReplanRule | None = None, seed: int = 0):
+    def __init__(self, planner: Planner, idm: InverseDynamics, rule: ReplanRule | None = None, seed: int = 0):
         check_compatible(planner, idm)
         self.planner, self.idm = planner, idm
         self.rule = rule or ReplanRule(replan_every=3 * idm.config.chunk_size)
@@ -120,7 +110,7 @@ class Agent:
         return self.log.plans[plan_index].plan.frames[frame_index]
 
 
-def check_compatible(planner, idm: InverseDynamics) -> None:
+def check_compatible(planner: Planner, idm: InverseDynamics) -> None:
     """Refuses a planner and an IDM that disagree on image size or on steps between planned frames."""
     _refuse_mismatch(
         ("planner and inverse-dynamics model", "planner", "IDM"),

@@ -16,7 +16,6 @@ import io
 import itertools
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,40 +27,15 @@ from foundation.hub import weights_digest
 from foundation.video_io import write_video
 from inverse_dynamics.model import InverseDynamics
 from robot_io.executor import Executor
-from robot_io.metaworld_env import MAX_EPISODE_STEPS, MetaWorldEnv
-from robot_io.metaworld_tasks import resolve_tasks, validate_camera
+from robot_io.metaworld_env import MetaWorldEnv
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
-from video_planner.control.agent import Agent, ReplanRule, check_robot_compatible
-from video_planner.model.composition import ComposedDenoiser
+from video_planner.control.agent import Agent, check_robot_compatible
+from video_planner.control.settings import ControlEvalSettings, ReplanRule
+from video_planner.model.composition import ComposedPlanner
 from video_planner.model.oracle_planner import OraclePlanner
 
 EPISODES_FILE = "episodes.jsonl"
 ORACLE = "oracle"
-
-
-@dataclass(frozen=True)
-class ControlEvalSettings:
-    tasks: tuple[str, ...]
-    cameras: tuple[str, ...] = ("corner", "corner2", "corner3")
-    seeds_per_camera: int = 25
-    first_seed: int = 1_000_000  # camera j, episode i uses scene seed first_seed + 1000·j + i
-    max_episode_steps: int = MAX_EPISODE_STEPS
-    replan_every: int = 24
-    videos: bool = False  # an mp4 per rollout: execution left, the planned frame it heads for right
-
-    def __post_init__(self):
-        object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
-        object.__setattr__(self, "cameras", tuple(validate_camera(c) for c in self.cameras))
-        if self.seeds_per_camera < 1 or self.seeds_per_camera > 1000:
-            raise InputError(f"seeds per camera must be in [1, 1000], got {self.seeds_per_camera}")
-
-    def episodes(self) -> list[tuple[str, str, int]]:
-        return [
-            (task, camera, self.first_seed + 1000 * j + i)
-            for task in self.tasks
-            for j, camera in enumerate(self.cameras)
-            for i in range(self.seeds_per_camera)
-        ]
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -94,7 +68,7 @@ def evaluate_control(
 ) -> dict:
     """Runs every (task, camera, seed) episode not already in `output/episodes.jsonl`; returns the summary.
 
-    `planner` is "oracle" (expert frames) or a loaded planner: a `VideoPlanner` or a `ComposedDenoiser`.
+    `planner` is "oracle" (expert frames, made for each env) or any loaded `Planner`.
 
     With `record`, every rollout also lands in the LeRobotDataset `output/rollouts` (with the planned
     frame of each step); a (task, camera) group's episodes and log rows are committed together.
@@ -157,7 +131,7 @@ def planner_fingerprint(planner) -> str:
     the mode, the guidance and the prior strength."""
     config = planner.config
     sampling = f"{config.sampler} {config.sampling_steps} steps"
-    if isinstance(planner, ComposedDenoiser):
+    if isinstance(planner, ComposedPlanner):
         return (
             f"{planner.mode} guidance {planner.guidance} prior strength {planner.prior_strength}, {sampling}: "
             f"{weights_digest(planner.in_domain)} + prior {weights_digest(planner.prior)}"

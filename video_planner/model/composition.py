@@ -1,7 +1,7 @@
 """Score composition of an in-domain planner with a video prior, as in Video Adapter (PA) and Adapt2Act (IPA).
 
-    composed = ComposedDenoiser(in_domain, prior, mode="ipa")      # α = 2.5, γ = 0.5 by default
-    plan = in_domain.plan(image, "open the door", denoiser=composed)
+    composed = ComposedPlanner(in_domain, prior, mode="ipa")      # α = 2.5, γ = 0.5 by default
+    plan = composed.plan(image, "open the door", seed=0)          # a Planner, like in_domain itself
 
 With ε_θ the in-domain model, ε_p the prior, ∅ the null instruction, α the guidance and γ the prior strength:
 
@@ -14,14 +14,14 @@ this equals the ε formula whenever the weights sum to one (γ = 0), and otherwi
 into a clean-latent estimate divides by √ᾱ and explodes, while the composed v stays finite.
 """
 
-import dataclasses
-
+import numpy as np
 import torch
 
 from foundation.errors import InputError
 from video_planner.model.planner import VideoPlanner
+from video_planner.model.planner_source import MODES
+from video_planner.model.protocols import Prior, VideoPlan, missing_members
 
-MODES = ("pa", "ipa")
 DEFAULT_PRIOR_STRENGTH = {"pa": 0.1, "ipa": 0.5}
 DEFAULT_GUIDANCE = 2.5
 # Config fields that fix the frames and the noise schedule: composed scores are only meaningful if equal.
@@ -49,8 +49,15 @@ def _same_weights(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a.detach().cpu().to(low), b.detach().cpu().to(low))
 
 
-def check_composable(in_domain: VideoPlanner, prior) -> None:
-    """Refuses a prior with another latent space or noise schedule, naming the first difference."""
+def check_composable(in_domain: VideoPlanner, prior: Prior) -> None:
+    """Refuses a prior that is not a `Prior`, or has another latent space or noise schedule, naming the first
+    difference."""
+    missing = missing_members(prior, Prior)
+    if missing:
+        raise InputError(
+            f"cannot compose with a {type(prior).__name__}: it has no {', '.join(missing)}; a prior offers what "
+            "video_planner.model.protocols.Prior lists"
+        )
     for field in SHARED_FIELDS:
         ours, theirs = getattr(in_domain.config, field), getattr(prior.config, field)
         if ours != theirs:
@@ -77,13 +84,17 @@ def check_composable(in_domain: VideoPlanner, prior) -> None:
             )
 
 
-class ComposedDenoiser:
-    """The guided prediction of an in-domain planner composed with a prior; pass it to `VideoPlanner.plan`."""
+class ComposedPlanner:
+    """A planner whose every denoising step composes an in-domain planner's prediction with a prior's.
+
+    It owns both models and plans in the in-domain planner's frames, latent space and sampler; `guidance` is
+    the composition's α (a `plan(guidance=...)` replaces it for one call).
+    """
 
     def __init__(
         self,
         in_domain: VideoPlanner,
-        prior: VideoPlanner,
+        prior: Prior,
         mode: str = "pa",
         guidance: float = DEFAULT_GUIDANCE,
         prior_strength: float | None = None,
@@ -112,53 +123,26 @@ class ComposedDenoiser:
 
         return predict
 
-    def plan(self, image, instruction: str, **kwargs):
-        """`in_domain.plan(..., denoiser=self)`."""
-        return self.in_domain.plan(image, instruction, denoiser=self, **kwargs)
+    def plan(
+        self,
+        image: np.ndarray,
+        instruction: str,
+        *,
+        seed: int | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        sampler: str | None = None,
+        decode_as_change: bool | None = None,
+    ) -> VideoPlan:
+        """As `VideoPlanner.plan`, with the composed prediction; `guidance` None takes this planner's α."""
+        options = dict(seed=seed, steps=steps, sampler=sampler, decode_as_change=decode_as_change)
+        return self.plan_samples(image, instruction, 1, guidance=guidance, **options)[0]
 
-
-def resolve_device(device: str | None) -> torch.device:
-    """`device`, or CUDA when there is one and the CPU otherwise."""
-    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def load_prior(source: str, motion_adapter: str | None, in_domain: VideoPlanner):
-    """A prior for `in_domain`, on its device: a planner directory or Hub id, or with `motion_adapter` a Stable
-    Diffusion base that the AnimateDiff adapter animates (in fp16 on a GPU)."""
-    device = in_domain.device
-    if motion_adapter is None:
-        return VideoPlanner.from_pretrained(source).to(device)
-    from video_planner.model.diffusers_prior import DiffusersVideoPrior
-
-    prior = DiffusersVideoPrior.from_pretrained(
-        source,
-        motion_adapter,
-        torch_dtype=torch.float16 if device.type == "cuda" else None,
-        image_size=in_domain.config.image_size,
-        num_future_frames=in_domain.config.num_future_frames,
-    )
-    return prior.to(device)
-
-
-def load_planner(
-    planner: str,
-    prior=None,
-    mode: str = "ipa",
-    *,
-    motion_adapter: str | None = None,
-    sampling_steps: int | None = None,
-    device: str | None = None,
-    **composition,
-):
-    """A planner directory or Hub id, loaded on `device` (see `resolve_device`); with `prior` (a source for
-    `load_prior`, or a prior already loaded), a `ComposedDenoiser` of the two. Loading and the composability
-    check happen here, so a prior that fails to load or does not fit stops a run before it starts.
-    `sampling_steps` replaces the planner config's number of sampling steps for every plan."""
-    in_domain = VideoPlanner.from_pretrained(planner).to(resolve_device(device))
-    if sampling_steps is not None:
-        in_domain.config = dataclasses.replace(in_domain.config, sampling_steps=sampling_steps)
-    if prior is None:
-        return in_domain
-    if isinstance(prior, str):
-        prior = load_prior(prior, motion_adapter, in_domain)
-    return ComposedDenoiser(in_domain, prior, mode, **composition)
+    def plan_samples(
+        self, image: np.ndarray, instruction: str, num_samples: int, *, guidance: float | None = None, **options
+    ) -> list[VideoPlan]:
+        """`num_samples` composed plans of the same request drawn in one batch; options as `plan`."""
+        guidance = self.guidance if guidance is None else guidance
+        return self.in_domain.sample_plans(
+            image, instruction, num_samples, self.guided_prediction, guidance=guidance, **options
+        )

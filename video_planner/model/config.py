@@ -15,9 +15,9 @@ from typing import ClassVar
 
 from foundation.config_io import VersionedConfig
 from foundation.errors import InputError
-from video_planner.model.text_encoder import TextEncoderConfig
 
 CONFIG_VERSION = 1
+ENCODER_KINDS = ("minilm", "clip", "t5")
 SAMPLERS = ("dpmsolver++", "ddim", "ddpm")
 PREDICTION_TYPES = ("v_prediction", "epsilon")
 LATENT_NORMALIZATIONS = ("data", "scaling_factor")
@@ -27,6 +27,19 @@ HINTS = {
 }
 # Fields that only change how plans are drawn, not what training computes: a resumed run may change them.
 SAMPLING_FIELDS = frozenset({"guidance_scale", "sampler", "sampling_steps", "decode_as_change"})
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    kind: str = "minilm"  # one of ENCODER_KINDS
+    source: str | None = None  # Hub id or local directory; None = the kind's default
+    max_length: int = 32  # tokens kept per instruction (AVDC-11 instructions are under 16)
+
+    def __post_init__(self):
+        if self.kind not in ENCODER_KINDS:
+            raise InputError(f"unknown text encoder {self.kind!r}; valid: {', '.join(ENCODER_KINDS)}")
+        if self.max_length < 2:
+            raise InputError(f"text encoder max_length must be >= 2, got {self.max_length}")
 
 
 @dataclass(frozen=True)

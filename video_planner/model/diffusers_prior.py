@@ -5,9 +5,9 @@ with a motion adapter, CLIP text encoder, SD's VAE), as Adapt2Act and SAIL use i
         "stable-diffusion-v1-5/stable-diffusion-v1-5", "guoyww/animatediff-motion-adapter-v1-5-3",
         image_size=128, num_future_frames=7,
     )
-    composed = ComposedDenoiser(planner, prior, mode="ipa")   # planner trained with the gpu-animatediff preset
+    composed = ComposedPlanner(planner, prior, mode="ipa")   # planner trained with the gpu-animatediff preset
 
-It offers a `ComposedDenoiser` what a `VideoPlanner` prior does: a config naming its frames and noise
+It is a `Prior` (`video_planner.model.protocols`), as a `VideoPlanner` is: a config naming its frames and noise
 schedule, the autoencoder and latent normalisation that define its latent space, a text encoder, and
 `branches()`. The prior sees the video [first frame, K future frames]; AnimateDiff has no image input, so
 the first frame enters by replacement: at each step its latent is the conditioning frame's latent noised to

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from foundation.errors import InputError
 from robot_io.metaworld_env import MetaWorldEnv
 from robot_io.metaworld_expert import expert_policy
-from video_planner.model.planner import VideoPlan
+from video_planner.model.protocols import VideoPlan
 
 
 @dataclass(frozen=True)
-class PlanShape:
-    """The parts of a planner config the Agent relies on."""
+class OracleConfig:
+    """The oracle's `PlanShape`: the frames it renders ahead."""
 
     image_size: int
     num_future_frames: int
@@ -24,15 +25,28 @@ class PlanShape:
 
 
 class OraclePlanner:
+    """A `Planner` whose plans are what the scripted expert would do next in this very simulator."""
+
     def __init__(self, env: MetaWorldEnv, num_future_frames: int = 7, frame_stride: int = 8):
         self.env = env
         self.expert = expert_policy(env.task)
-        self.config = PlanShape(env.image_size, num_future_frames, frame_stride)
+        self.config = OracleConfig(env.image_size, num_future_frames, frame_stride)
 
-    def plan(self, image: np.ndarray, instruction: str, *, seed: int | None = None) -> VideoPlan:
+    def plan(
+        self,
+        image: np.ndarray,
+        instruction: str,
+        *,
+        seed: int | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+    ) -> VideoPlan:
         """Rolls the expert forward K·stride steps from the env's current state, renders every stride-th
         frame, and puts the env back exactly as it was. Frames after the expert succeeds (or the episode
-        ends) repeat the last one, as training clips do."""
+        ends) repeat the last one, as training clips do. The oracle samples nothing: `steps` and `guidance`
+        are refused."""
+        if steps is not None or guidance is not None:
+            raise InputError("the oracle planner takes no sampling steps or guidance: it replays the expert")
         start = time.perf_counter()
         snapshot = self.env.snapshot()
         env_state, frames = snapshot.env_state, []

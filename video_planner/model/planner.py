@@ -5,7 +5,6 @@ plan = planner.plan(image, "open the door", seed=0)                    # plan.fr
 """
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +18,8 @@ from foundation.hub import push_model_directory
 from video_planner.model.checkpoint import load_planner_files, save_planner_files
 from video_planner.model.config import PlannerConfig
 from video_planner.model.networks import VideoDenoiser, build_autoencoder
+from video_planner.model.protocols import VideoPlan
 from video_planner.model.text_encoder import TextEncoder
-
-
-@dataclass(frozen=True)
-class VideoPlan:
-    frames: np.ndarray  # (K, H, W, 3) uint8, the future frames after the conditioning image
-    context_frame: np.ndarray  # (H, W, 3) uint8, the conditioning image at the planner's resolution
-    instruction: str
-    sampler: str
-    steps: int
-    guidance: float
-    seed: int | None
-    latency_s: float  # wall time of the whole plan() call, shared by all samples of one call
 
 
 def training_scheduler(config: PlannerConfig) -> DDPMScheduler:
@@ -185,44 +173,55 @@ class VideoPlanner(nn.Module):
             latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
         return latents
 
-    @torch.no_grad()
     def plan(
         self,
         image: np.ndarray,
         instruction: str,
         *,
-        num_samples: int = 1,
-        steps: int | None = None,
         seed: int | None = None,
+        steps: int | None = None,
         guidance: float | None = None,
         sampler: str | None = None,
         decode_as_change: bool | None = None,
-        denoiser=None,
-    ) -> VideoPlan | list[VideoPlan]:
+    ) -> VideoPlan:
         """Imagines the next K frames of `instruction` being done from `image` (uint8, (H, W, 3)).
+        Arguments left as None take the planner config's value."""
+        options = dict(seed=seed, steps=steps, guidance=guidance, sampler=sampler, decode_as_change=decode_as_change)
+        return self.plan_samples(image, instruction, 1, **options)[0]
 
-        Arguments left as None take the planner config's value. `denoiser` replaces this planner's guided
-        prediction, e.g. by a `ComposedDenoiser` of it and a prior (which then owns the guidance scale).
-        Returns one VideoPlan, or a list of `num_samples` > 1 plans drawn in one batch.
-        """
+    def plan_samples(self, image: np.ndarray, instruction: str, num_samples: int, **options) -> list[VideoPlan]:
+        """`num_samples` plans of the same request drawn in one batch; options as `plan`."""
+        return self.sample_plans(image, instruction, num_samples, self.guided_prediction, **options)
+
+    @torch.no_grad()
+    def sample_plans(
+        self,
+        image: np.ndarray,
+        instruction: str,
+        num_samples: int,
+        guided_prediction,
+        *,
+        seed: int | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        sampler: str | None = None,
+        decode_as_change: bool | None = None,
+    ) -> list[VideoPlan]:
+        """Plans in this planner's frames, latent space and sampler around any prediction:
+        `guided_prediction(instruction, num_samples, guidance) -> (noisy, timestep, first) -> prediction` is this
+        planner's own (`plan`) or a composition's (`ComposedPlanner`). None takes the planner config's value."""
         start = time.perf_counter()
         if num_samples < 1:
             raise InputError(f"num_samples must be >= 1, got {num_samples}")
         steps = steps or self.config.sampling_steps
-        if denoiser is not None:
-            if denoiser.in_domain is not self:
-                raise InputError("this ComposedDenoiser composes another planner; call plan() on its in_domain planner")
-            if guidance is not None:
-                raise InputError("with a ComposedDenoiser, guidance is its α: set it there, not in plan()")
-            guidance = denoiser.guidance
         guidance = self.config.guidance_scale if guidance is None else guidance
         sampler = sampler or self.config.sampler
         decode_as_change = self.config.decode_as_change if decode_as_change is None else decode_as_change
         context = camera_image_to_frame(image, self.config.image_size)  # (1, 3, S, S)
-        first = self.encode_frames(context).expand(num_samples, -1, -1, -1)
-        predict = (denoiser or self).guided_prediction(instruction, num_samples, guidance)
+        first = self.encode_frames(context).expand(num_samples, -1, -1, -1)  # (B, C, h, w)
+        predict = guided_prediction(instruction, num_samples, guidance)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        latents = self.sample(first, predict, steps=steps, sampler=sampler, generator=generator)
+        latents = self.sample(first, predict, steps=steps, sampler=sampler, generator=generator)  # (B, K, C, h, w)
         b, k = latents.shape[:2]
         frames = self.decode_latents(latents.flatten(0, 1))  # (B·K, 3, H, W)
         if decode_as_change:
@@ -230,7 +229,6 @@ class VideoPlanner(nn.Module):
         frames = frames.reshape(b, k, *frames.shape[1:]).permute(0, 1, 3, 4, 2).cpu().numpy()  # (B, K, H, W, 3)
         latency = time.perf_counter() - start
         context_frame = context[0].permute(1, 2, 0).numpy()
-        plans = [
+        return [
             VideoPlan(frames[i], context_frame, instruction, sampler, steps, guidance, seed, latency) for i in range(b)
         ]
-        return plans[0] if num_samples == 1 else plans

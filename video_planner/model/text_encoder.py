@@ -6,28 +6,13 @@ Hub id or a local directory. Embeddings are cached per instruction: a robot repl
 instruction hundreds of times, and training sees each of the 11 AVDC instructions thousands of times.
 """
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from foundation.errors import InputError
+from video_planner.model.config import TextEncoderConfig
 
-ENCODER_KINDS = ("minilm", "clip", "t5")
 DEFAULT_SOURCES = {"clip": "openai/clip-vit-base-patch32", "t5": "google-t5/t5-small"}
-
-
-@dataclass(frozen=True)
-class TextEncoderConfig:
-    kind: str = "minilm"  # one of ENCODER_KINDS
-    source: str | None = None  # Hub id or local directory; None = the kind's default
-    max_length: int = 32  # tokens kept per instruction (AVDC-11 instructions are under 16)
-
-    def __post_init__(self):
-        if self.kind not in ENCODER_KINDS:
-            raise InputError(f"unknown text encoder {self.kind!r}; valid: {', '.join(ENCODER_KINDS)}")
-        if self.max_length < 2:
-            raise InputError(f"text encoder max_length must be >= 2, got {self.max_length}")
 
 
 def _resolve_source(config: TextEncoderConfig) -> str:
@@ -43,8 +28,9 @@ def _resolve_source(config: TextEncoderConfig) -> str:
 class TextEncoder(nn.Module):
     """Instruction strings -> token embeddings `(B, max_length, D)` and a mask `(B, max_length)` of real tokens."""
 
-    def __init__(self, config: TextEncoderConfig = TextEncoderConfig()):
+    def __init__(self, config: TextEncoderConfig | None = None):
         super().__init__()
+        config = config or TextEncoderConfig()
         from transformers import AutoModel, AutoTokenizer, CLIPTextModel, T5EncoderModel
 
         self.config = config

@@ -11,15 +11,18 @@ some (`iter_k/kept`). Every step leaves a marker or a resumable record, so a rer
 where it stopped without running any episode twice. `report.md` is rewritten after each step.
 """
 
+import dataclasses
 from pathlib import Path
 
 from foundation.hub import resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
 from robot_io.dataset_io import open_dataset
 from robot_io.metaworld_env import MetaWorldEnv
-from video_planner.control.agent import Agent, ReplanRule, check_robot_compatible
+from video_planner.control.agent import Agent, check_robot_compatible
 from video_planner.control.closed_loop_eval import evaluate_control
-from video_planner.model.composition import load_planner, resolve_device
+from video_planner.control.settings import ReplanRule
+from video_planner.model.loading import load_planner, resolve_device
+from video_planner.model.protocols import Prior
 from video_planner.sail.filtering import filter_rollouts, read_filter_result
 from video_planner.sail.finetune import fine_tune, read_models, write_models
 from video_planner.sail.report import write_report
@@ -30,23 +33,10 @@ def iteration_dir(output: Path, iteration: int) -> Path:
     return output / f"iter_{iteration}"
 
 
-def _load_models(settings: SailSettings, models: dict, prior):
-    """The iteration's planner (composed with `prior` when there is one: a source to load, or the prior
+def _load_models(settings: SailSettings, models: dict, prior: Prior | None):
+    """The iteration's planner (`models["planner"]`, composed as the settings say, with `prior` when it is
     already loaded, so it loads once per run) and IDM."""
-    composition = {
-        key: value
-        for key, value in (("prior_strength", settings.prior_strength), ("guidance", settings.composition_guidance))
-        if value is not None
-    }
-    planner = load_planner(
-        models["planner"],
-        prior,
-        settings.mode,
-        motion_adapter=settings.prior_motion_adapter,
-        sampling_steps=settings.sampling_steps,
-        device=settings.device,
-        **composition,
-    )
+    planner = load_planner(dataclasses.replace(settings, planner=models["planner"]), prior)
     return planner, InverseDynamics.from_pretrained(models["idm"]).to(resolve_device(settings.device))
 
 
@@ -58,7 +48,7 @@ def _check_inputs(settings: SailSettings):
         "planner": str(resolve_model_directory(settings.planner, None, "planner")),
         "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
     }
-    planner, idm = _load_models(settings, models, settings.prior)
+    planner, idm = _load_models(settings, models, None)
     prior = None if settings.prior is None else planner.prior
     Agent(planner, idm, ReplanRule(settings.replan_every))  # refuses a planner/IDM/replanning mismatch
     check_robot_compatible(idm, MetaWorldEnv)

@@ -7,76 +7,63 @@ episode or with another iteration's rollouts.
 """
 
 import json
+import typing
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from foundation.atomic_dir import write_text_atomic
 from foundation.config_io import dataclass_from_dict, dataclass_to_dict
 from foundation.errors import InputError
 from foundation.replay_settings import check_replay
-from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
+from robot_io.metaworld_tasks import resolve_tasks, validate_camera
+from video_planner.control.settings import ControlEvalSettings
+from video_planner.model.planner_source import PlannerSource
 
-FILTERS = ("none", "oracle", "learned")
-FINETUNE_TARGETS = ("planner", "idm", "both")
-EVAL_FIRST_SEED = 1_000_000
+Filter = Literal["none", "oracle", "learned"]
+FinetuneTarget = Literal["planner", "idm", "both"]
+FILTERS, FINETUNE_TARGETS = typing.get_args(Filter), typing.get_args(FinetuneTarget)
+EVAL_FIRST_SEED = ControlEvalSettings.first_seed
 ROLLOUT_FIRST_SEED = 3_000_000
 ROLLOUT_SEEDS_PER_ITERATION = 100_000
 SETTINGS_FILE = "sail.json"
 
 
 @dataclass(frozen=True)
-class SailSettings:
-    tasks: tuple[str, ...]
-    planner: str  # the in-domain planner of iteration 0 (directory or Hub id); it is the one fine-tuned
-    idm: str
-    prior: str | None = None  # a planner directory composed with the in-domain planner, never fine-tuned
-    prior_motion_adapter: str | None = (
-        None  # makes `prior` a Stable Diffusion base animated by this AnimateDiff adapter
-    )
-    mode: str = "ipa"
-    prior_strength: float | None = None  # γ; None: the mode's default
-    composition_guidance: float | None = None  # α; None: 2.5
-    sampling_steps: int | None = None  # per plan; None: the planner config's
+class SailSettings(PlannerSource):
+    """A SAIL run. `planner` is the in-domain planner of iteration 0, the one fine-tuned; a prior is never
+    fine-tuned."""
+
+    tasks: tuple[str, ...]  # MetaWorld tasks to improve on, e.g. ones no model was trained on
+    idm: str  # inverse-dynamics directory or Hub repo id of iteration 0
     iterations: int = 4  # fine-tuning rounds; iterations 0..N are evaluated
     rollouts: int = 30  # per task and iteration, spread evenly over the cameras
     eval_seeds: int = 5  # evaluation episodes per task and camera, the same scenes every iteration
-    cameras: tuple[str, ...] = ("corner", "corner2", "corner3")
-    filter: str = "oracle"
+    cameras: tuple[str, ...] = ControlEvalSettings.cameras  # cameras of rollouts and evaluations
+    filter: Filter = "oracle"  # which rollouts fine-tune: all, the simulator's solved ones, or the detector's
     detector: str | None = None  # success detector directory, for --filter learned (and its scores)
     threshold: float = 0.5  # detector probability above which a rollout counts as solved
     keep_fraction: float | None = None  # learned filter: keep this share of each task's rollouts, the likeliest
-    finetune: str = "both"
-    planner_steps: int = 1000
-    planner_learning_rate: float = 2e-5
-    idm_steps: int = 1000
-    idm_learning_rate: float = 1e-4
-    warmup_steps: int = 50
+    finetune: FinetuneTarget = "both"  # which models the kept rollouts fine-tune
+    planner_steps: int = 1000  # planner fine-tuning steps per iteration
+    planner_learning_rate: float = 2e-5  # of the planner's fine-tuning
+    idm_steps: int = 1000  # IDM fine-tuning steps per iteration
+    idm_learning_rate: float = 1e-4  # of the IDM's fine-tuning
+    warmup_steps: int = 50  # learning-rate warm-up of each fine-tune
     # Demo datasets mixed into every fine-tune (`replay_fraction` of each batch), against self-training drift
     replay: tuple[str, ...] = ()
-    replay_fraction: float = 0.5
+    replay_fraction: float = 0.5  # share of each batch drawn from the replay datasets, in (0, 1)
     match_replay_pace: bool = False  # the planner's clips of rollouts paced to the replay demos' mean length
-    max_episode_steps: int = MAX_EPISODE_STEPS
-    replan_every: int = 24
-    device: str | None = None  # where models run and train; None: cuda when there is one. May change on resume
+    max_episode_steps: int = ControlEvalSettings.max_episode_steps  # an episode ends here unless solved before
+    replan_every: int = ControlEvalSettings.replan_every  # env steps between plans
 
     def __post_init__(self):
-        from video_planner.model.composition import MODES
-
+        super().__post_init__()
         object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
         object.__setattr__(self, "cameras", tuple(validate_camera(c) for c in self.cameras))
-        for name, value, valid in (
-            ("filter", self.filter, FILTERS),
-            ("finetune", self.finetune, FINETUNE_TARGETS),
-            ("mode", self.mode, MODES),
-        ):
+        for name, value, valid in (("filter", self.filter, FILTERS), ("finetune", self.finetune, FINETUNE_TARGETS)):
             if value not in valid:
                 raise InputError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
-        if self.prior is None and (
-            self.prior_motion_adapter or self.prior_strength is not None or self.composition_guidance is not None
-        ):
-            raise InputError(
-                "prior_motion_adapter, prior_strength and composition_guidance need a prior to compose with"
-            )
         check_replay(self.replay, self.replay_fraction, "sail")
         if self.match_replay_pace and not self.replay:
             raise InputError("--match-replay-pace needs --replay, the demo datasets to take the pace from")
@@ -103,13 +90,11 @@ class SailSettings:
         first_seed = ROLLOUT_FIRST_SEED + ROLLOUT_SEEDS_PER_ITERATION * iteration
         return self._control(self.rollouts // len(self.cameras), first_seed)
 
-    def _control(self, seeds_per_camera: int, first_seed: int):
-        from video_planner.control.closed_loop_eval import ControlEvalSettings
-
+    def _control(self, seeds: int, first_seed: int) -> ControlEvalSettings:
         return ControlEvalSettings(
             tasks=self.tasks,
             cameras=self.cameras,
-            seeds_per_camera=seeds_per_camera,
+            seeds=seeds,
             first_seed=first_seed,
             max_episode_steps=self.max_episode_steps,
             replan_every=self.replan_every,

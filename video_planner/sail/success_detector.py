@@ -26,7 +26,8 @@ from foundation.config_io import VersionedConfig
 from foundation.errors import InputError
 from foundation.hub import read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
 from inverse_dynamics.model import FrameEncoder, conv_block
-from video_planner.model.text_encoder import TextEncoder, TextEncoderConfig
+from video_planner.model.config import TextEncoderConfig
+from video_planner.model.text_encoder import TextEncoder
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 

@@ -156,6 +156,24 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def comparison_table(result: dict, baseline: str) -> str:
+    """Mean PSNR/SSIM per method, its difference to `baseline`, and the worst task's PSNR difference."""
+    means = task_means(result)
+    lines = [
+        f"| method | PSNR | SSIM | ΔPSNR vs {baseline} | ΔSSIM | worst task ΔPSNR |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method in result["methods"]:
+        worst = min(t[method]["psnr"] - t[baseline]["psnr"] for t in result["tasks"].values())
+        d_psnr = means[method]["psnr"] - means[baseline]["psnr"]
+        d_ssim = means[method]["ssim"] - means[baseline]["ssim"]
+        lines.append(
+            f"| {method} | {means[method]['psnr']:.2f} | {means[method]['ssim']:.3f} | {d_psnr:+.2f} dB "
+            f"| {d_ssim:+.3f} | {worst:+.2f} dB |"
+        )
+    return "\n".join(lines)
+
+
 def write_report(result: dict, output: Path) -> None:
     """Writes table.md, results.json, samples.gif (ground truth left, plan right) and samples.png (per clip,
     recorded frames above planned ones) into `output`."""

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from diffusers import DDPMScheduler
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file, save_file
@@ -53,6 +54,30 @@ class TrainerState:
 
 def _step_generator(seed: int, stage: str, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + STAGES.index(stage) * 100_000_019 + step)
+
+
+def denoiser_loss(
+    planner: VideoPlanner,
+    denoiser: torch.nn.Module,
+    scheduler: DDPMScheduler,
+    clip: torch.Tensor,
+    instructions: list[str],
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """The denoiser's diffusion loss on a batch of clip latents, as every training step computes it: noise,
+    timesteps and instruction dropout are drawn on the CPU from `generator` (the same draws on every device).
+    `denoiser` is the planner's, possibly wrapped for distributed training.
+    clip: (B, K+1, C, h, w) normalised latents of the first and the K future frames -> () loss"""
+    config, device = planner.config, clip.device
+    first, future = clip[:, 0], clip[:, 1:]
+    batch = len(clip)
+    noise = torch.randn(future.shape, generator=generator).to(device)
+    timesteps = torch.randint(config.num_train_timesteps, (batch,), generator=generator).to(device)
+    drop = (torch.rand(batch, generator=generator) < config.text_dropout).to(device)
+    text, mask = planner.text_encoder(instructions)  # (B, L, D), (B, L)
+    text, mask = planner.denoiser.drop_text(text, mask, drop)
+    prediction = denoiser(scheduler.add_noise(future, noise, timesteps), timesteps, first, text, mask)
+    return diffusion_loss(config, scheduler, prediction, future, noise, timesteps)
 
 
 class PlannerTrainer:
@@ -262,17 +287,8 @@ class PlannerTrainer:
             generator = _step_generator(cfg.seed, "denoiser", self.state.step)
             rows = draw_rows(own_clips, len(clip_index) - own_clips, cfg.batch_size, cfg.replay_fraction, generator)
             clip = latents[torch.from_numpy(clip_index[rows])]  # (B, K+1, C, h, w)
-            first, future = clip[:, 0], clip[:, 1:]
-            # Drawn on the CPU from the step's generator: the same draws on every device.
-            noise = torch.randn(future.shape, generator=generator).to(self.device)
-            timesteps = torch.randint(self.config.num_train_timesteps, (cfg.batch_size,), generator=generator)
-            timesteps = timesteps.to(self.device)
-            drop = (torch.rand(cfg.batch_size, generator=generator) < self.config.text_dropout).to(self.device)
-            text, mask = self.planner.text_encoder([instructions[r] for r in rows.tolist()])  # (B, L, D), (B, L)
-            text, mask = self.accelerator.unwrap_model(denoiser).drop_text(text, mask, drop)
-            noisy = self.scheduler.add_noise(future, noise, timesteps)
-            prediction = denoiser(noisy, timesteps, first, text, mask)
-            loss = diffusion_loss(self.config, self.scheduler, prediction, future, noise, timesteps)
+            batch_instructions = [instructions[r] for r in rows.tolist()]
+            loss = denoiser_loss(self.planner, denoiser, self.scheduler, clip, batch_instructions, generator)
             self.accelerator.backward(loss)
             self.accelerator.clip_grad_norm_(denoiser.parameters(), 1.0)
             optimizer.step()

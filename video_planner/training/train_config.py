@@ -9,18 +9,18 @@ from foundation.replay_settings import check_replay
 @dataclass(frozen=True)
 class TrainConfig:
     datasets: tuple[str, ...]  # LeRobot datasets (demos, or a SAIL run's kept rollouts); their episodes are pooled
-    steps: int = 20_000  # denoiser steps
-    batch_size: int = 8
-    learning_rate: float = 2e-4
-    warmup_steps: int = 500
-    ema_decay: float = 0.999
+    steps: int = 20_000  # denoiser steps (a resumed run may raise it)
+    batch_size: int = 8  # clips per denoiser step
+    learning_rate: float = 2e-4  # AdamW, constant after the warm-up
+    warmup_steps: int = 500  # linear learning-rate warm-up of the denoiser
+    ema_decay: float = 0.999  # of the denoiser weights that checkpoints and plans use
     autoencoder_steps: int = 3_000  # skipped when the planner config names a pretrained autoencoder
-    autoencoder_batch_size: int = 32
-    autoencoder_learning_rate: float = 1e-3
-    checkpoint_every: int = 500
-    sample_every: int = 2_000
-    sample_clips: int = 4
-    seed: int = 0
+    autoencoder_batch_size: int = 32  # frames per autoencoder step
+    autoencoder_learning_rate: float = 1e-3  # AdamW, after a 200-step warm-up
+    checkpoint_every: int = 500  # steps between atomic checkpoints (what --resume continues from)
+    sample_every: int = 2_000  # denoiser steps between sample GIFs in <output>/samples
+    sample_clips: int = 4  # clips per sample GIF
+    seed: int = 0  # initial weights and every step's draws
     # A planner directory whose autoencoder and latent normalisation this run keeps (its autoencoder stage is
     # skipped); the denoiser starts fresh. For denoiser ablations and retraining on new data in the same latents.
     init_from: str | None = None
@@ -30,7 +30,7 @@ class TrainConfig:
     # Demo datasets mixed into every batch, `replay_fraction` of its rows, so fine-tuning on a few episodes
     # (SAIL's rollouts) does not drift from what the demos taught (foundation/replay.py).
     replay: tuple[str, ...] = ()
-    replay_fraction: float = 0.5
+    replay_fraction: float = 0.5  # share of each batch drawn from the replay datasets, in (0, 1)
     # With replay: clips of the `datasets` episodes take a stride scaled by their length over the mean replay
     # episode's, so slow rollouts do not teach slow plans.
     match_replay_pace: bool = False
