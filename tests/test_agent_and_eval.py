@@ -16,8 +16,8 @@ from robot_io.metaworld_env import MetaWorldEnv
 from video_planner.control.agent import Agent
 from video_planner.control.closed_loop_eval import evaluate_control
 from video_planner.control.settings import ControlEvalSettings, ReplanRule
-from video_planner.model.oracle_planner import OraclePlanner, PlanShape
-from video_planner.model.protocols import VideoPlan
+from video_planner.model.oracle_planner import OracleConfig, OraclePlanner
+from video_planner.model.protocols import Planner, VideoPlan
 
 IDM_CONFIG = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=64)
 
@@ -36,13 +36,13 @@ def random_idm(tmp_path_factory):
 
 
 class FixedPlanner:
-    """Always plans the same frames; counts its calls."""
+    """A `Planner` that always plans the same frames; counts its calls."""
 
     def __init__(self, size: int = 32, stride: int = 4):
-        self.config = PlanShape(size, 3, stride)
+        self.config = OracleConfig(size, 3, stride)
         self.calls = []
 
-    def plan(self, image, instruction, *, seed=None):
+    def plan(self, image, instruction, *, seed=None, steps=None, guidance=None):
         self.calls.append(seed)
         frames = np.full((3, self.config.image_size, self.config.image_size, 3), 40 * len(self.calls), np.uint8)
         return VideoPlan(frames, image, instruction, "fixed", 0, 0.0, seed, 0.0)
@@ -50,6 +50,7 @@ class FixedPlanner:
 
 def test_agent_replans_every_r_steps_and_heads_for_each_planned_frame(random_idm):
     planner = FixedPlanner()
+    assert isinstance(planner, Planner)  # test fakes plug into the same seam as the real planners
     agent = Agent(planner, random_idm, ReplanRule(replan_every=8, stall_distance=0.0))
     with MetaWorldEnv("button-press-topdown", "corner", 32, max_episode_steps=20) as env:
         renders = []
@@ -82,6 +83,7 @@ def test_oracle_plans_show_the_expert_future_and_leave_the_env_untouched():
     with MetaWorldEnv("button-press-topdown", "corner", 32, seed=2) as env:
         obs = env.reset()
         oracle = OraclePlanner(env, num_future_frames=3, frame_stride=4)
+        assert isinstance(oracle, Planner)
         plan = oracle.plan(obs.image, obs.instruction)
         assert env.steps == 0
         expert_frames = []
