@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import torch
+from einops import rearrange
 
 from foundation.errors import InputError
 from foundation.frames import resize_frames
@@ -19,7 +20,7 @@ def camera_image_to_frame(image: np.ndarray, size: int) -> torch.Tensor:
         raise InputError(f"image must be uint8 RGB of shape (H, W, 3); got {image.dtype} {image.shape}")
     if image.shape[0] != image.shape[1]:
         raise InputError(f"image must be square (crop it first); got {image.shape[0]}x{image.shape[1]}")
-    frame = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None]
+    frame = rearrange(torch.from_numpy(np.array(image)), "h w c -> 1 c h w")
     if image.shape[0] != size:
         logger.warning("resizing the %dx%d image to the model's %dx%d", *image.shape[:2], size, size)
         frame = resize_frames(frame, size)

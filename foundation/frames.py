@@ -1,4 +1,5 @@
-"""Frame arithmetic shared by datasets and models, free of LeRobot so planning imports stay light."""
+"""Frame arithmetic shared by datasets and models, free of LeRobot so planning imports stay light: resizing, and
+the one mapping between uint8 frames and the [-1, 1] floats every network here sees."""
 
 import torch
 import torch.nn.functional as F
@@ -8,3 +9,13 @@ def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
     """Area-resamples uint8 frames to size×size. # (F, 3, H, W) -> (F, 3, size, size)"""
     resized = F.interpolate(frames.float(), size=(size, size), mode="area")
     return resized.round().clamp(0, 255).to(torch.uint8)
+
+
+def frames_to_unit(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames -> floats in [-1, 1]. # any shape"""
+    return frames.float() / 127.5 - 1.0
+
+
+def unit_to_frames(pixels: torch.Tensor) -> torch.Tensor:
+    """Floats in [-1, 1] (clamped) -> uint8 frames, rounded. # any shape"""
+    return ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

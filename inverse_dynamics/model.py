@@ -10,6 +10,7 @@ from torch import nn
 from foundation.atomic_dir import atomic_directory
 from foundation.camera_image import camera_image_to_frame
 from foundation.errors import InputError
+from foundation.frames import frames_to_unit
 from foundation.hub import (
     push_model_directory,
     read_trained_tasks,
@@ -103,8 +104,7 @@ class InverseDynamics(nn.Module):
     def forward(self, frames: torch.Tensor, targets: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """Normalised action chunks from uint8 frames. frames, targets: (B, 3, S, S) uint8; states: (B, S_dim)
         -> (B, k, A) normalised (the training target space)"""
-        to_unit = lambda x: x.float() / 127.5 - 1.0  # noqa: E731
-        return self.net(to_unit(frames), to_unit(targets), (states - self.state_mean) / self.state_std)
+        return self.net(frames_to_unit(frames), frames_to_unit(targets), (states - self.state_mean) / self.state_std)
 
     @torch.no_grad()
     def predict(self, frames: torch.Tensor, targets: torch.Tensor, states: torch.Tensor) -> torch.Tensor:

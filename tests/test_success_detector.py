@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from foundation.errors import InputError
+from foundation.frames import frames_to_unit
 from robot_io.frame_bank import FrameBank
-from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig, frames_to_unit
+from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
 from video_planner.sail.success_train_config import NEGATIVE_KINDS, SuccessTrainConfig
 from video_planner.sail.train_success import (
     _pairs,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 from diffusers import DDPMScheduler
+from einops import rearrange
 from torch import nn
 
 from foundation.errors import InputError
@@ -139,12 +140,12 @@ class DiffusersVideoPrior(nn.Module):
         """As `VideoPlanner.branches`: the prediction for the K future frames with the instruction and, when
         `unconditional`, with the negative prompt. noisy: (B, K, C, h, w), first: (B, C, h, w), text: (B, L, D)"""
         video = torch.cat([self._noised_first(first, timestep)[:, None], noisy], dim=1)  # (B, 1+K, C, h, w)
-        video = video.permute(0, 2, 1, 3, 4)  # (B, C, 1+K, h, w), diffusers' video layout
+        video = rearrange(video, "b t c h w -> b c t h w")  # diffusers' video layout
         if unconditional:
             null = self.text_encoder.embed([self.text_encoder.negative_prompt] * len(text))
             video, text = torch.cat([video, video]), torch.cat([text, null])
         dtype, frames = self.unet.dtype, video.shape[2]
         per_frame = text.repeat_interleave(frames, dim=0)  # (B'·(1+K), L, D): the UNet sees frames as a batch
         out = self.unet(video.to(dtype), int(timestep), encoder_hidden_states=per_frame.to(dtype)).sample.float()
-        future = out.permute(0, 2, 1, 3, 4)[:, 1:]  # (B', K, C, h, w)
+        future = rearrange(out, "b c t h w -> b t c h w")[:, 1:]  # (B', K, C, h, w)
         return tuple(future.chunk(2)) if unconditional else (future, None)

@@ -2,6 +2,7 @@
 
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
+from einops import rearrange
 from torch import nn
 
 from video_planner.model.config import AutoencoderConfig, PlannerConfig
@@ -76,7 +77,6 @@ class VideoDenoiser(nn.Module):
         text: torch.Tensor,  # (B, L, D)
         text_mask: torch.Tensor,  # (B, L) bool
     ) -> torch.Tensor:  # (B, K, C, h, w)
-        b, k, c, h, w = noisy.shape
-        x = torch.cat([first, noisy.reshape(b, k * c, h, w)], dim=1)  # (B, (K+1)·C, h, w)
+        x = torch.cat([first, rearrange(noisy, "b k c h w -> b (k c) h w")], dim=1)  # (B, (K+1)·C, h, w)
         out = self.unet(x, timesteps, encoder_hidden_states=text, encoder_attention_mask=text_mask).sample
-        return out.reshape(b, k, c, h, w)
+        return rearrange(out, "b (k c) h w -> b k c h w", k=noisy.shape[1])

@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from einops import rearrange
 from torch import nn
 
 from foundation.camera_image import camera_image_to_frame
 from foundation.errors import InputError
+from foundation.frames import frames_to_unit, unit_to_frames
 from foundation.hub import push_model_directory
 from video_planner.model.checkpoint import load_planner_files, save_planner_files
 from video_planner.model.config import PlannerConfig
@@ -103,7 +105,7 @@ class VideoPlanner(nn.Module):
     @torch.no_grad()
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames -> normalised latents (the autoencoder's posterior mean). # (N, 3, H, W) -> (N, C, h, w)"""
-        pixels = frames.to(self.device).float() / 127.5 - 1.0
+        pixels = frames_to_unit(frames.to(self.device))
         with self._autocast():
             latents = self.autoencoder.encode(pixels).latent_dist.mode().float()
         shift, scale = self._latent_stats()
@@ -115,7 +117,7 @@ class VideoPlanner(nn.Module):
         shift, scale = self._latent_stats()
         with self._autocast():
             pixels = self.autoencoder.decode(latents / scale + shift).sample.float()
-        return ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return unit_to_frames(pixels)
 
     def _add_change_to_context(self, frames, context, context_latent) -> torch.Tensor:
         """context + (frames - decoded context latent), in pixels. # (N, 3, H, W), (1, 3, H, W), (1, C, h, w)"""
@@ -222,13 +224,13 @@ class VideoPlanner(nn.Module):
         predict = guided_prediction(instruction, num_samples, guidance)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         latents = self.sample(first, predict, steps=steps, sampler=sampler, generator=generator)  # (B, K, C, h, w)
-        b, k = latents.shape[:2]
-        frames = self.decode_latents(latents.flatten(0, 1))  # (B·K, 3, H, W)
+        b = len(latents)
+        frames = self.decode_latents(rearrange(latents, "b k c h w -> (b k) c h w"))
         if decode_as_change:
             frames = self._add_change_to_context(frames, context, first[:1])
-        frames = frames.reshape(b, k, *frames.shape[1:]).permute(0, 1, 3, 4, 2).cpu().numpy()  # (B, K, H, W, 3)
+        frames = rearrange(frames, "(b k) c h w -> b k h w c", b=b).cpu().numpy()
         latency = time.perf_counter() - start
-        context_frame = context[0].permute(1, 2, 0).numpy()
+        context_frame = rearrange(context[0], "c h w -> h w c").numpy()
         return [
             VideoPlan(frames[i], context_frame, instruction, sampler, steps, guidance, seed, latency) for i in range(b)
         ]

@@ -24,6 +24,7 @@ from foundation.atomic_dir import atomic_directory
 from foundation.camera_image import camera_image_to_frame
 from foundation.config_io import VersionedConfig
 from foundation.errors import InputError
+from foundation.frames import frames_to_unit
 from foundation.hub import read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
 from inverse_dynamics.model import FrameEncoder, conv_block
 from video_planner.model.config import TextEncoderConfig
@@ -72,11 +73,6 @@ class SuccessNet(nn.Module):
         fused = self.fuse(torch.cat([start, end, end - start], dim=1))  # (B, C, s/2, s/2)
         fused = fused * (1 + self.film(text)[:, :, None, None])
         return self.head(fused.flatten(1)).squeeze(1)
-
-
-def frames_to_unit(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 frames -> floats in [-1, 1], as the member nets see them."""
-    return frames.float() / 127.5 - 1.0
 
 
 class SuccessDetector(nn.Module):

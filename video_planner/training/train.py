@@ -30,6 +30,7 @@ from tqdm import tqdm
 from foundation.atomic_dir import atomic_directory
 from foundation.config_io import dataclass_to_dict
 from foundation.errors import InputError
+from foundation.frames import frames_to_unit
 from foundation.replay import draw_rows, paced_strides
 from foundation.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from foundation.state_io import load_state, save_state
@@ -223,7 +224,7 @@ class PlannerTrainer:
         while self.state.step < cfg.autoencoder_steps:
             generator = _step_generator(cfg.seed, "autoencoder", self.state.step)
             index = torch.randint(len(self.bank.frames), (cfg.autoencoder_batch_size,), generator=generator)
-            pixels = self.bank.frames[index].to(self.device).float() / 127.5 - 1.0  # (B, 3, H, W)
+            pixels = frames_to_unit(self.bank.frames[index].to(self.device))  # (B, 3, H, W)
             posterior = self.accelerator.unwrap_model(autoencoder).encode(pixels).latent_dist
             reconstruction = self.accelerator.unwrap_model(autoencoder).decode(posterior.sample(generator)).sample
             loss = F.l1_loss(reconstruction, pixels) + F.mse_loss(reconstruction, pixels)
