@@ -14,6 +14,7 @@ from video_planner.model.config import AutoencoderConfig
 from video_planner.model.diffusers_prior import DiffusersVideoPrior
 from video_planner.model.loading import load_planner
 from video_planner.model.planner import VideoPlanner
+from video_planner.model.planner_source import PlannerSource
 from video_planner.model.protocols import Prior, missing_members
 
 CHANNELS = (32, 64)
@@ -121,7 +122,11 @@ def test_a_planner_on_another_schedule_or_missing_weights_are_refused(hub, prior
 
 def test_load_planner_composes_with_a_motion_adapter(hub, planner, tmp_path):
     planner.save_pretrained(tmp_path / "planner")
-    composed = load_planner(str(tmp_path / "planner"), str(hub / "sd"), "pa", motion_adapter=str(hub / "adapter"))
+    source = PlannerSource(
+        planner=str(tmp_path / "planner"), prior=str(hub / "sd"), prior_motion_adapter=str(hub / "adapter"), mode="pa"
+    )
+    composed = load_planner(source)
+    assert composed.mode == "pa"
     assert isinstance(composed.prior, DiffusersVideoPrior) and composed.prior.config.num_future_frames == 3
     assert missing_members(composed.prior, Prior) == []  # the seam composition relies on
 

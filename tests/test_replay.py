@@ -79,7 +79,7 @@ def test_idm_chunks_of_own_episodes_come_first(two_episode_dataset, door_dataset
 
 def test_replay_flags_repeat_into_a_tuple():
     args = build_parser().parse_args(
-        ["train-idm", "--dataset", "kept", "--replay", "a", "--replay", "b", "--output", "out"]
+        ["train-idm", "--dataset", "kept", "--replay", "a", "--replay", "b,c", "--output", "out"]
     )
-    assert args.replay == ["a", "b"]
-    assert _flag_values(args, IDMTrainConfig, skip=("datasets",))["replay"] == ("a", "b")
+    assert args.replay == ["a", "b", "c"]
+    assert _flag_values(args, IDMTrainConfig)["replay"] == ("a", "b", "c")
