@@ -7,65 +7,22 @@ rerun continues from the committed progress with the same scene seeds.
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from foundation.errors import InputError
 from robot_io.dataset_store import AtomicDatasetStore
 from robot_io.episode_format import Episode, episode_features
-from robot_io.metaworld_env import ACTION_NAMES, STATE_NAMES, MetaWorldEnv
-from robot_io.metaworld_expert import expert_policy
+from robot_io.executor import Executor
+from robot_io.metaworld_env import MetaWorldEnv
+from robot_io.metaworld_expert import NoisyExpert
 from robot_io.recipe import CollectionRecipe
 
 PROGRESS_SIDECAR = "collection_progress.json"
-METAWORLD_ENV_STATE_DIM = 39
 
 
-EXPLORATION_SEGMENT_STEPS = (4, 16)  # a random-action segment lasts this many steps (inclusive range)
-
-
-def run_expert_episode(
-    env: MetaWorldEnv, policy, seed: int, action_noise_std: float, exploration_prob: float = 0.0
-) -> Episode:
-    """Runs the expert from scene `seed` until success or the step limit, recording every step.
-
-    With `exploration_prob` > 0, each step may start a segment of uniformly random actions (4-16 steps)
-    that pushes the arm off the expert's path; the expert then recovers from wherever it ended up.
-    """
-    noise_rng = np.random.default_rng(seed)
-    obs = env.reset(seed)
-    images, states, env_states, actions, successes = [], [], [], [], []
-    random_steps_left = 0
-    while True:
-        if random_steps_left == 0 and exploration_prob > 0 and noise_rng.random() < exploration_prob:
-            random_steps_left = int(noise_rng.integers(EXPLORATION_SEGMENT_STEPS[0], EXPLORATION_SEGMENT_STEPS[1] + 1))
-        if random_steps_left > 0:
-            action = noise_rng.uniform(-1.0, 1.0, size=env.action_dim).astype(np.float32)
-            random_steps_left -= 1
-        else:
-            action = policy.get_action(obs.env_state).astype(np.float32)
-        if action_noise_std > 0:
-            action = action + noise_rng.normal(0.0, action_noise_std, size=action.shape).astype(np.float32)
-        action = np.clip(action, -1.0, 1.0)
-        images.append(obs.image)
-        states.append(obs.state)
-        env_states.append(obs.env_state.astype(np.float32))
-        actions.append(action)
-        result = env.step(action)
-        successes.append(result.success)
-        obs = result.observation
-        if result.success or result.truncated:
-            break
-    return Episode(
-        images=np.stack(images),
-        states=np.stack(states),
-        env_states=np.stack(env_states),
-        actions=np.stack(actions),
-        successes=np.array(successes),
-        instruction=env.instruction,
-        camera=env.camera,
-        seed=seed,
-    )
+def expert_episode(env: MetaWorldEnv, expert: NoisyExpert, seed: int) -> Episode:
+    """One episode of `expert` from scene `seed`, run by the Executor until success or the step limit."""
+    return Executor(env, expert, record_images=True).run(seed).to_episode(env.camera)
 
 
 @dataclass
@@ -82,8 +39,9 @@ def group_key(task: str, camera: str) -> str:
 
 
 def open_store(recipe: CollectionRecipe, output: Path) -> AtomicDatasetStore:
-    features = episode_features(recipe.image_size, STATE_NAMES, ACTION_NAMES, METAWORLD_ENV_STATE_DIM)
-    return AtomicDatasetStore(output, recipe.repo_id, MetaWorldEnv.fps, features, "sawyer", PROGRESS_SIDECAR)
+    robot = MetaWorldEnv.features
+    features = episode_features(recipe.image_size, robot)
+    return AtomicDatasetStore(output, recipe.repo_id, robot.fps, features, robot.robot_type, PROGRESS_SIDECAR)
 
 
 def load_progress(store: AtomicDatasetStore, recipe: CollectionRecipe) -> dict[str, GroupProgress]:
@@ -112,7 +70,7 @@ def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool
     done = sum(min(p.successes, recipe.episodes_per_camera) for p in progress.values())
     bar = tqdm(total=target, initial=done, desc=f"collect {recipe.name}", unit="demo", disable=not show_progress)
     for task in recipe.tasks:
-        policy = expert_policy(task)
+        expert = NoisyExpert(task, recipe.action_noise_std, recipe.exploration_prob)
         for camera_index, camera in enumerate(recipe.cameras):
             group = progress.setdefault(group_key(task, camera), GroupProgress())
             if _group_finished(group, recipe):
@@ -123,7 +81,7 @@ def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool
             ):
                 while not _group_finished(group, recipe):
                     seed = recipe.scene_seed(group.attempts, camera_index)
-                    episode = run_expert_episode(env, policy, seed, recipe.action_noise_std, recipe.exploration_prob)
+                    episode = expert_episode(env, expert, seed)
                     group.attempts += 1
                     group.successes += episode.success
                     if episode.success or recipe.keep_failed:

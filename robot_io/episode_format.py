@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robot_io.types import RobotFeatures
+
 IMAGE_KEY = "observation.image"
 STATE_KEY = "observation.state"
 ENV_STATE_KEY = "observation.environment_state"
@@ -19,22 +21,16 @@ SEED_KEY = "seed"
 PLAN_IMAGE_KEY = "plan.target_image"  # rollouts only: the planned frame the policy was heading for
 
 
-def episode_features(
-    image_size: int,
-    state_names: tuple[str, ...],
-    action_names: tuple[str, ...],
-    env_state_dim: int,
-    with_plan_images: bool = False,
-) -> dict:
-    """The LeRobotDataset feature spec of an episode with square RGB frames of `image_size` pixels;
+def episode_features(image_size: int, robot: RobotFeatures, with_plan_images: bool = False) -> dict:
+    """The LeRobotDataset feature spec of an episode of `robot` with square RGB frames of `image_size` pixels;
     rollouts of a planning agent also carry, per step, the planned frame it was heading for."""
     image = {"dtype": "video", "shape": (image_size, image_size, 3), "names": ["height", "width", "channels"]}
     plan = {PLAN_IMAGE_KEY: image} if with_plan_images else {}
     return {
         IMAGE_KEY: image,
-        STATE_KEY: {"dtype": "float32", "shape": (len(state_names),), "names": list(state_names)},
-        ENV_STATE_KEY: {"dtype": "float32", "shape": (env_state_dim,), "names": None},
-        ACTION_KEY: {"dtype": "float32", "shape": (len(action_names),), "names": list(action_names)},
+        STATE_KEY: {"dtype": "float32", "shape": (robot.state_dim,), "names": list(robot.state_names)},
+        ENV_STATE_KEY: {"dtype": "float32", "shape": (robot.env_state_dim,), "names": None},
+        ACTION_KEY: {"dtype": "float32", "shape": (robot.action_dim,), "names": list(robot.action_names)},
         SUCCESS_KEY: {"dtype": "bool", "shape": (1,), "names": None},
         CAMERA_KEY: {"dtype": "string", "shape": (1,), "names": None},
         SEED_KEY: {"dtype": "int64", "shape": (1,), "names": None},

@@ -15,11 +15,15 @@ from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE  # noqa: E402
 
 from robot_io.fast_renderer import FastRenderer  # noqa: E402
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, env_id, instruction_for, resolve_task  # noqa: E402
-from robot_io.types import Observation, StepResult  # noqa: E402
+from robot_io.types import Observation, RobotFeatures, StepResult  # noqa: E402
 
-METAWORLD_FPS = 80  # MetaWorld's render_fps: 5 physics substeps of 2.5 ms per env step
-STATE_NAMES = ("hand_x", "hand_y", "hand_z", "gripper_opening")
-ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "gripper_effort")
+METAWORLD_FEATURES = RobotFeatures(
+    robot_type="sawyer",
+    fps=80,  # MetaWorld's render_fps: 5 physics substeps of 2.5 ms per env step
+    state_names=("hand_x", "hand_y", "hand_z", "gripper_opening"),
+    action_names=("delta_x", "delta_y", "delta_z", "gripper_effort"),
+    env_state_dim=39,  # MetaWorld's goal-observable observation, for experts and oracles
+)
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,7 @@ class MetaWorldEnv:
     the full 39-dim simulator observation, which the scripted experts need, is `env_state`.
     """
 
-    fps = METAWORLD_FPS
-    action_dim = len(ACTION_NAMES)
-    state_dim = len(STATE_NAMES)
+    features = METAWORLD_FEATURES
 
     def __init__(
         self,
@@ -84,8 +86,8 @@ class MetaWorldEnv:
         if self._steps >= self.max_episode_steps:
             raise RuntimeError(f"episode already ran {self.max_episode_steps} steps; call reset()")
         action = np.asarray(action, dtype=np.float32)
-        if action.shape != (self.action_dim,):
-            raise ValueError(f"action must have shape ({self.action_dim},), got {action.shape}")
+        if action.shape != (self.features.action_dim,):
+            raise ValueError(f"action must have shape ({self.features.action_dim},), got {action.shape}")
         env_state, _, _, _, info = self._env.step(action)
         self._steps += 1
         return StepResult(
@@ -122,7 +124,7 @@ class MetaWorldEnv:
         self._env_state = env_state
         return Observation(
             image=self.render() if render else None,
-            state=env_state[: self.state_dim].astype(np.float32),
+            state=env_state[: self.features.state_dim].astype(np.float32),
             instruction=self.instruction,
             env_state=env_state,
         )

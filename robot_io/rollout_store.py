@@ -3,18 +3,19 @@ per step, the planned frame the agent was heading for. Each batch of episodes la
 
 from pathlib import Path
 
-from robot_io.collect import METAWORLD_ENV_STATE_DIM
+from robot_io.dataset_io import open_dataset
 from robot_io.dataset_store import AtomicDatasetStore
-from robot_io.episode_format import Episode, episode_features
-from robot_io.metaworld_env import ACTION_NAMES, STATE_NAMES, MetaWorldEnv
+from robot_io.episode_format import ACTION_KEY, ENV_STATE_KEY, STATE_KEY, Episode, episode_features
+from robot_io.types import RobotFeatures
 
 ROLLOUT_SIDECAR = "rollout_progress.json"
 
 
-def open_rollout_store(root: Path, image_size: int) -> AtomicDatasetStore:
-    features = episode_features(image_size, STATE_NAMES, ACTION_NAMES, METAWORLD_ENV_STATE_DIM, with_plan_images=True)
+def open_rollout_store(root: Path, image_size: int, robot: RobotFeatures) -> AtomicDatasetStore:
+    """The rollout dataset at `root` of episodes of `robot` (see `robot_io.envs.task_features`)."""
+    features = episode_features(image_size, robot, with_plan_images=True)
     return AtomicDatasetStore(
-        Path(root), "video-planner/rollouts", MetaWorldEnv.fps, features, "sawyer", ROLLOUT_SIDECAR
+        Path(root), "video-planner/rollouts", robot.fps, features, robot.robot_type, ROLLOUT_SIDECAR
     )
 
 
@@ -33,3 +34,15 @@ def recorded_rows(store: AtomicDatasetStore) -> list[dict]:
     """The result rows of every rollout the dataset holds."""
     store.recover()
     return (store.read_sidecar() or {}).get("rows", [])
+
+
+def recorded_robot(root: Path) -> RobotFeatures:
+    """The robot features a recorded dataset was written with (its `meta/info.json`)."""
+    meta = open_dataset(root).meta
+    return RobotFeatures(
+        robot_type=meta.robot_type,
+        fps=meta.fps,
+        state_names=tuple(meta.features[STATE_KEY]["names"]),
+        action_names=tuple(meta.features[ACTION_KEY]["names"]),
+        env_state_dim=meta.features[ENV_STATE_KEY]["shape"][0],
+    )

@@ -22,6 +22,26 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class RobotFeatures:
+    """What a recording or a model needs to know of a robot: its name, control rate, the names of its state and
+    action dimensions, and the size of its privileged simulator state (0 on a real arm)."""
+
+    robot_type: str
+    fps: int
+    state_names: tuple[str, ...]
+    action_names: tuple[str, ...]
+    env_state_dim: int = 0
+
+    @property
+    def state_dim(self) -> int:
+        return len(self.state_names)
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.action_names)
+
+
+@dataclass(frozen=True)
 class StepResult:
     """The outcome of one action: the next observation, task success, and whether the episode hit its limit."""
 
@@ -33,9 +53,7 @@ class StepResult:
 class Env(Protocol):
     """An episodic robot environment: MetaWorld in simulation, a LeRobot arm in the real world."""
 
-    fps: int
-    action_dim: int
-    state_dim: int
+    features: RobotFeatures
 
     def reset(self, seed: int | None = None, *, render: bool = True) -> Observation: ...
 

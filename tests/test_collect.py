@@ -13,12 +13,12 @@ import pytest
 
 from foundation.atomic_dir import exchange_directories
 from foundation.errors import InputError
-from robot_io.collect import PROGRESS_SIDECAR, collect, run_expert_episode
+from robot_io.collect import PROGRESS_SIDECAR, collect, expert_episode
 from robot_io.dataset_io import open_dataset
 from robot_io.dataset_summary import episode_table
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
 from robot_io.metaworld_env import MetaWorldEnv
-from robot_io.metaworld_expert import expert_policy
+from robot_io.metaworld_expert import NoisyExpert
 from robot_io.recipe import CollectionRecipe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ def replay_expert(recipe: CollectionRecipe, task: str, camera_index: int, attemp
     camera = recipe.cameras[camera_index]
     with MetaWorldEnv(task, camera, recipe.image_size, max_episode_steps=recipe.max_episode_steps) as env:
         seed = recipe.scene_seed(attempt, camera_index)
-        return run_expert_episode(env, expert_policy(task), seed, recipe.action_noise_std)
+        return expert_episode(env, NoisyExpert(task, recipe.action_noise_std), seed)
 
 
 def test_two_episodes_read_back_exactly(two_episode_dataset, two_episode_recipe):
@@ -137,10 +137,9 @@ def test_crash_between_the_two_renames_is_recovered(tmp_path, two_episode_datase
 
 
 def test_exploration_segments_replace_expert_actions_with_uniform_random_ones():
-    policy = expert_policy("button-press-topdown")
     with MetaWorldEnv("button-press-topdown", "corner", image_size=32, max_episode_steps=60) as env:
-        expert = run_expert_episode(env, policy, seed=5, action_noise_std=0.0)
-        explored = run_expert_episode(env, policy, seed=5, action_noise_std=0.0, exploration_prob=1.0)
+        expert = expert_episode(env, NoisyExpert("button-press-topdown"), seed=5)
+        explored = expert_episode(env, NoisyExpert("button-press-topdown", exploration_prob=1.0), seed=5)
     assert expert.successes[-1] and not explored.successes.any()
     assert len(explored.actions) == 60
     # Back-to-back random segments: every action is uniform in [-1, 1]^4 (std 0.577), unlike the

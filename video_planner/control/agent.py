@@ -14,7 +14,7 @@ import numpy as np
 
 from foundation.errors import InputError
 from inverse_dynamics.model import InverseDynamics
-from robot_io.types import Observation
+from robot_io.types import Observation, RobotFeatures
 from video_planner.control.settings import ReplanRule
 from video_planner.model.protocols import Planner, VideoPlan
 
@@ -124,13 +124,13 @@ def check_compatible(planner: Planner, idm: InverseDynamics) -> None:
     )
 
 
-def check_robot_compatible(idm: InverseDynamics, env) -> None:
+def check_robot_compatible(idm: InverseDynamics, robot: RobotFeatures) -> None:
     """Refuses an IDM whose action or state space is not the robot's."""
     _refuse_mismatch(
         ("inverse-dynamics model and robot", "IDM", "robot"),
         {
-            "action dimension": (idm.config.action_dim, env.action_dim),
-            "state dimension": (idm.config.state_dim, env.state_dim),
+            "action dimension": (idm.config.action_dim, robot.action_dim),
+            "state dimension": (idm.config.state_dim, robot.state_dim),
         },
     )
 

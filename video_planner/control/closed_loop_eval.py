@@ -26,6 +26,7 @@ from foundation.errors import InputError
 from foundation.hub import weights_digest
 from foundation.video_io import write_video
 from inverse_dynamics.model import InverseDynamics
+from robot_io.envs import make_env, task_features
 from robot_io.executor import Executor
 from robot_io.metaworld_env import MetaWorldEnv
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
@@ -73,14 +74,18 @@ def evaluate_control(
     With `record`, every rollout also lands in the LeRobotDataset `output/rollouts` (with the planned
     frame of each step); a (task, camera) group's episodes and log rows are committed together.
     """
-    check_robot_compatible(idm, MetaWorldEnv)
+    robots = {task_features(task) for task in settings.tasks}
+    for robot in robots:
+        check_robot_compatible(idm, robot)
+    if record and len(robots) > 1:
+        raise InputError("--record writes one dataset of one robot's episodes; evaluate each robot's tasks apart")
     if isinstance(planner, str):
         if planner != ORACLE:
             raise InputError(f"planner must be {ORACLE!r} or a loaded planner, got {planner!r}")
         planner = None
     output.mkdir(parents=True, exist_ok=True)
     _check_settings(output, planner, idm, settings, record)
-    store = open_rollout_store(output / "rollouts", idm.config.image_size) if record else None
+    store = open_rollout_store(output / "rollouts", idm.config.image_size, robots.pop()) if record else None
     done = _finished(output, store)
     todo = [e for e in settings.episodes() if e not in done]
     total = len(settings.episodes())
@@ -88,7 +93,7 @@ def evaluate_control(
     with (output / EPISODES_FILE).open("a") as log:
         for (task, camera), group in itertools.groupby(todo, key=lambda e: e[:2]):
             rows, episodes = [], []
-            with MetaWorldEnv(task, camera, idm.config.image_size, max_episode_steps=settings.max_episode_steps) as env:
+            with make_env(task, camera, idm.config.image_size, max_episode_steps=settings.max_episode_steps) as env:
                 oracle = _oracle(env, idm, settings) if planner is None else None
                 agent = Agent(oracle if planner is None else planner, idm, ReplanRule(settings.replan_every))
                 for _, _, seed in group:

@@ -20,7 +20,7 @@ import numpy as np
 
 from foundation.atomic_dir import write_text_atomic
 from robot_io.dataset_io import read_end_frames, read_episodes
-from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
+from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_robot, recorded_rows
 from video_planner.sail.train_success import detector_verdicts, verdict_scores
 
 FILTER_FILE = "filter.json"
@@ -46,7 +46,8 @@ def filter_rollouts(
     finished = read_filter_result(kept.parent)
     if finished is not None:
         return finished
-    rows = recorded_rows(open_rollout_store(rollouts, image_size))
+    robot = recorded_robot(rollouts)
+    rows = recorded_rows(open_rollout_store(rollouts, image_size, robot))
     oracle = np.array([row["success"] for row in rows], dtype=bool)
     tasks = np.array([row["task"] for row in rows])
     probabilities = verdicts = None
@@ -59,7 +60,7 @@ def filter_rollouts(
     kept.parent.mkdir(parents=True, exist_ok=True)
     if keep.any():
         chosen = np.flatnonzero(keep).tolist()
-        store = open_rollout_store(kept, image_size)
+        store = open_rollout_store(kept, image_size, robot)
         record_episodes(store, read_episodes(rollouts, chosen), [rows[i] for i in chosen])
     result = {
         "filter": filter_name,

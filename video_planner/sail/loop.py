@@ -17,7 +17,7 @@ from pathlib import Path
 from foundation.hub import resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
 from robot_io.dataset_io import open_dataset
-from robot_io.metaworld_env import MetaWorldEnv
+from robot_io.envs import task_features
 from video_planner.control.agent import Agent, check_robot_compatible
 from video_planner.control.closed_loop_eval import evaluate_control
 from video_planner.control.settings import ReplanRule
@@ -51,7 +51,8 @@ def _check_inputs(settings: SailSettings):
     planner, idm = _load_models(settings, models, None)
     prior = None if settings.prior is None else planner.prior
     Agent(planner, idm, ReplanRule(settings.replan_every))  # refuses a planner/IDM/replanning mismatch
-    check_robot_compatible(idm, MetaWorldEnv)
+    for task in settings.tasks:
+        check_robot_compatible(idm, task_features(task))
     for dataset in settings.replay:
         open_dataset(dataset)  # a missing or corrupt replay dataset stops the run before any rollout
     if settings.detector is None:
