@@ -19,3 +19,13 @@ def frames_to_unit(frames: torch.Tensor) -> torch.Tensor:
 def unit_to_frames(pixels: torch.Tensor) -> torch.Tensor:
     """Floats in [-1, 1] (clamped) -> uint8 frames, rounded. # any shape"""
     return ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def random_shift(frames: torch.Tensor, targets: torch.Tensor, pixels: int, generator) -> tuple:
+    """Shifts each sample's two frames by the same random offset of up to `pixels` (edges replicated),
+    so the model learns the motion between them, not where the camera sits. # (B, 3, S, S) x2"""
+    b, _, s, _ = frames.shape
+    padded = torch.nn.functional.pad(torch.cat([frames, targets], 1).float(), [pixels] * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * pixels + 1, (b, 2), generator=generator)
+    crops = torch.stack([padded[i, :, y : y + s, x : x + s] for i, (y, x) in enumerate(offsets.tolist())])
+    return crops[:, :3].to(torch.uint8), crops[:, 3:].to(torch.uint8)

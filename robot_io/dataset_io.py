@@ -5,7 +5,6 @@ Two backends give the same windows: LeRobot's own reader (`delta_timestamps`, to
 decord straight on the episode's H.264 mp4, the path raw video corpora take.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ import torch
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
 from foundation.errors import InputError
-from foundation.frames import resize_frames
 from robot_io.episode_format import (
     ACTION_KEY,
     CAMERA_KEY,
@@ -29,19 +27,13 @@ from robot_io.episode_format import (
 BACKENDS = ("lerobot", "decord")
 
 
-def open_dataset(root: str | Path, delta_indices: dict[str, list[int]] | None = None) -> LeRobotDataset:
-    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one.
-
-    `delta_indices` maps a feature to frame offsets (e.g. {"action": [0, 1, 2]}): items then hold the
-    feature at those offsets, as LeRobot's `delta_timestamps` at the dataset's fps.
-    """
+def open_dataset(root: str | Path) -> LeRobotDataset:
+    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one."""
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():
         raise InputError(f"no LeRobot dataset at {root} (meta/info.json missing); create one with `vp collect`")
     try:
-        fps = json.loads((root / "meta" / "info.json").read_text())["fps"]
-        delta_timestamps = {k: [i / fps for i in v] for k, v in (delta_indices or {}).items()} or None
-        dataset = LeRobotDataset(f"local/{root.name}", root=root, delta_timestamps=delta_timestamps, return_uint8=True)
+        dataset = LeRobotDataset(f"local/{root.name}", root=root, return_uint8=True)
         dataset.hf_dataset  # noqa: B018 - loads the frame table now, so corruption surfaces here
         for key in dataset.meta.video_keys:
             for episode in range(dataset.meta.total_episodes):
@@ -93,6 +85,20 @@ class DecordEpisodeVideo:
         return self._readers[path].get_batch([first + int(i) for i in frame_indices]).asnumpy()
 
 
+class LeRobotEpisodeVideo:
+    """Frames of one episode through LeRobot's own reader (torchcodec), the same interface as
+    `DecordEpisodeVideo`: the reference the decord path is tested against."""
+
+    def __init__(self, dataset: LeRobotDataset, key: str = IMAGE_KEY):
+        self.dataset, self.key = dataset, key
+
+    def frames(self, episode: int, frame_indices: np.ndarray) -> np.ndarray:
+        """Frames at positions `frame_indices` of `episode`. # (N, H, W, 3) uint8"""
+        first = int(self.dataset.meta.episodes[episode]["dataset_from_index"])
+        frames = [self.dataset[first + int(i)][self.key] for i in frame_indices]  # (3, H, W) uint8 each
+        return torch.stack(frames).permute(0, 2, 3, 1).numpy()
+
+
 def read_episodes(root: str | Path, indices: list[int] | None = None) -> list[Episode]:
     """Whole episodes back from a dataset this project wrote (all, or those at `indices`), with their
     planned frames when it holds rollouts: what a filter needs to copy chosen episodes into another dataset."""
@@ -131,77 +137,3 @@ def read_end_frames(root: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]
     episodes = dataset.meta.episodes
     ends = [video.frames(e, np.array([0, int(episodes["length"][e]) - 1])) for e in range(dataset.meta.total_episodes)]
     return np.stack([f for f, _ in ends]), np.stack([last for _, last in ends]), [t[0] for t in episodes["tasks"]]
-
-
-class EpisodeWindows(torch.utils.data.Dataset):
-    """Windows of frames at `frame_offsets` after a start frame t, for every t with t + span inside its episode.
-
-    Offsets past the episode end are clamped to its last frame and flagged in `<key>_is_pad`, as LeRobot
-    does. Windows hold the frames (uint8), the state at t, and, when `action_offsets` is not empty, the
-    actions at t + `action_offsets`.
-    """
-
-    def __init__(
-        self,
-        root: str | Path,
-        frame_offsets: list[int],
-        action_offsets: list[int],
-        span: int,
-        backend: str = "lerobot",
-        image_size: int | None = None,
-    ):
-        if backend not in BACKENDS:
-            raise InputError(f"unknown video backend {backend!r}; valid: {', '.join(BACKENDS)}")
-        self.frame_offsets = np.asarray(frame_offsets)
-        self.action_offsets = np.asarray(action_offsets)
-        self.backend = backend
-        self.image_size = image_size
-        if backend == "lerobot":
-            delta = {IMAGE_KEY: list(frame_offsets)}
-            if action_offsets:
-                delta[ACTION_KEY] = list(action_offsets)
-            self.dataset = open_dataset(root, delta)
-        else:
-            self.dataset = open_dataset(root)
-            self._video = DecordEpisodeVideo(self.dataset)
-            table = self.dataset.hf_dataset.with_format("numpy")
-            self._states = np.stack(table[STATE_KEY]).astype(np.float32)  # (N, S)
-            self._actions = np.stack(table[ACTION_KEY]).astype(np.float32)  # (N, A)
-        episodes = self.dataset.meta.episodes
-        self.lengths = np.asarray(episodes["length"])
-        self.first_index = np.asarray(episodes["dataset_from_index"])
-        self.tasks = [row[0] for row in episodes["tasks"]]
-        self.starts = window_starts(self.lengths, span)
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def window(self, i: int) -> dict:
-        episode, t = self.starts[i]
-        index = int(self.first_index[episode]) + t
-        if self.backend == "lerobot":
-            item = self.dataset[index]
-            frames = item[IMAGE_KEY]  # (F, 3, H, W) uint8
-            is_pad = item[f"{IMAGE_KEY}_is_pad"]
-            state, actions = item[STATE_KEY], item[ACTION_KEY] if len(self.action_offsets) else None
-        else:
-            length = self.lengths[episode]
-            positions, pad = clamp_to_episode(t + self.frame_offsets, length)
-            frames = torch.from_numpy(self._video.frames(episode, positions)).permute(0, 3, 1, 2)
-            is_pad = torch.from_numpy(pad)
-            action_rows = index - t + clamp_to_episode(t + self.action_offsets, length)[0]
-            state = torch.from_numpy(self._states[index])
-            actions = torch.from_numpy(self._actions[action_rows]) if len(action_rows) else None
-        if self.image_size is not None and frames.shape[-1] != self.image_size:
-            frames = resize_frames(frames, self.image_size)
-        window = {
-            "frames": frames,
-            "frames_is_pad": is_pad,
-            "state": state,
-            "instruction": self.tasks[episode],
-            "episode_index": episode,
-            "frame_index": t,
-        }
-        if actions is not None:
-            window["actions"] = actions
-        return window

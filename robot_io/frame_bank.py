@@ -1,9 +1,14 @@
-"""All frames of a dataset decoded once into memory (with states and actions), for training and
-evaluating on CPU.
+"""The data door of both trainers: a dataset's frames decoded once into memory (with states and actions), and
+the two views the models train on.
 
-Decoding video per sample would dominate a 0.26 s train step; the AVDC-11 demos are 11.7 k frames
-(144 MiB at 64 px), so they are decoded once, resized to the model's resolution and indexed.
-Clips follow `PlannerClipDataset`'s rule: offsets past the episode end repeat its last frame.
+    bank = FrameBank.load("outputs/datasets/metaworld_avdc11", image_size=64)
+    clips = PlannerClips(bank, num_future_frames=7, stride=8)   # the planner's: first frame + K future frames
+    chunks = ActionChunks(bank, chunk_size=8)                   # the IDM's: frame, frame k later, the k actions
+
+Decoding video per sample would dominate a 0.26 s train step; the AVDC-11 demos are 11.7 k frames (144 MiB at
+64 px), so they are decoded once, resized to the model's resolution and indexed. A clip starts at every frame
+with at least one real frame `stride` later; its frames past the episode end repeat the last one (the task is
+done, the scene holds still) and are flagged as padding.
 """
 
 from dataclasses import dataclass
@@ -13,8 +18,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from foundation.frames import resize_frames
-from robot_io.dataset_io import DecordEpisodeVideo, clamp_to_episode, open_dataset, window_starts
+from foundation.errors import InputError
+from foundation.frames import random_shift, resize_frames
+from robot_io.dataset_io import (
+    BACKENDS,
+    DecordEpisodeVideo,
+    LeRobotEpisodeVideo,
+    clamp_to_episode,
+    open_dataset,
+    window_starts,
+)
 from robot_io.episode_format import ACTION_KEY, CAMERA_KEY, SEED_KEY, STATE_KEY, SUCCESS_KEY
 
 
@@ -31,9 +44,16 @@ class FrameBank:
     successes: np.ndarray  # (E,) bool, whether each episode solved its task
 
     @classmethod
-    def load(cls, root: str | Path, image_size: int, show_progress: bool = True) -> "FrameBank":
+    def load(
+        cls, root: str | Path, image_size: int, show_progress: bool = True, backend: str = "decord"
+    ) -> "FrameBank":
+        """Every episode of the dataset at `root`, frames resized to `image_size`. `backend` "decord" reads the raw
+        mp4s (the path raw video corpora take), "lerobot" LeRobot's own reader (torchcodec); both give the same
+        frames."""
+        if backend not in BACKENDS:
+            raise InputError(f"unknown video backend {backend!r}; valid: {', '.join(BACKENDS)}")
         dataset = open_dataset(root)
-        video = DecordEpisodeVideo(dataset)
+        video = DecordEpisodeVideo(dataset) if backend == "decord" else LeRobotEpisodeVideo(dataset)
         episodes = dataset.meta.episodes
         lengths = np.asarray(episodes["length"])
         table = dataset.hf_dataset.with_format("numpy")
@@ -85,7 +105,84 @@ class FrameBank:
         per episode. # (M, 2)"""
         return np.array(window_starts(self.lengths, stride))
 
-    def clip_indices(self, episode: int, t: int, num_future: int, stride: int) -> np.ndarray:
-        """Indices in `frames` of a clip's first and K future frames. # (K+1,)"""
-        positions, _ = clamp_to_episode(t + stride * np.arange(num_future + 1), self.lengths[episode])
-        return self.starts[episode] + positions
+    def clip_indices(self, episode: int, t: int, num_future: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices in `frames` of a clip's first and K future frames, and which of them repeat the episode's
+        last frame. # (K+1,), (K+1,) bool"""
+        positions, is_pad = clamp_to_episode(t + stride * np.arange(num_future + 1), self.lengths[episode])
+        return self.starts[episode] + positions, is_pad
+
+
+class PlannerClips(torch.utils.data.Dataset):
+    """The planner's training clips of a bank: a first frame, K future frames `stride` apart, the instruction.
+    `stride` is one int or one per episode (SAIL paces slow rollouts with a longer one)."""
+
+    def __init__(self, bank: FrameBank, num_future_frames: int, stride):
+        if num_future_frames < 1 or np.min(stride) < 1:
+            raise InputError(f"num_future_frames ({num_future_frames}) and stride ({stride}) must be >= 1")
+        self.bank = bank
+        strides = np.broadcast_to(stride, bank.lengths.shape)  # (E,)
+        self.starts = bank.clip_starts(strides)  # (M, 2)
+        clips = [bank.clip_indices(e, t, num_future_frames, strides[e]) for e, t in self.starts]
+        self.index = np.stack([index for index, _ in clips])  # (M, K+1) rows of bank.frames
+        self.is_pad = np.stack([pad for _, pad in clips])  # (M, K+1)
+        self.instructions = [bank.instructions[e] for e in self.starts[:, 0]]  # (M,)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        frames = self.bank.frames[torch.from_numpy(self.index[i])]  # (1+K, 3, H, W) uint8
+        return {
+            "first_frame": frames[0],  # (3, H, W) uint8
+            "future_frames": frames[1:],  # (K, 3, H, W) uint8
+            "future_is_pad": torch.from_numpy(self.is_pad[i][1:]),  # (K,) bool
+            "instruction": self.instructions[i],
+            "episode_index": int(self.starts[i, 0]),
+            "frame_index": int(self.starts[i, 1]),
+        }
+
+
+class ActionChunks(torch.utils.data.Dataset):
+    """The IDM's samples of a bank: frame t, frame t+k, the state at t and the k actions that lead between
+    them, for every t with t+k inside its episode (no padding). The first `own_rows` samples come from the
+    bank's first `own_episodes` episodes (the rest: replayed demos)."""
+
+    def __init__(self, bank: FrameBank, chunk_size: int, own_episodes: int | None = None):
+        if chunk_size < 1:
+            raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.bank, self.chunk_size = bank, chunk_size
+        chunks = [bank.starts[e] + np.arange(max(0, n - chunk_size)) for e, n in enumerate(bank.lengths)]
+        self.frame_index = np.concatenate(chunks)  # (M,) row of each sample's first frame
+        self.own_rows = sum(len(c) for c in chunks[:own_episodes])
+        if len(self.frame_index) == 0:
+            raise InputError(f"no episode is longer than the chunk size {chunk_size}")
+
+    def __len__(self) -> int:
+        return len(self.frame_index)
+
+    def __getitem__(self, i: int) -> dict:
+        batch = self.batch(np.array([i]))
+        episode = int(np.searchsorted(self.bank.starts, self.frame_index[i], side="right") - 1)
+        return {
+            "frame": batch["frames"][0],  # (3, H, W) uint8
+            "target_frame": batch["targets"][0],  # (3, H, W) uint8
+            "state": batch["states"][0],  # (S,) float32
+            "actions": batch["actions"][0],  # (k, A) float32
+            "episode_index": episode,
+            "frame_index": int(self.frame_index[i] - self.bank.starts[episode]),
+        }
+
+    def batch(self, rows: np.ndarray, shift_pixels: int = 0, generator: torch.Generator | None = None) -> dict:
+        """frames/targets (B, 3, S, S) uint8, states (B, S_dim), actions (B, k, A) for sample rows `rows`;
+        `shift_pixels` shifts each sample's two frames alike (`random_shift`)."""
+        index = self.frame_index[rows]
+        frames, targets = self.bank.frames[index], self.bank.frames[index + self.chunk_size]
+        if shift_pixels:
+            frames, targets = random_shift(frames, targets, shift_pixels, generator)
+        chunk = index[:, None] + np.arange(self.chunk_size)  # (B, k)
+        return {
+            "frames": frames,
+            "targets": targets,
+            "states": torch.from_numpy(self.bank.states[index]),
+            "actions": torch.from_numpy(self.bank.actions[chunk]),
+        }

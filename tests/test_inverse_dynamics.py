@@ -43,20 +43,6 @@ def test_chunks_pair_frame_t_with_frame_t_plus_k_and_the_k_actions_between(two_e
     np.testing.assert_array_equal(batch["actions"][0].numpy(), bank.actions[last_of_first_episode:][:4])
 
 
-def test_chunks_match_the_lerobot_backed_inverse_dynamics_loader(two_episode_dataset):
-    from inverse_dynamics.data import InverseDynamicsDataset
-
-    samples = load_chunk_samples([two_episode_dataset], InverseDynamicsConfig(chunk_size=4), show_progress=False)
-    loader = InverseDynamicsDataset(two_episode_dataset, stride=4, image_size=64)
-    assert len(loader) == len(samples)
-    for row in (0, len(samples) - 1):
-        item, batch = loader[row], samples.batch(np.array([row]))
-        assert torch.equal(item["frame"], batch["frames"][0])
-        assert torch.equal(item["target_frame"], batch["targets"][0])
-        np.testing.assert_array_equal(item["actions"].numpy(), batch["actions"][0].numpy())
-        np.testing.assert_array_equal(item["state"].numpy(), batch["states"][0].numpy())
-
-
 def test_save_load_and_push_to_hub_give_identical_actions(trained, tmp_path, folder_hub):
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     target = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)

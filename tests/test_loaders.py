@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from foundation.errors import InputError
-from inverse_dynamics.data import InverseDynamicsDataset
 from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
-from video_planner.training.data import PlannerClipDataset
+from robot_io.frame_bank import ActionChunks, FrameBank, PlannerClips
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +24,13 @@ def episode0(two_episode_dataset):
     }
 
 
-def test_planner_clips_have_k_future_frames_at_stride(two_episode_dataset, episode0):
-    clips = PlannerClipDataset(two_episode_dataset, num_future_frames=3, stride=5)
+@pytest.fixture(scope="module")
+def bank(two_episode_dataset) -> FrameBank:
+    return FrameBank.load(two_episode_dataset, image_size=64, show_progress=False)
+
+
+def test_planner_clips_have_k_future_frames_at_stride(two_episode_dataset, episode0, bank):
+    clips = PlannerClips(bank, num_future_frames=3, stride=5)
     length = len(episode0["frames"])
     clip = clips[2]
     assert (clip["episode_index"], clip["frame_index"]) == (0, 2)
@@ -45,9 +49,10 @@ def test_planner_clips_have_k_future_frames_at_stride(two_episode_dataset, episo
     assert len(clips) == sum(n - 5 for n in open_dataset(two_episode_dataset).meta.episodes["length"])
 
 
-def test_idm_samples_pair_frames_with_the_actions_between(two_episode_dataset, episode0):
-    samples = InverseDynamicsDataset(two_episode_dataset, stride=4)
+def test_idm_samples_pair_frames_with_the_actions_between(episode0, bank):
+    samples = ActionChunks(bank, chunk_size=4)
     sample = samples[10]
+    assert (sample["episode_index"], sample["frame_index"]) == (0, 10)
     assert torch.equal(sample["frame"], episode0["frames"][10])
     assert torch.equal(sample["target_frame"], episode0["frames"][14])
     assert torch.equal(sample["state"], episode0["states"][10])
@@ -55,28 +60,16 @@ def test_idm_samples_pair_frames_with_the_actions_between(two_episode_dataset, e
     assert torch.equal(sample["actions"], episode0["actions"][10:14])
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda root, backend: PlannerClipDataset(root, num_future_frames=7, stride=4, backend=backend),
-        lambda root, backend: InverseDynamicsDataset(root, stride=3, backend=backend),
-    ],
-)
-def test_decord_reads_the_same_items_as_lerobot(two_episode_dataset, make):
-    via_lerobot, via_decord = make(two_episode_dataset, "lerobot"), make(two_episode_dataset, "decord")
-    assert len(via_lerobot) == len(via_decord)
-    for i in [0, len(via_lerobot) // 2, len(via_lerobot) - 1]:
-        a, b = via_lerobot[i], via_decord[i]
-        assert a.keys() == b.keys()
-        for key in a:
-            if isinstance(a[key], torch.Tensor):
-                assert torch.equal(a[key], b[key]), key
-            else:
-                assert a[key] == b[key], key
+def test_decord_reads_the_same_frames_as_lerobot(two_episode_dataset, bank):
+    via_lerobot = FrameBank.load(two_episode_dataset, image_size=64, show_progress=False, backend="lerobot")
+    assert torch.equal(via_lerobot.frames, bank.frames)
+    np.testing.assert_array_equal(via_lerobot.states, bank.states)
+    np.testing.assert_array_equal(via_lerobot.actions, bank.actions)
 
 
 def test_resize_to_planner_resolution(two_episode_dataset, episode0):
-    clip = PlannerClipDataset(two_episode_dataset, num_future_frames=2, stride=2, image_size=32)[0]
+    small = FrameBank.load(two_episode_dataset, image_size=32, show_progress=False)
+    clip = PlannerClips(small, num_future_frames=2, stride=2)[0]
     assert clip["future_frames"].shape == (2, 3, 32, 32)
     expected = episode0["frames"][0].float().reshape(3, 32, 2, 32, 2).mean((2, 4))
     assert (clip["first_frame"].float() - expected).abs().max() <= 0.5
@@ -84,7 +77,7 @@ def test_resize_to_planner_resolution(two_episode_dataset, episode0):
 
 def test_missing_dataset_is_one_line_error_naming_the_path(tmp_path):
     with pytest.raises(InputError, match=f"no LeRobot dataset at {tmp_path / 'nope'}") as err:
-        PlannerClipDataset(tmp_path / "nope")
+        FrameBank.load(tmp_path / "nope", image_size=64)
     assert "\n" not in str(err.value)
 
 
@@ -98,17 +91,17 @@ def test_corrupt_dataset_is_one_line_error_naming_the_path(tmp_path, two_episode
     else:
         next((root / "videos").rglob("*.mp4")).unlink()
     with pytest.raises(InputError, match=f"corrupt LeRobot dataset at {root}") as err:
-        InverseDynamicsDataset(root)
+        FrameBank.load(root, image_size=64)
     assert "\n" not in str(err.value)
 
 
 def test_unknown_backend_is_refused(two_episode_dataset):
     with pytest.raises(InputError, match="unknown video backend 'opencv'; valid: lerobot, decord"):
-        PlannerClipDataset(two_episode_dataset, backend="opencv")
+        FrameBank.load(two_episode_dataset, image_size=64, backend="opencv")
 
 
-def test_window_starts_cover_every_frame_with_a_future(two_episode_dataset):
-    samples = InverseDynamicsDataset(two_episode_dataset, stride=4)
+def test_window_starts_cover_every_frame_with_a_future(two_episode_dataset, bank):
+    samples = ActionChunks(bank, chunk_size=4)
     lengths = np.asarray(open_dataset(two_episode_dataset).meta.episodes["length"])
     assert len(samples) == int((lengths - 4).sum())
 

@@ -50,7 +50,8 @@ def test_planner_clips_of_own_episodes_come_first_paced_to_the_replayed_demos(
         datasets=(str(door_dataset),), replay=(str(two_episode_dataset),), match_replay_pace=True, steps=1
     )
     trainer = PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False)
-    clip_index, instructions, own_clips = trainer.training_clips()
+    clips, own_clips = trainer.training_clips()
+    clip_index, instructions = clips.index, clips.instructions
     lengths, stride = trainer.bank.lengths, tiny_planner_config.frame_stride
     assert trainer.own_episodes == 2 and len(lengths) == 4
     strides = paced_strides(lengths[:2], lengths[2:], stride)

@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from foundation.errors import InputError
-from foundation.frames import frames_to_unit
-from inverse_dynamics.samples import random_shift
+from foundation.frames import frames_to_unit, random_shift
 from robot_io.frame_bank import FrameBank
 from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.model.text_encoder import TextEncoder

@@ -106,7 +106,7 @@ def evaluate_planner(
         for t in _clip_starts(bank, e, settings.clips_per_episode, config.frame_stride)
     ]
     for i, (episode, t) in enumerate(tqdm(clips, desc="eval planner", disable=not show_progress)):
-        index = bank.clip_indices(episode, t, config.num_future_frames, config.frame_stride)
+        index, _ = bank.clip_indices(episode, t, config.num_future_frames, config.frame_stride)
         frames = bank.frames[torch.from_numpy(index)].permute(0, 2, 3, 1).numpy()  # (K+1, H, W, 3)
         first, future = frames[0], frames[1:]
         instruction = bank.instructions[episode]

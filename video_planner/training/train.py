@@ -34,7 +34,7 @@ from foundation.frames import frames_to_unit
 from foundation.replay import draw_rows, paced_strides
 from foundation.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from foundation.state_io import load_state, save_state
-from robot_io.frame_bank import FrameBank
+from robot_io.frame_bank import FrameBank, PlannerClips
 from video_planner.model.checkpoint import PlannerFiles, load_planner_files, write_planner_files
 from video_planner.model.config import SAMPLING_FIELDS, PlannerConfig
 from video_planner.model.planner import VideoPlanner, training_scheduler
@@ -255,20 +255,15 @@ class PlannerTrainer:
         ]
         return torch.cat(chunks)
 
-    def training_clips(self) -> tuple[np.ndarray, list[str], int]:
-        """Every clip the denoiser trains on, as bank indices of its first and K future frames (M, K+1), its
-        instruction, and how many of them (the first ones) come from the own datasets rather than replay.
-        Clips of own episodes are paced to the replay demos when the config asks for it."""
+    def training_clips(self) -> tuple[PlannerClips, int]:
+        """Every clip the denoiser trains on, and how many of them (the first ones) come from the own datasets
+        rather than replay. Clips of own episodes are paced to the replay demos when the config asks for it."""
         strides = np.full(len(self.bank.lengths), self.config.frame_stride)  # (E,)
         if self.train_config.match_replay_pace:
             own, replay = self.bank.lengths[: self.own_episodes], self.bank.lengths[self.own_episodes :]
             strides[: self.own_episodes] = paced_strides(own, replay, self.config.frame_stride)
-        starts = self.bank.clip_starts(strides)  # (M, 2)
-        clip_index = np.stack(
-            [self.bank.clip_indices(e, t, self.config.num_future_frames, strides[e]) for e, t in starts]
-        )  # (M, K+1)
-        instructions = [self.bank.instructions[e] for e in starts[:, 0]]
-        return clip_index, instructions, int(np.sum(starts[:, 0] < self.own_episodes))
+        clips = PlannerClips(self.bank, self.config.num_future_frames, strides)
+        return clips, int(np.sum(clips.starts[:, 0] < self.own_episodes))
 
     def _train_denoiser(self) -> None:
         cfg = self.train_config
@@ -276,7 +271,7 @@ class PlannerTrainer:
         if self.config.autoencoder.pretrained and fresh:
             self._fit_latent_normalization()
         latents = self._encode_bank()  # (N, C, h, w) normalised
-        clip_index, instructions, own_clips = self.training_clips()
+        clips, own_clips = self.training_clips()
         denoiser = self.planner.denoiser.train()
         optimizer = torch.optim.AdamW(denoiser.parameters(), lr=cfg.learning_rate)
         lr_scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
@@ -286,9 +281,9 @@ class PlannerTrainer:
         bar = tqdm(total=cfg.steps, initial=self.state.step, desc="denoiser", disable=not self.show_progress)
         while self.state.step < cfg.steps:
             generator = _step_generator(cfg.seed, "denoiser", self.state.step)
-            rows = draw_rows(own_clips, len(clip_index) - own_clips, cfg.batch_size, cfg.replay_fraction, generator)
-            clip = latents[torch.from_numpy(clip_index[rows])]  # (B, K+1, C, h, w)
-            batch_instructions = [instructions[r] for r in rows.tolist()]
+            rows = draw_rows(own_clips, len(clips) - own_clips, cfg.batch_size, cfg.replay_fraction, generator)
+            clip = latents[torch.from_numpy(clips.index[rows])]  # (B, K+1, C, h, w)
+            batch_instructions = [clips.instructions[r] for r in rows.tolist()]
             loss = denoiser_loss(self.planner, denoiser, self.scheduler, clip, batch_instructions, generator)
             self.accelerator.backward(loss)
             self.accelerator.clip_grad_norm_(denoiser.parameters(), 1.0)
@@ -320,7 +315,7 @@ class PlannerTrainer:
         episodes = np.linspace(0, len(self.bank.lengths) - 1, self.train_config.sample_clips).round().astype(int)
         truth, plans = [], []
         for episode in episodes:
-            index = self.bank.clip_indices(episode, 0, self.config.num_future_frames, self.config.frame_stride)
+            index, _ = self.bank.clip_indices(episode, 0, self.config.num_future_frames, self.config.frame_stride)
             frames = self.bank.frames[torch.from_numpy(index)]  # (K+1, 3, H, W)
             image = frames[0].permute(1, 2, 0).numpy()
             plan = self.planner.plan(image, self.bank.instructions[episode], seed=int(episode))
