@@ -16,7 +16,7 @@ from robot_io.metaworld_env import MetaWorldEnv
 from video_planner.control.agent import Agent
 from video_planner.control.closed_loop_eval import evaluate_control
 from video_planner.control.settings import ControlEvalSettings, ReplanRule
-from video_planner.model.oracle_planner import OracleConfig, OraclePlanner
+from video_planner.model.oracle_planner import Oracle, OracleConfig, OraclePlanner
 from video_planner.model.protocols import Planner, VideoPlan
 
 IDM_CONFIG = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=64)
@@ -76,7 +76,7 @@ def test_mismatched_planner_idm_or_robot_is_refused_naming_both_values(random_id
     seven_dof = InverseDynamics(dataclasses.replace(IDM_CONFIG, action_dim=7))
     settings = ControlEvalSettings(tasks=("door-open",), cameras=("corner",), seeds=1)
     with pytest.raises(InputError, match="disagree on action dimension: IDM 7, robot 4"):
-        evaluate_control("oracle", seven_dof, settings, Path("/nonexistent"), show_progress=False)
+        evaluate_control(Oracle(), seven_dof, settings, Path("/nonexistent"), show_progress=False)
 
 
 def test_oracle_plans_show_the_expert_future_and_leave_the_env_untouched():
@@ -97,7 +97,7 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     settings = ControlEvalSettings(
         tasks=("button-press-topdown", "door-open"), cameras=("corner",), seeds=2, max_episode_steps=12
     )
-    summary = evaluate_control("oracle", random_idm, settings, tmp_path / "a", record=True, show_progress=False)
+    summary = evaluate_control(Oracle(), random_idm, settings, tmp_path / "a", record=True, show_progress=False)
     assert summary["episodes"] == 4 and set(summary["tasks"]) == {"button-press-topdown", "door-open"}
     assert summary["tasks"]["door-open"]["idm_trained_on_task"] is False
     assert "door-open (IDM never saw this task)" in (tmp_path / "a" / "table.md").read_text()
@@ -107,8 +107,8 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
 
     rows = (tmp_path / "a" / "episodes.jsonl").read_text().splitlines()
     (tmp_path / "a" / "episodes.jsonl").write_text(rows[0] + "\n")  # killed after the rollouts were committed
-    resumed = evaluate_control("oracle", random_idm, settings, tmp_path / "a", show_progress=False, record=True)
-    again = evaluate_control("oracle", random_idm, settings, tmp_path / "b", show_progress=False, record=True)
+    resumed = evaluate_control(Oracle(), random_idm, settings, tmp_path / "a", show_progress=False, record=True)
+    again = evaluate_control(Oracle(), random_idm, settings, tmp_path / "b", show_progress=False, record=True)
 
     def outcomes(directory):
         episodes = json.loads((directory / "results.json").read_text())["episodes"]
@@ -118,11 +118,11 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     assert len({o[-1] for o in outcomes(tmp_path / "b")}) == 4  # every episode acted differently
     assert resumed["tasks"] == again["tasks"] == summary["tasks"]
 
-    evaluate_control("oracle", random_idm, settings, tmp_path / "c", show_progress=False)
+    evaluate_control(Oracle(), random_idm, settings, tmp_path / "c", show_progress=False)
     log = tmp_path / "c" / "episodes.jsonl"
     rows = log.read_text().splitlines()
     log.write_text(rows[0] + "\n" + rows[1][:20])  # killed while writing the second row
-    evaluate_control("oracle", random_idm, settings, tmp_path / "c", show_progress=False)
+    evaluate_control(Oracle(), random_idm, settings, tmp_path / "c", show_progress=False)
     assert outcomes(tmp_path / "c") == outcomes(tmp_path / "b") and len(log.read_text().splitlines()) == 4
 
     for run in ("a", "b"):  # resuming did not record any rollout twice
@@ -136,12 +136,12 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     assert hashlib.sha1(rollout.actions.tobytes()).hexdigest() == row["actions_sha1"]
 
     more_seeds = dataclasses.replace(settings, seeds=3)  # reuses the 4 finished episodes
-    larger = evaluate_control("oracle", random_idm, more_seeds, tmp_path / "b", show_progress=False, record=True)
+    larger = evaluate_control(Oracle(), random_idm, more_seeds, tmp_path / "b", show_progress=False, record=True)
     assert larger["episodes"] == 6 and open_dataset(tmp_path / "b" / "rollouts").meta.total_episodes == 6
     assert outcomes(tmp_path / "b")[:2] == outcomes(tmp_path / "a")[:2]
     with pytest.raises(InputError, match="other models or settings"):
         other = dataclasses.replace(settings, replan_every=4)
-        evaluate_control("oracle", random_idm, other, tmp_path / "a", show_progress=False, record=True)
+        evaluate_control(Oracle(), random_idm, other, tmp_path / "a", show_progress=False, record=True)
 
 
 def test_oracle_plans_with_a_trained_idm_press_the_button(tmp_path, tiny_recipe):
@@ -172,6 +172,6 @@ def test_oracle_plans_with_a_trained_idm_press_the_button(tmp_path, tiny_recipe)
     checkpoint = InverseDynamicsTrainer(config, train, tmp_path / "idm", show_progress=False).run()
     settings = ControlEvalSettings(tasks=("button-press-topdown",), seeds=2, max_episode_steps=150, replan_every=8)
     idm = InverseDynamics.from_pretrained(checkpoint)
-    summary = evaluate_control("oracle", idm, settings, tmp_path / "eval", show_progress=False)
+    summary = evaluate_control(Oracle(), idm, settings, tmp_path / "eval", show_progress=False)
     assert summary["episodes"] == 6
     assert summary["mean_success"] >= 0.5

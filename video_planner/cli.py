@@ -85,16 +85,17 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from inverse_dynamics.model import InverseDynamics
-    from video_planner.control.closed_loop_eval import ORACLE, evaluate_control, markdown_table
+    from video_planner.control.closed_loop_eval import evaluate_control, markdown_table
     from video_planner.control.settings import ControlEvalSettings
     from video_planner.model.loading import load_planner, resolve_device
+    from video_planner.model.oracle_planner import Oracle
     from video_planner.model.planner_source import PlannerSource
 
     settings = ControlEvalSettings(**_flag_values(args, ControlEvalSettings))
     source = PlannerSource(**_flag_values(args, PlannerSource))
-    if source.planner == ORACLE and (source.prior or source.sampling_steps):
+    if source.planner == Oracle.name and (source.prior or source.sampling_steps):
         raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")
-    planner = ORACLE if source.planner == ORACLE else load_planner(source)
+    planner = Oracle() if source.planner == Oracle.name else load_planner(source)
     idm = InverseDynamics.from_pretrained(args.idm).to(resolve_device(source.device))
     summary = evaluate_control(planner, idm, settings, args.output, record=args.record)
     print(markdown_table(summary))

@@ -33,10 +33,10 @@ from robot_io.rollout_store import open_rollout_store, record_episodes, recorded
 from video_planner.control.agent import Agent, check_robot_compatible
 from video_planner.control.settings import ControlEvalSettings, ReplanRule
 from video_planner.model.composition import ComposedPlanner
-from video_planner.model.oracle_planner import OraclePlanner
+from video_planner.model.oracle_planner import Oracle, OraclePlanner
+from video_planner.model.protocols import Planner
 
 EPISODES_FILE = "episodes.jsonl"
-ORACLE = "oracle"
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -59,7 +59,7 @@ def _finished(output: Path, store) -> dict[tuple, dict]:
 
 
 def evaluate_control(
-    planner,
+    planner: Planner | Oracle,
     idm: InverseDynamics,
     settings: ControlEvalSettings,
     output: Path,
@@ -69,7 +69,7 @@ def evaluate_control(
 ) -> dict:
     """Runs every (task, camera, seed) episode not already in `output/episodes.jsonl`; returns the summary.
 
-    `planner` is "oracle" (expert frames, made for each env) or any loaded `Planner`.
+    `planner` is any loaded `Planner`, or the `Oracle` (expert frames, an `OraclePlanner` made for each env).
 
     With `record`, every rollout also lands in the LeRobotDataset `output/rollouts` (with the planned
     frame of each step); a (task, camera) group's episodes and log rows are committed together.
@@ -79,10 +79,6 @@ def evaluate_control(
         check_robot_compatible(idm, robot)
     if record and len(robots) > 1:
         raise InputError("--record writes one dataset of one robot's episodes; evaluate each robot's tasks apart")
-    if isinstance(planner, str):
-        if planner != ORACLE:
-            raise InputError(f"planner must be {ORACLE!r} or a loaded planner, got {planner!r}")
-        planner = None
     output.mkdir(parents=True, exist_ok=True)
     _check_settings(output, planner, idm, settings, record)
     store = open_rollout_store(output / "rollouts", idm.config.image_size, robots.pop()) if record else None
@@ -94,8 +90,8 @@ def evaluate_control(
         for (task, camera), group in itertools.groupby(todo, key=lambda e: e[:2]):
             rows, episodes = [], []
             with make_env(task, camera, idm.config.image_size, max_episode_steps=settings.max_episode_steps) as env:
-                oracle = _oracle(env, idm, settings) if planner is None else None
-                agent = Agent(oracle if planner is None else planner, idm, ReplanRule(settings.replan_every))
+                here = _oracle(planner, env, idm, settings) if isinstance(planner, Oracle) else planner
+                agent = Agent(here, idm, ReplanRule(settings.replan_every))
                 for _, _, seed in group:
                     rollout = Executor(env, agent, record_images=record or settings.videos).run(seed)
                     rows.append(_episode_row(task, camera, seed, rollout, agent))
@@ -120,10 +116,10 @@ def evaluate_control(
     return summary
 
 
-def _oracle(env: MetaWorldEnv, idm: InverseDynamics, settings: ControlEvalSettings) -> OraclePlanner:
-    """An oracle that looks only as far ahead as the agent uses before it replans."""
+def _oracle(oracle: Oracle, env: MetaWorldEnv, idm: InverseDynamics, settings: ControlEvalSettings) -> OraclePlanner:
+    """The env's oracle, looking only as far ahead as the agent uses before it replans."""
     chunk = idm.config.chunk_size
-    return OraclePlanner(env, num_future_frames=math.ceil(settings.replan_every / chunk), frame_stride=chunk)
+    return oracle.planner_for(env, num_future_frames=math.ceil(settings.replan_every / chunk), frame_stride=chunk)
 
 
 def _append_rows(log, rows: list[dict]) -> None:
@@ -148,7 +144,8 @@ def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     """Refuses to mix in episodes that ran differently (other models, step limit, replanning, seed base or
     recording). Tasks, cameras and seeds per camera may change: a larger evaluation reuses finished episodes."""
     path = output / "settings.json"
-    models = {"planner": ORACLE if planner is None else planner_fingerprint(planner), "idm": weights_digest(idm)}
+    fingerprint = Oracle.name if isinstance(planner, Oracle) else planner_fingerprint(planner)
+    models = {"planner": fingerprint, "idm": weights_digest(idm)}
     rules = {k: getattr(settings, k) for k in ("first_seed", "max_episode_steps", "replan_every")}
     current = models | rules | {"record": record}
     saved = json.loads(path.read_text()) if path.is_file() else current

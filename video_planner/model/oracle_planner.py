@@ -6,6 +6,7 @@ video model is taken out of the loop. Simulation only (it needs `snapshot`/`rest
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,6 +23,17 @@ class OracleConfig:
     image_size: int
     num_future_frames: int
     frame_stride: int
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """The oracle chosen as an evaluation's planner, before any env exists (`vp eval --planner oracle`).
+    Evaluation makes, for each env, the `OraclePlanner` that looks into it."""
+
+    name: ClassVar[str] = "oracle"
+
+    def planner_for(self, env: MetaWorldEnv, num_future_frames: int, frame_stride: int) -> "OraclePlanner":
+        return OraclePlanner(env, num_future_frames, frame_stride)
 
 
 class OraclePlanner:
