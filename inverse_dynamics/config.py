@@ -18,8 +18,8 @@ class InverseDynamicsConfig(VersionedConfig):
 
     CURRENT_VERSION: ClassVar[int] = 1
 
-    image_size: int = 64
-    chunk_size: int = 8
+    image_size: int = 64  # the square frames the model sees; must match the planner's
+    chunk_size: int = 8  # actions per target frame: the planner's frame stride
     state_dim: int = 4
     action_dim: int = 4
     encoder_channels: tuple[int, ...] = (32, 64, 128)  # stride-2 conv stages, shared by both frames

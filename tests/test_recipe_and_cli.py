@@ -130,3 +130,19 @@ def test_list_flags_take_repeats_and_commas_alike():
     settings = ControlEvalSettings(**_flag_values(args, ControlEvalSettings))
     assert settings.tasks == ("door-open", "door-close", "reach-wall") and settings.cameras == ("corner",)
     assert settings.replan_every == 24 and settings.seeds == 25  # the dataclass's defaults, not the parser's
+
+
+def test_train_idm_takes_model_flags_from_the_config_and_refuses_them_with_init_from(tmp_path, capsys):
+    from inverse_dynamics.config import InverseDynamicsConfig
+    from video_planner.cli import _flag_values, main
+
+    parse = _subcommands()["train-idm"].parse_args
+    assert _flag_values(parse(["--dataset", "d", "--output", "o"]), InverseDynamicsConfig) == {}
+    given = parse(["--dataset", "d", "--output", "o", "--image-size", "32"])
+    assert InverseDynamicsConfig(**_flag_values(given, InverseDynamicsConfig)).image_size == 32
+    common = ["train-idm", "--dataset", "d", "--output", str(tmp_path / "out")]
+    assert main([*common, "--init-from", str(tmp_path), "--chunk-size", "4"]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: --image-size and --chunk-size come from the --init-from model; drop them"
+    )

@@ -62,12 +62,15 @@ def _train_idm(args: argparse.Namespace) -> None:
     from inverse_dynamics.train import InverseDynamicsTrainer
     from inverse_dynamics.train_config import IDMTrainConfig
 
+    model_values = _flag_values(args, InverseDynamicsConfig)
     if args.init_from:
         from inverse_dynamics.model import InverseDynamics
 
+        if model_values:
+            raise InputError("--image-size and --chunk-size come from the --init-from model; drop them")
         model_config = InverseDynamics.from_pretrained(args.init_from).config
     else:
-        model_config = InverseDynamicsConfig(image_size=args.image_size, chunk_size=args.chunk_size)
+        model_config = InverseDynamicsConfig(**model_values)
     values = _flag_values(args, IDMTrainConfig)
     train_config = IDMTrainConfig(datasets=tuple(args.dataset), **values)
     checkpoint = InverseDynamicsTrainer(model_config, train_config, args.output, resume=args.resume).run()
@@ -262,12 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _list_flag(p, "--dataset", "LeRobot datasets whose episodes are pooled", required=True)
     _add_dataclass_flags(p, IDMTrainConfig, skip=("datasets",))
-    p.add_argument(
-        "--image-size", type=int, help="must match the planner's (default: 64; with --init-from: that model's)"
-    )
-    p.add_argument(
-        "--chunk-size", type=int, help="actions per target frame: the planner's frame stride (default: 8; ditto)"
-    )
+    from inverse_dynamics.config import InverseDynamicsConfig
+
+    model_fields = {f.name for f in dataclasses.fields(InverseDynamicsConfig)} - {"image_size", "chunk_size"}
+    _add_dataclass_flags(p, InverseDynamicsConfig, skip=tuple(model_fields))  # without --init-from
     p.add_argument("--output", required=True, type=Path, help="run directory; the model lands in <output>/checkpoint")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     p.set_defaults(run=_train_idm)
