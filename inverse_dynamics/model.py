@@ -9,7 +9,6 @@ from torch import nn
 
 from foundation.atomic_dir import atomic_directory
 from foundation.camera_image import camera_image_to_frame
-from foundation.errors import InputError
 from foundation.frames import frames_to_unit
 from foundation.hub import (
     push_model_directory,
@@ -19,6 +18,7 @@ from foundation.hub import (
     write_trained_tasks,
 )
 from inverse_dynamics.config import InverseDynamicsConfig
+from robot_io.safety import UnsafeActionError, check_finite_state
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
@@ -114,13 +114,17 @@ class InverseDynamics(nn.Module):
     def actions(self, image: np.ndarray, state: np.ndarray, target_frame: np.ndarray) -> np.ndarray:
         """The action chunk that takes the robot from `image`/`state` to where `target_frame` shows it.
         image, target_frame: (H, W, 3) uint8; state: (S,) -> (chunk_size, action_dim) float32"""
-        state = np.asarray(state, dtype=np.float32)
-        if state.shape != (self.config.state_dim,):
-            raise InputError(f"state must have shape ({self.config.state_dim},), got {state.shape}")
+        state = check_finite_state(state, self.config.state_dim)
         size, device = self.config.image_size, self.state_mean.device
         frame = camera_image_to_frame(image, size).to(device)
         target = camera_image_to_frame(target_frame, size).to(device)
-        return self.predict(frame, target, torch.from_numpy(state)[None].to(device))[0].cpu().numpy()
+        actions = self.predict(frame, target, torch.from_numpy(state)[None].to(device))[0].cpu().numpy()
+        if not np.isfinite(actions).all():
+            raise UnsafeActionError(
+                "the inverse-dynamics model produced non-finite actions from finite inputs: its weights or "
+                "normalisation are broken; retrain it or load an intact checkpoint"
+            )
+        return actions
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "InverseDynamics":

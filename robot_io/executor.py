@@ -2,7 +2,7 @@
 
 A policy is anything with `reset(instruction, seed)`, `needs_image() -> bool` and `act(observation) ->
 action`; the Agent (planner + inverse dynamics) is one. An episode ends at the first success or at the
-environment's step limit.
+environment's step limit. Every action passes `robot_io.safety.checked_action` before the env sees it.
 """
 
 import dataclasses
@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from robot_io.episode_format import Episode
+from robot_io.safety import checked_action
 from robot_io.types import Env, Observation
 
 
@@ -77,7 +78,7 @@ class Executor:
         states, actions, successes, env_states, images = [], [], [], [], []
         while True:
             observation = self._observe(observation, seconds)
-            action = np.asarray(self.policy.act(observation), dtype=np.float32)
+            action = checked_action(self.policy.act(observation), self.env.features, f"step {len(actions)}")
             states.append(observation.state)
             actions.append(action)
             if observation.env_state is not None:

@@ -31,6 +31,7 @@ class RobotFeatures:
     state_names: tuple[str, ...]
     action_names: tuple[str, ...]
     env_state_dim: int = 0
+    action_bounds: tuple[float, float] = (-1.0, 1.0)  # every action dimension lies in [low, high]
 
     @property
     def state_dim(self) -> int:

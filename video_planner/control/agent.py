@@ -14,6 +14,7 @@ import numpy as np
 
 from foundation.errors import InputError
 from inverse_dynamics.model import InverseDynamics
+from robot_io.safety import check_finite_state
 from robot_io.types import Observation, RobotFeatures
 from video_planner.control.settings import ReplanRule
 from video_planner.model.protocols import Planner, VideoPlan
@@ -65,7 +66,8 @@ class Agent:
         return not self._actions
 
     def act(self, observation: Observation) -> np.ndarray:
-        self._hand_history.append(np.asarray(observation.state[:3]))
+        state = check_finite_state(observation.state, self.idm.config.state_dim)  # also on steps of a queued chunk
+        self._hand_history.append(state[:3])
         if not self._actions:
             if self._plan is None or self._since_plan >= self.rule.replan_every or self._stalled():
                 self._replan(observation)
