@@ -10,6 +10,7 @@ import difflib
 import inspect
 import io
 import json
+import math
 import textwrap
 import tokenize
 import typing
@@ -122,3 +123,37 @@ def _own_field_docs(cls: type) -> dict[str, str]:
         trailing = [comments[n] for n in range(node.lineno, node.end_lineno + 1) if n in comments]
         docs[node.target.id] = " ".join(above + trailing)
     return docs
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """An interval of valid numbers, written as in maths: "(0, 1]", "[1, inf)"."""
+
+    text: str
+
+    def __post_init__(self):
+        low, high = self.text[1:-1].split(",")
+        if self.text[0] not in "([" or self.text[-1] not in ")]" or float(low) > float(high):
+            raise ValueError(f"not an interval: {self.text!r}")
+
+    def __contains__(self, value) -> bool:
+        low, high = (float(part) for part in self.text[1:-1].split(","))
+        above = value > low if self.text[0] == "(" else value >= low
+        below = value < high if self.text[-1] == ")" else value <= high
+        return math.isfinite(value) and above and below
+
+
+def ranged(default, interval: str):
+    """A dataclass field whose valid values are declared beside it: `steps: int = ranged(1000, "[1, inf)")`.
+    `check_ranges` enforces every such field (None passes, for optional ones); `--help` shows the interval."""
+    return dataclasses.field(default=default, metadata={"range": Range(interval)})
+
+
+def check_ranges(config, owner: str, fields_of: type | None = None) -> None:
+    """One line naming the first field of `config` outside its declared interval (NaN and inf never pass);
+    `fields_of` limits the check to one class's fields (a base class checking its own)."""
+    for f in dataclasses.fields(fields_of or config):
+        interval, value = f.metadata.get("range"), getattr(config, f.name)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if interval is not None and value is not None and (not number or value not in interval):
+            raise InputError(f"{owner}: {f.name} must be a number in {interval.text}, got {value!r}")

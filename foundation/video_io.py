@@ -14,6 +14,8 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 4) -> Path:
     """Writes frames (T, H, W, 3) uint8 to `path`; the suffix picks the format."""
     path = Path(path)
+    if not 1 <= fps <= 240:
+        raise InputError(f"fps must be in [1, 240], got {fps}")
     if path.suffix not in VIDEO_SUFFIXES:
         raise InputError(f"cannot write {path}: use a {' or '.join(VIDEO_SUFFIXES)} file name")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -104,6 +104,8 @@ def resolve_tasks(spec: str | list[str]) -> list[str]:
     """Expands "avdc11" or a comma-separated list (or a list) of task names into canonical names."""
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     names = [n.strip() for n in names if n.strip()]
+    if not names:
+        raise InputError("no task given; name at least one MetaWorld task, or 'avdc11'")
     if names == ["avdc11"]:
         return list(AVDC11_TASKS)
     return [resolve_task(n) for n in names]

@@ -161,3 +161,24 @@ def test_presets_validate_and_round_trip():
         preset("tpu")
     with pytest.raises(InputError, match="invalid sampler"):
         preset("cpu", sampler="euler")
+
+
+def test_plan_refuses_steps_and_guidance_out_of_range(planner):
+    for options, message in (
+        ({"steps": 0}, r"steps must be in \[1, 1000\], got 0"),
+        ({"steps": 100_000}, r"steps must be in \[1, 1000\], got 100000"),
+        ({"guidance": float("nan")}, "guidance must be a finite number >= 0, got nan"),
+        ({"guidance": -1.0}, "guidance must be a finite number >= 0, got -1.0"),
+    ):
+        with pytest.raises(InputError, match=message):
+            planner.plan(scene(), "open the door", **options)
+
+
+def test_a_device_this_machine_lacks_is_refused():
+    from video_planner.model.loading import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(InputError, match="device cuda:7 is not here"):
+        resolve_device("cuda:7") if torch.cuda.device_count() < 8 else pytest.skip("this machine has 8 GPUs")
+    with pytest.raises(InputError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")

@@ -102,10 +102,10 @@ def test_every_flag_of_every_command_is_documented():
 
 def test_help_shows_the_fields_own_docs_defaults_and_choices():
     sail = _subcommands()["sail"].format_help()
-    assert "fine-tuning rounds; iterations 0..N are evaluated (default: 4)" in " ".join(sail.split())
+    assert "fine-tuning rounds; iterations 0..N are evaluated (in [0, inf); default: 4)" in " ".join(sail.split())
     assert "--filter {none,oracle,learned}" in sail and "--mode {pa,ipa}" in sail
     evaluation = " ".join(_subcommands()["eval"].format_help().split())
-    assert "scene seeds per task and camera (AVDC: 25) (default: 25)" in evaluation
+    assert "scene seeds per task and camera (AVDC: 25) (in [1, 1000]; default: 25)" in evaluation
     assert "(default: corner,corner2,corner3)" in evaluation
 
 
@@ -146,3 +146,54 @@ def test_train_idm_takes_model_flags_from_the_config_and_refuses_them_with_init_
         capsys.readouterr().err.strip()
         == "error: --image-size and --chunk-size come from the --init-from model; drop them"
     )
+
+
+BAD_FLAGS = [
+    (
+        ["train-planner", "--dataset", "d", "--output", "o", "--learning-rate", "-1"],
+        "learning_rate must be a number in (0, inf), got -1.0",
+    ),
+    (
+        ["train-planner", "--dataset", "d", "--output", "o", "--ema-decay", "5"],
+        "ema_decay must be a number in [0, 1), got 5.0",
+    ),
+    (["train-planner", "--dataset", "d", "--output", "o", "--steps", "0"], "steps must be a number in [1, inf), got 0"),
+    (
+        ["train-idm", "--dataset", "d", "--output", "o", "--learning-rate", "nan"],
+        "learning_rate must be a number in (0, inf), got nan",
+    ),
+    (
+        ["eval", "--planner", "p", "--idm", "i", "--max-episode-steps", "0"],
+        "max_episode_steps must be a number in [1, 500], got 0",
+    ),
+    (["eval", "--planner", "p", "--idm", "i", "--seeds", "0"], "seeds must be a number in [1, 1000], got 0"),
+    (
+        ["eval", "--planner", "p", "--idm", "i", "--sampling-steps", "0"],
+        "sampling_steps must be a number in [1, 1000], got 0",
+    ),
+    (
+        ["eval", "--planner", "p", "--idm", "i", "--prior", "q", "--prior-strength", "inf"],
+        "prior_strength must be a number in [0, inf), got inf",
+    ),
+    (["eval", "--planner", "p", "--idm", "i", "--device", "cuda:7"], "device cuda:7 is not here"),
+    (
+        ["sail", "--planner", "p", "--idm", "i", "--tasks", "reach", "--output", "o", "--threshold", "2"],
+        "threshold must be a number in [0, 1], got 2.0",
+    ),
+    (["eval", "--planner", "p", "--idm", "i", "--tasks", ","], "no task given"),
+    (["eval", "--planner", "p", "--idm", "i", "--cameras", ","], "no camera given"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_FLAGS, ids=[" ".join(a[:1] + a[-2:]) for a, _ in BAD_FLAGS])
+def test_a_bad_number_or_empty_list_is_one_line_and_exit_2(argv, message, capsys):
+    from video_planner.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_help_shows_each_declared_range():
+    help_text = " ".join(_subcommands()["train-planner"].format_help().split())
+    assert "AdamW, constant after the warm-up (in (0, inf); default: 0.0002)" in help_text

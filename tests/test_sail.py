@@ -162,7 +162,7 @@ def test_bad_input_stops_before_any_rollout(tmp_path, models):
         run_sail(_settings(models, replan_every=6), tmp_path / "run", show_progress=False)
     with pytest.raises(InputError, match="--prior-strength needs --prior, the prior to compose with"):
         _settings(models, prior=None, prior_strength=0.3)
-    with pytest.raises(InputError, match="seeds per camera must be in"):
+    with pytest.raises(InputError, match="closed-loop settings: seeds must be a number in \\[1, 1000\\], got 1001"):
         _settings(models, rollouts=2002, cameras=("corner", "corner2"))
     with pytest.raises(InputError, match="needs --filter learned and a value in \\(0, 1\\], got --filter none"):
         _settings(models, keep_fraction=0.25)

@@ -213,8 +213,11 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, 
             continue
         flag, kind = f"--{f.name.replace('_', '-')}", hints[f.name]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = "" if required or f.default is None else f" (default: {_shown(f.default)})"
-        help_text = f"{docs[f.name]}{default}".replace("%", "%%")
+        interval = f.metadata.get("range")
+        notes = [f"in {interval.text}"] if interval else []
+        notes += [] if required or f.default is None else [f"default: {_shown(f.default)}"]
+        help_text = f"{docs[f.name]} ({'; '.join(notes)})" if notes else docs[f.name]
+        help_text = help_text.replace("%", "%%")
         if typing.get_origin(kind) is tuple:
             _list_flag(parser, flag, help_text, dest=f.name, required=required)
         elif kind is bool:

@@ -8,6 +8,7 @@ import dataclasses
 
 import torch
 
+from foundation.errors import InputError
 from video_planner.model.composition import ComposedPlanner
 from video_planner.model.planner import VideoPlanner
 from video_planner.model.planner_source import PlannerSource
@@ -15,8 +16,16 @@ from video_planner.model.protocols import Prior
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """`device`, or CUDA when there is one and the CPU otherwise."""
-    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    """`device`, or CUDA when there is one and the CPU otherwise; a device this machine lacks is refused."""
+    try:
+        chosen = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:
+        raise InputError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
+        raise InputError(f"device {device} is not here: this machine has {torch.cuda.device_count()} CUDA devices")
+    if chosen.type not in ("cpu", "cuda"):
+        raise InputError(f"unsupported device {device!r}; use cpu, cuda or cuda:N")
+    return chosen
 
 
 def load_prior(source: str, motion_adapter: str | None, in_domain: VideoPlanner) -> Prior:
@@ -41,7 +50,8 @@ def load_planner(source: PlannerSource, prior: Prior | None = None) -> VideoPlan
     """The planner `source` names, on its device; composed with `prior` (already loaded) or else with the prior
     `source` names, when there is one. Loading and the composability check happen here, so a prior that fails
     to load or does not fit stops a run before it starts."""
-    in_domain = VideoPlanner.from_pretrained(source.planner).to(resolve_device(source.device))
+    device = resolve_device(source.device)  # a device this machine lacks stops the run before any loading
+    in_domain = VideoPlanner.from_pretrained(source.planner).to(device)
     if source.sampling_steps is not None:
         in_domain.config = dataclasses.replace(in_domain.config, sampling_steps=source.sampling_steps)
     if prior is None and source.prior is None:

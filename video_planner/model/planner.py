@@ -4,6 +4,7 @@ planner = VideoPlanner.from_pretrained("outputs/planner/avdc11-cpu")   # or a Hu
 plan = planner.plan(image, "open the door", seed=0)                    # plan.frames: (K, H, W, 3) uint8
 """
 
+import math
 import time
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from video_planner.model.config import PlannerConfig
 from video_planner.model.networks import VideoDenoiser, build_autoencoder
 from video_planner.model.protocols import VideoPlan
 from video_planner.model.text_encoder import TextEncoder
+
+MAX_SAMPLING_STEPS = 1000  # the training schedule's length: more steps than timesteps would repeat them
 
 
 def training_scheduler(config: PlannerConfig) -> DDPMScheduler:
@@ -215,8 +218,12 @@ class VideoPlanner(nn.Module):
         start = time.perf_counter()
         if num_samples < 1:
             raise InputError(f"num_samples must be >= 1, got {num_samples}")
-        steps = steps or self.config.sampling_steps
+        steps = self.config.sampling_steps if steps is None else steps
         guidance = self.config.guidance_scale if guidance is None else guidance
+        if not 1 <= steps <= MAX_SAMPLING_STEPS:
+            raise InputError(f"steps must be in [1, {MAX_SAMPLING_STEPS}], got {steps}")
+        if not math.isfinite(guidance) or guidance < 0:
+            raise InputError(f"guidance must be a finite number >= 0, got {guidance}")
         sampler = sampler or self.config.sampler
         decode_as_change = self.config.decode_as_change if decode_as_change is None else decode_as_change
         context = camera_image_to_frame(image, self.config.image_size)  # (1, 3, S, S)

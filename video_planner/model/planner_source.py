@@ -5,6 +5,7 @@ import typing
 from dataclasses import dataclass
 from typing import Literal
 
+from foundation.config_io import check_ranges, ranged
 from foundation.errors import InputError
 
 CompositionMode = Literal["pa", "ipa"]
@@ -19,9 +20,9 @@ class PlannerSource:
     prior: str | None = None
     prior_motion_adapter: str | None = None  # an AnimateDiff motion adapter (Hub id or directory) for the prior
     mode: CompositionMode = "ipa"  # how to compose with the prior: pa (Video Adapter) or ipa (Adapt2Act)
-    prior_strength: float | None = None  # γ of the composition; unset: pa 0.1, ipa 0.5
-    composition_guidance: float | None = None  # α of the composition; unset: 2.5
-    sampling_steps: int | None = None  # denoising steps per plan; unset: the planner config's
+    prior_strength: float | None = ranged(None, "[0, inf)")  # γ of the composition; unset: pa 0.1, ipa 0.5
+    composition_guidance: float | None = ranged(None, "[0, inf)")  # α of the composition; unset: 2.5
+    sampling_steps: int | None = ranged(None, "[1, 1000]")  # denoising steps per plan; unset: the planner config's
     device: str | None = None  # where the models run; unset: cuda when there is one, else cpu
 
     def __post_init__(self):
@@ -36,8 +37,7 @@ class PlannerSource:
         if self.prior is None and given:
             verb = "needs" if len(given) == 1 else "need"
             raise InputError(f"{', '.join(given)} {verb} --prior, the prior to compose with")
-        if self.sampling_steps is not None and self.sampling_steps < 1:
-            raise InputError(f"sampling_steps must be >= 1, got {self.sampling_steps}")
+        check_ranges(self, "planner", PlannerSource)
 
     def composition(self) -> dict:
         """The keyword arguments of `ComposedPlanner` these settings fix (the rest keep their defaults)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from foundation.atomic_dir import write_text_atomic
-from foundation.config_io import dataclass_from_dict, dataclass_to_dict
+from foundation.config_io import check_ranges, dataclass_from_dict, dataclass_to_dict, ranged
 from foundation.errors import InputError
 from foundation.replay_settings import check_replay
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
@@ -36,23 +36,25 @@ class SailSettings(PlannerSource):
 
     tasks: tuple[str, ...]  # MetaWorld tasks to improve on, e.g. ones no model was trained on
     idm: str  # inverse-dynamics directory or Hub repo id of iteration 0
-    iterations: int = 4  # fine-tuning rounds; iterations 0..N are evaluated
-    rollouts: int = 30  # per task and iteration, spread evenly over the cameras
-    eval_seeds: int = 5  # evaluation episodes per task and camera, the same scenes every iteration
+    iterations: int = ranged(4, "[0, inf)")  # fine-tuning rounds; iterations 0..N are evaluated
+    rollouts: int = ranged(30, "[1, inf)")  # per task and iteration, spread evenly over the cameras
+    eval_seeds: int = ranged(5, "[1, inf)")  # evaluation episodes per task and camera, the same scenes every iteration
     cameras: tuple[str, ...] = ControlEvalSettings.cameras  # cameras of rollouts and evaluations
     filter: Filter = "oracle"  # which rollouts fine-tune: all, the simulator's solved ones, or the detector's
     detector: str | None = None  # success detector directory, for --filter learned (and its scores)
-    threshold: float = 0.5  # detector probability above which a rollout counts as solved
-    keep_fraction: float | None = None  # learned filter: keep this share of each task's rollouts, the likeliest
+    threshold: float = ranged(0.5, "[0, 1]")  # detector probability above which a rollout counts as solved
+    keep_fraction: float | None = ranged(
+        None, "(0, 1]"
+    )  # learned filter: keep this share of each task's rollouts, the likeliest
     finetune: FinetuneTarget = "both"  # which models the kept rollouts fine-tune
-    planner_steps: int = 1000  # planner fine-tuning steps per iteration
-    planner_learning_rate: float = 2e-5  # of the planner's fine-tuning
-    idm_steps: int = 1000  # IDM fine-tuning steps per iteration
-    idm_learning_rate: float = 1e-4  # of the IDM's fine-tuning
-    warmup_steps: int = 50  # learning-rate warm-up of each fine-tune
+    planner_steps: int = ranged(1000, "[1, inf)")  # planner fine-tuning steps per iteration
+    planner_learning_rate: float = ranged(2e-5, "(0, inf)")  # of the planner's fine-tuning
+    idm_steps: int = ranged(1000, "[1, inf)")  # IDM fine-tuning steps per iteration
+    idm_learning_rate: float = ranged(1e-4, "(0, inf)")  # of the IDM's fine-tuning
+    warmup_steps: int = ranged(50, "[0, inf)")  # learning-rate warm-up of each fine-tune
     # Demo datasets mixed into every fine-tune (`replay_fraction` of each batch), against self-training drift
     replay: tuple[str, ...] = ()
-    replay_fraction: float = 0.5  # share of each batch drawn from the replay datasets, in (0, 1)
+    replay_fraction: float = ranged(0.5, "(0, 1)")  # share of each batch drawn from the replay datasets, in (0, 1)
     match_replay_pace: bool = False  # the planner's clips of rollouts paced to the replay demos' mean length
     max_episode_steps: int = ControlEvalSettings.max_episode_steps  # an episode ends here unless solved before
     replan_every: int = ControlEvalSettings.replan_every  # env steps between plans
@@ -78,9 +80,7 @@ class SailSettings(PlannerSource):
             raise InputError(
                 f"rollouts per task ({self.rollouts}) must be a positive multiple of the {len(self.cameras)} cameras"
             )
-        for key in ("iterations", "eval_seeds", "planner_steps", "idm_steps"):
-            if getattr(self, key) < (0 if key == "iterations" else 1):
-                raise InputError(f"sail: {key} must be positive, got {getattr(self, key)}")
+        check_ranges(self, "sail")
         self.eval_settings(), self.rollout_settings(0)  # their own checks (seeds per camera at most 1000)
 
     def eval_settings(self):
