@@ -1,6 +1,7 @@
 """Camera images in, model frames out: one rule for every model that looks at the robot's camera."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,3 +26,27 @@ def camera_image_to_frame(image: np.ndarray, size: int) -> torch.Tensor:
         logger.warning("resizing the %dx%d image to the model's %dx%d", *image.shape[:2], size, size)
         frame = resize_frames(frame, size)
     return frame
+
+
+EIGHT_BIT_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr")  # PIL modes that convert to RGB losslessly
+
+
+def read_image_file(path: str | Path) -> np.ndarray:
+    """An image file (PNG, JPEG, ...) as uint8 RGB, refusing in one line what is not an 8-bit image: a
+    missing, empty, truncated or non-image file, and 16-bit or float images (PIL would clip them to white).
+    # -> (H, W, 3) uint8"""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image {path} does not exist")
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes now, so a truncated file fails here
+            if image.mode not in EIGHT_BIT_MODES:
+                raise InputError(f"image {path} is {image.mode} (not 8 bits per channel); save it as 8-bit RGB")
+            if 0 in image.size:
+                raise InputError(f"image {path} is empty ({image.size[0]}x{image.size[1]})")
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise InputError(f"cannot read image {path}: {str(err).splitlines()[0]}; give a PNG or JPEG file") from None

@@ -1,7 +1,13 @@
 """The error type for bad user input, and the one rule every command line applies to it: one line, exit 2."""
 
+import errno
 import sys
 from collections.abc import Callable
+
+# File-system faults a user fixes (permissions, a read-only mount, a full disk, a file where a folder belongs).
+FILE_SYSTEM_FAULTS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+)
 
 
 class InputError(ValueError):
@@ -9,10 +15,20 @@ class InputError(ValueError):
 
 
 def exit_status(run: Callable[[], object]) -> int:
-    """Runs `run`; returns 0, or 2 after printing an `InputError` as one `error: ...` line on stderr."""
+    """Runs `run`; returns 0, or 2 after printing an `InputError`, or a file-system fault, as one
+    `error: ...` line on stderr."""
     try:
         run()
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in FILE_SYSTEM_FAULTS:
+            raise
+        where = f" {err.filename}" if err.filename else ""
+        print(
+            f"error: cannot write or read{where}: {err.strerror}; check the path, its permissions and free space",
+            file=sys.stderr,
+        )
         return 2
     return 0

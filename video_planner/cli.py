@@ -157,14 +157,12 @@ def _scores_line(scores: dict) -> str:
 
 def _plan(args: argparse.Namespace) -> None:
     import numpy as np
-    from PIL import Image
 
+    from foundation.camera_image import read_image_file
     from foundation.video_io import write_video
     from video_planner.model.planner import VideoPlanner
 
-    if not args.image.is_file():
-        raise InputError(f"image {args.image} does not exist")
-    image = np.asarray(Image.open(args.image).convert("RGB"))
+    image = read_image_file(args.image)
     planner = VideoPlanner.from_pretrained(args.planner)
     plan = planner.plan(image, args.instruction, steps=args.steps, seed=args.seed, guidance=args.guidance)
     write_video(args.output, np.concatenate([plan.context_frame[None], plan.frames]), fps=args.fps)
