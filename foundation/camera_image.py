@@ -11,6 +11,7 @@ from foundation.errors import InputError
 from foundation.frames import resize_frames
 
 logger = logging.getLogger(__name__)
+MIN_IMAGE_SIZE = 8  # pixels per side: smaller shows nothing a model could use
 
 
 def camera_image_to_frame(image: np.ndarray, size: int) -> torch.Tensor:
@@ -21,6 +22,8 @@ def camera_image_to_frame(image: np.ndarray, size: int) -> torch.Tensor:
         raise InputError(f"image must be uint8 RGB of shape (H, W, 3); got {image.dtype} {image.shape}")
     if image.shape[0] != image.shape[1]:
         raise InputError(f"image must be square (crop it first); got {image.shape[0]}x{image.shape[1]}")
+    if image.shape[0] < MIN_IMAGE_SIZE:
+        raise InputError(f"image is {image.shape[0]}x{image.shape[1]}; give at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}")
     frame = rearrange(torch.from_numpy(np.array(image)), "h w c -> 1 c h w")
     if image.shape[0] != size:
         logger.warning("resizing the %dx%d image to the model's %dx%d", *image.shape[:2], size, size)

@@ -121,11 +121,6 @@ def test_bad_images_are_refused(planner, image, message):
         planner.plan(image, "open the door")
 
 
-def test_empty_instruction_is_refused(planner):
-    with pytest.raises(InputError, match="empty instruction"):
-        planner.plan(scene(), "  ")
-
-
 def test_checkpoint_missing_files_or_other_version_fails_in_one_line(planner, tmp_path):
     planner.save_pretrained(tmp_path / "ok")
     shutil.copytree(tmp_path / "ok", tmp_path / "no_weights")
@@ -182,3 +177,11 @@ def test_a_device_this_machine_lacks_is_refused():
         resolve_device("cuda:7") if torch.cuda.device_count() < 8 else pytest.skip("this machine has 8 GPUs")
     with pytest.raises(InputError, match="unknown device 'gpu0'"):
         resolve_device("gpu0")
+
+
+def test_plan_refuses_a_non_string_or_empty_instruction_and_a_tiny_image(planner):
+    for instruction in (None, 3, "  "):
+        with pytest.raises(InputError, match="instruction must be a non-empty string"):
+            planner.plan(scene(), instruction)
+    with pytest.raises(InputError, match="image is 0x0; give at least 8x8"):
+        planner.plan(np.zeros((0, 0, 3), np.uint8), "open the door")

@@ -218,6 +218,8 @@ class VideoPlanner(nn.Module):
         start = time.perf_counter()
         if num_samples < 1:
             raise InputError(f"num_samples must be >= 1, got {num_samples}")
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise InputError(f"instruction must be a non-empty string, e.g. 'open the door'; got {instruction!r}")
         steps = self.config.sampling_steps if steps is None else steps
         guidance = self.config.guidance_scale if guidance is None else guidance
         if not 1 <= steps <= MAX_SAMPLING_STEPS:
