@@ -131,13 +131,17 @@ class Range:
 
     text: str
 
-    def __post_init__(self):
-        low, high = self.text[1:-1].split(",")
-        if self.text[0] not in "([" or self.text[-1] not in ")]" or float(low) > float(high):
+    def _bounds(self) -> tuple[float, float]:
+        low, high = (float(part) for part in self.text[1:-1].split(","))
+        if self.text[0] not in "([" or self.text[-1] not in ")]" or low > high:
             raise ValueError(f"not an interval: {self.text!r}")
+        return low, high
+
+    def __post_init__(self):
+        self._bounds()  # a malformed interval fails where it is declared
 
     def __contains__(self, value) -> bool:
-        low, high = (float(part) for part in self.text[1:-1].split(","))
+        low, high = self._bounds()
         above = value > low if self.text[0] == "(" else value >= low
         below = value < high if self.text[-1] == ")" else value <= high
         return math.isfinite(value) and above and below

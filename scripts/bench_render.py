@@ -1,59 +1,95 @@
-"""MetaWorld rendering: gymnasium's `render()` against our `FastRenderer` on the same scene, interleaved.
+"""MetaWorld rendering: gymnasium's `render()` against our `FastRenderer` on the same scene.
+
+Each measurement runs in a process of its own, and the two renderers' processes alternate round after round:
+OpenGL state leaks between renderers of one process (with a FastRenderer open, gymnasium's render() of the
+same scene runs 3-4x faster than alone), so timing them side by side in one process would flatter the
+baseline, while alternating processes still lets a machine's slow spells hit both alike.
 
 Usage: MUJOCO_GL=egl .venv/bin/python scripts/bench_render.py [--task door-open --camera corner --image-size 64]
 """
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
+import time
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
-from bench_timing import time_interleaved  # noqa: E402
+from bench_timing import Timing  # noqa: E402
 
-from foundation.errors import exit_status  # noqa: E402
+from foundation.errors import InputError, exit_status  # noqa: E402
 from robot_io.metaworld_env import MetaWorldEnv  # noqa: E402
-from robot_io.metaworld_tasks import env_id  # noqa: E402
+from robot_io.metaworld_tasks import env_id, resolve_task  # noqa: E402
+
+RENDERERS = ("gymnasium render()", "FastRenderer")
 
 
-def bench_render(task: str, camera: str, image_size: int, repeats: int) -> str:
-    """Milliseconds per frame and per step of both renderers, min / median over `repeats` interleaved calls."""
-    import gymnasium as gym
-    import metaworld  # noqa: F401 - registers the Meta-World/ env ids
+def _mean_ms(fn, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e3
 
-    baseline = gym.make(
-        "Meta-World/MT1",
-        env_name=env_id(task),
-        seed=0,
-        render_mode="rgb_array",
-        camera_name=camera,
-        width=image_size,
-        height=image_size,
-    )
-    baseline.reset()
+
+def _ms(timing: Timing) -> str:
+    return f"{1e3 * timing.min_s:.2f} / {1e3 * timing.median_s:.2f}"
+
+
+def measure_once(renderer: str, task: str, camera: str, image_size: int, calls: int) -> dict:
+    """Mean ms per frame and per step over `calls` consecutive calls of one renderer (after one warm-up)."""
     action = np.zeros(4, dtype=np.float32)
+    if renderer == RENDERERS[0]:
+        import gymnasium as gym
+        import metaworld  # noqa: F401 - registers the Meta-World/ env ids
+
+        env = gym.make(
+            "Meta-World/MT1",
+            env_name=env_id(task),
+            seed=0,
+            render_mode="rgb_array",
+            camera_name=camera,
+            width=image_size,
+            height=image_size,
+        )
+        env.reset()
+        env.render()
+        result = {"frame": _mean_ms(env.render, calls), "step": _mean_ms(lambda: env.step(action), calls)}
+        env.close()
+        return result
     with MetaWorldEnv(task, camera, image_size, seed=0) as env:
         env.reset()
-        t = time_interleaved(
-            {
-                "gymnasium render()": baseline.render,
-                "FastRenderer": env.render,
-                "gymnasium step": lambda: baseline.step(action),
-                "our step, no frame": lambda: env.step(action, render=False),
-            },
-            repeats,
-        )
-    baseline.close()
-    ms = {name: (1e3 * timing.min_s, 1e3 * timing.median_s) for name, timing in t.items()}
-    gym_frame, ours_frame = ms["gymnasium render()"][1], ms["FastRenderer"][1]
-    gym_total, ours_total = gym_frame + ms["gymnasium step"][1], ours_frame + ms["our step, no frame"][1]
+        env.render()
+        return {"frame": _mean_ms(env.render, calls), "step": _mean_ms(lambda: env.step(action, render=False), calls)}
+
+
+def bench_render(task: str, camera: str, image_size: int, repeats: int, calls: int) -> str:
+    if repeats < 1 or calls < 1:
+        raise InputError(f"--repeats and --calls must be >= 1, got {repeats} and {calls}")
+    task = resolve_task(task)
+    samples = {name: {"frame": [], "step": []} for name in RENDERERS}
+    for _ in range(repeats):
+        for name in RENDERERS:
+            command = [sys.executable, __file__, "--measure", name, "--task", task, "--camera", camera]
+            command += ["--image-size", str(image_size), "--calls", str(calls)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise InputError(f"measuring {name} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+            for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                samples[name][key].append(value / 1e3)  # seconds, as Timing holds them
+    t = {(n, k): Timing(min(v), statistics.median(v)) for n, kinds in samples.items() for k, v in kinds.items()}
+    gym_frame, ours_frame = t[RENDERERS[0], "frame"].median_s, t[RENDERERS[1], "frame"].median_s
+    gym_total = gym_frame + t[RENDERERS[0], "step"].median_s
+    ours_total = ours_frame + t[RENDERERS[1], "step"].median_s
     return "\n".join(
         [
-            f"render {task} / {camera} at {image_size}x{image_size}, {repeats} interleaved calls each",
-            "| call | ms min | ms median |",
+            f"render {task} / {camera} at {image_size}px: {repeats} alternating processes of {calls} calls each",
+            "| renderer | ms per frame min / median | ms per step (no frame) min / median |",
             "|---|---|---|",
-            *(f"| {name} | {low:.2f} | {median:.2f} |" for name, (low, median) in ms.items()),
+            *(f"| {name} | {_ms(t[name, 'frame'])} | {_ms(t[name, 'step'])} |" for name in RENDERERS),
             f"speed-up (medians): {gym_frame / ours_frame:.1f}x per frame, {gym_total / ours_total:.1f}x per "
             "rendered step",
         ]
@@ -65,9 +101,15 @@ def main() -> int:
     parser.add_argument("--task", default="door-open")
     parser.add_argument("--camera", default="corner")
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of one process per renderer")
+    parser.add_argument("--calls", type=int, default=20, help="consecutive calls timed in each process")
+    parser.add_argument("--measure", choices=RENDERERS, help=argparse.SUPPRESS)  # a child process's one job
     args = parser.parse_args()
-    return exit_status(lambda: print(bench_render(args.task, args.camera, args.image_size, args.repeats)))
+    if args.measure:
+        print(json.dumps(measure_once(args.measure, args.task, args.camera, args.image_size, args.calls)))
+        return 0
+    report = lambda: bench_render(args.task, args.camera, args.image_size, args.repeats, args.calls)  # noqa: E731
+    return exit_status(lambda: print(report()))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def test_the_timer_interleaves_the_variants_and_reports_min_and_median():
 
 
 def test_the_render_benchmark_prints_its_ratio_against_gymnasium():
-    result = script("bench_render.py", "--repeats", "2", "--image-size", "32")
+    result = script("bench_render.py", "--repeats", "1", "--calls", "2", "--image-size", "32")
     assert result.returncode == 0, result.stderr
     assert "| gymnasium render() |" in result.stdout and "| FastRenderer |" in result.stdout
     assert "x per frame" in result.stdout

@@ -11,9 +11,8 @@ from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_
 @dataclass(frozen=True)
 class ReplanRule:
     replan_every: int = ranged(24, "[1, inf)")  # env steps between plans; a multiple of the IDM chunk size
-    stall_steps: int = ranged(
-        8, "[1, inf)"
-    )  # replan early when the hand moved less than `stall_distance` over this many steps
+    # replan early when the hand moved less than `stall_distance` over this many steps
+    stall_steps: int = ranged(8, "[1, inf)")
     stall_distance: float = ranged(0.005, "[0, inf)")  # metres
 
     def __post_init__(self):
@@ -26,7 +25,8 @@ class ControlEvalSettings:
     cameras: tuple[str, ...] = ("corner", "corner2", "corner3")  # MetaWorld cameras, each with its own scene seeds
     seeds: int = ranged(25, "[1, 1000]")  # scene seeds per task and camera (AVDC: 25)
     first_seed: int = ranged(1_000_000, "[0, inf)")  # camera j, episode i uses scene seed first_seed + 1000·j + i
-    max_episode_steps: int = ranged(MAX_EPISODE_STEPS, "[1, 500]")  # an episode ends here unless solved before
+    # an episode ends here unless solved before
+    max_episode_steps: int = ranged(MAX_EPISODE_STEPS, f"[1, {MAX_EPISODE_STEPS}]")
     replan_every: int = ReplanRule.replan_every  # env steps between plans; a multiple of the IDM chunk size
     videos: bool = False  # an mp4 per rollout: execution left, the planned frame it heads for right
 

@@ -17,6 +17,7 @@ from foundation.config_io import VersionedConfig
 from foundation.errors import InputError
 
 CONFIG_VERSION = 1
+MAX_SAMPLING_STEPS = 1000  # the training schedule's length: more sampling steps than timesteps would repeat them
 ENCODER_KINDS = ("minilm", "clip", "t5")
 SAMPLERS = ("dpmsolver++", "ddim", "ddpm")
 PREDICTION_TYPES = ("v_prediction", "epsilon")

@@ -19,12 +19,10 @@ from foundation.errors import InputError
 from foundation.frames import frames_to_unit, unit_to_frames
 from foundation.hub import push_model_directory
 from video_planner.model.checkpoint import load_planner_files, save_planner_files
-from video_planner.model.config import PlannerConfig
+from video_planner.model.config import MAX_SAMPLING_STEPS, PlannerConfig
 from video_planner.model.networks import VideoDenoiser, build_autoencoder
 from video_planner.model.protocols import VideoPlan
 from video_planner.model.text_encoder import TextEncoder
-
-MAX_SAMPLING_STEPS = 1000  # the training schedule's length: more steps than timesteps would repeat them
 
 
 def training_scheduler(config: PlannerConfig) -> DDPMScheduler:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from foundation.config_io import check_ranges, ranged
 from foundation.errors import InputError
+from video_planner.model.config import MAX_SAMPLING_STEPS
 
 CompositionMode = Literal["pa", "ipa"]
 MODES: tuple[str, ...] = typing.get_args(CompositionMode)
@@ -22,7 +23,9 @@ class PlannerSource:
     mode: CompositionMode = "ipa"  # how to compose with the prior: pa (Video Adapter) or ipa (Adapt2Act)
     prior_strength: float | None = ranged(None, "[0, inf)")  # γ of the composition; unset: pa 0.1, ipa 0.5
     composition_guidance: float | None = ranged(None, "[0, inf)")  # α of the composition; unset: 2.5
-    sampling_steps: int | None = ranged(None, "[1, 1000]")  # denoising steps per plan; unset: the planner config's
+    sampling_steps: int | None = ranged(
+        None, f"[1, {MAX_SAMPLING_STEPS}]"
+    )  # denoising steps per plan; unset: the planner config's
     device: str | None = None  # where the models run; unset: cuda when there is one, else cpu
 
     def __post_init__(self):
