@@ -90,7 +90,19 @@ class VersionedConfig:
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        return cls.from_dict(json.loads(path.read_text()), source=str(path))
+        return cls.from_dict(read_json(path), source=str(path))
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file this project wrote, refused in one line when it is missing, unreadable or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path} is missing; point at a complete checkpoint or run directory") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(
+            f"{path} is damaged (not JSON: {str(err).splitlines()[0]}); restore or regenerate it"
+        ) from None
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -70,3 +70,35 @@ def weights_digest(module: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file of a model directory, refused in one line when it is truncated or not safetensors."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except Exception as err:  # safetensors raises its own error types, and OSError on unreadable files
+        raise InputError(
+            f"weights file {path} is damaged ({str(err).splitlines()[0]}); restore or retrain it"
+        ) from None
+
+
+def load_module_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """`module.load_state_dict(state)`, refused in one line naming `path` when the weights belong to another
+    model (missing or unexpected names, other shapes)."""
+    ours = module.state_dict()
+    missing, unexpected = sorted(ours.keys() - state.keys()), sorted(state.keys() - ours.keys())
+    if missing or unexpected:
+        names = ", ".join(missing[:2] + unexpected[:2])
+        raise InputError(
+            f"weights in {path} are another model's ({len(missing)} missing, {len(unexpected)} unexpected: "
+            f"{names}); point at this model's checkpoint"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != ours[name].shape:
+            raise InputError(
+                f"weights in {path} are another model's: {name} has shape {tuple(tensor.shape)}, this model "
+                f"needs {tuple(ours[name].shape)}"
+            )
+    module.load_state_dict(state)

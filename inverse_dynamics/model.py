@@ -4,13 +4,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from foundation.atomic_dir import atomic_directory
 from foundation.camera_image import camera_image_to_frame
 from foundation.frames import frames_to_unit
 from foundation.hub import (
+    load_module_weights,
+    load_weights,
     push_model_directory,
     read_trained_tasks,
     require_files,
@@ -131,7 +133,7 @@ class InverseDynamics(nn.Module):
         directory = resolve_model_directory(path_or_repo_id, revision, "inverse-dynamics")
         require_files(directory, (CONFIG_FILE, WEIGHTS_FILE), "inverse-dynamics")
         model = cls(InverseDynamicsConfig.load(directory / CONFIG_FILE))
-        model.load_state_dict(load_file(directory / WEIGHTS_FILE))
+        load_module_weights(model, load_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
         model.trained_tasks = read_trained_tasks(directory)
         return model.eval()
 

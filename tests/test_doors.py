@@ -54,3 +54,61 @@ def test_a_file_system_fault_is_one_line_and_exit_2(tmp_path, capsys):
 
     with pytest.raises(OSError):  # not a fault a user fixes: the traceback stays
         exit_status(other_fault)
+
+
+@pytest.fixture
+def idm_dir(tmp_path):
+    import torch
+
+    from inverse_dynamics.config import InverseDynamicsConfig
+    from inverse_dynamics.model import InverseDynamics
+
+    torch.manual_seed(0)
+    config = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(8, 16), hidden_dim=32)
+    InverseDynamics(config).save_pretrained(tmp_path / "idm")
+    return tmp_path / "idm"
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "other weights", "broken config", "config of wrong type"])
+def test_a_damaged_checkpoint_is_named_in_one_line(idm_dir, tmp_path, damage):
+    import json
+
+    from inverse_dynamics.config import InverseDynamicsConfig
+    from inverse_dynamics.model import InverseDynamics
+
+    weights, config = idm_dir / "model.safetensors", idm_dir / "config.json"
+    if damage == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[:200])
+        expected = f"weights file {weights} is damaged"
+    elif damage == "other weights":
+        other = InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(8, 16), hidden_dim=64)
+        InverseDynamics(other).save_pretrained(tmp_path / "other")
+        weights.write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+        expected = f"weights in {weights} are another model's: .* has shape"
+    elif damage == "broken config":
+        config.write_text(config.read_text()[:20])
+        expected = f"{config} is damaged \\(not JSON"
+    else:
+        config.write_text(json.dumps([1, 2]))
+        expected = "config_version None is not 1"
+    with pytest.raises(InputError, match=expected) as err:
+        InverseDynamics.from_pretrained(idm_dir)
+    assert "\n" not in str(err.value)
+
+
+def test_a_damaged_planner_directory_is_named_in_one_line(text_encoder, tiny_planner_config, tmp_path):
+    import torch
+
+    from video_planner.model.planner import VideoPlanner
+
+    torch.manual_seed(0)
+    VideoPlanner(tiny_planner_config, text_encoder=text_encoder).save_pretrained(tmp_path / "p")
+    normalization = tmp_path / "p" / "normalization.json"
+    normalization.write_text("{")
+    with pytest.raises(InputError, match=f"{normalization} is damaged"):
+        VideoPlanner.from_pretrained(tmp_path / "p")
+    VideoPlanner(tiny_planner_config, text_encoder=text_encoder).save_pretrained(tmp_path / "p")
+    autoencoder_weights = next((tmp_path / "p" / "autoencoder").glob("*.safetensors"))
+    autoencoder_weights.write_bytes(autoencoder_weights.read_bytes()[:100])
+    with pytest.raises(InputError, match="autoencoder in .* is damaged"):
+        VideoPlanner.from_pretrained(tmp_path / "p")

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from foundation.atomic_dir import atomic_directory
+from foundation.config_io import read_json
 from foundation.errors import InputError
-from foundation.hub import require_files, resolve_model_directory
+from foundation.hub import load_weights, require_files, resolve_model_directory
 from video_planner.model.config import PlannerConfig
 
 CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE, AUTOENCODER_DIR = (
@@ -63,11 +64,22 @@ def load_planner_files(path_or_repo_id: str | Path, revision: str | None = None)
         autoencoder_dir = directory / AUTOENCODER_DIR
         if not (autoencoder_dir / "config.json").is_file():
             raise InputError(f"planner checkpoint {directory} is missing {AUTOENCODER_DIR}/; point at a complete one")
-    normalization = json.loads((directory / NORMALIZATION_FILE).read_text())
+    normalization = read_json(directory / NORMALIZATION_FILE)
     return PlannerFiles(
         config=config,
-        denoiser_state=load_file(directory / WEIGHTS_FILE),
+        denoiser_state=load_weights(directory / WEIGHTS_FILE),
         autoencoder_dir=autoencoder_dir,
         latent_shift=torch.tensor(normalization["latent_shift"]),
         latent_scale=torch.tensor(normalization["latent_scale"]),
     )
+
+
+def load_autoencoder(directory: Path):
+    """The in-domain autoencoder saved in a planner directory, refused in one line when its files are damaged."""
+    from diffusers import AutoencoderKL
+
+    try:
+        return AutoencoderKL.from_pretrained(directory)
+    except Exception as err:  # diffusers raises OSError, ValueError and safetensors errors alike
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"autoencoder in {directory} is damaged ({reason}); restore or retrain the planner") from None

@@ -17,8 +17,8 @@ from torch import nn
 from foundation.camera_image import camera_image_to_frame
 from foundation.errors import InputError
 from foundation.frames import frames_to_unit, unit_to_frames
-from foundation.hub import push_model_directory
-from video_planner.model.checkpoint import load_planner_files, save_planner_files
+from foundation.hub import load_module_weights, push_model_directory
+from video_planner.model.checkpoint import load_autoencoder, load_planner_files, save_planner_files
 from video_planner.model.config import MAX_SAMPLING_STEPS, PlannerConfig
 from video_planner.model.networks import VideoDenoiser, build_autoencoder
 from video_planner.model.protocols import VideoPlan
@@ -69,8 +69,8 @@ class VideoPlanner(nn.Module):
         files = load_planner_files(path_or_repo_id, revision)
         planner = cls(files.config)
         if files.autoencoder_dir is not None:
-            planner.autoencoder = type(planner.autoencoder).from_pretrained(files.autoencoder_dir).requires_grad_(False)
-        planner.denoiser.load_state_dict(files.denoiser_state)
+            planner.autoencoder = load_autoencoder(files.autoencoder_dir).requires_grad_(False)
+        load_module_weights(planner.denoiser, files.denoiser_state, Path(path_or_repo_id))
         planner.latent_shift.copy_(files.latent_shift)
         planner.latent_scale.copy_(files.latent_scale)
         return planner.eval()

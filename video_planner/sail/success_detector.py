@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from foundation.atomic_dir import atomic_directory
@@ -25,7 +25,14 @@ from foundation.camera_image import camera_image_to_frame
 from foundation.config_io import VersionedConfig
 from foundation.errors import InputError
 from foundation.frames import frames_to_unit
-from foundation.hub import read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
+from foundation.hub import (
+    load_module_weights,
+    load_weights,
+    read_trained_tasks,
+    require_files,
+    resolve_model_directory,
+    write_trained_tasks,
+)
 from inverse_dynamics.model import FrameEncoder, conv_block
 from video_planner.model.config import TextEncoderConfig
 from video_planner.model.text_encoder import TextEncoder
@@ -109,7 +116,7 @@ class SuccessDetector(nn.Module):
         directory = resolve_model_directory(path_or_repo_id, revision, "success-detector")
         require_files(directory, (CONFIG_FILE, WEIGHTS_FILE), "success-detector")
         detector = cls(SuccessDetectorConfig.load(directory / CONFIG_FILE))
-        detector.members.load_state_dict(load_file(directory / WEIGHTS_FILE))
+        load_module_weights(detector.members, load_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
         detector.trained_tasks = read_trained_tasks(directory)
         return detector.eval()
 

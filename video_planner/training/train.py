@@ -35,7 +35,7 @@ from foundation.replay import draw_rows, paced_strides
 from foundation.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from foundation.state_io import load_state, save_state
 from robot_io.frame_bank import FrameBank, PlannerClips
-from video_planner.model.checkpoint import PlannerFiles, load_planner_files, write_planner_files
+from video_planner.model.checkpoint import PlannerFiles, load_autoencoder, load_planner_files, write_planner_files
 from video_planner.model.config import SAMPLING_FIELDS, PlannerConfig
 from video_planner.model.planner import VideoPlanner, training_scheduler
 from video_planner.training.diffusion_loss import diffusion_loss
@@ -136,7 +136,7 @@ class PlannerTrainer:
     def _take_latent_space(self, files: PlannerFiles) -> None:
         """Takes the autoencoder weights (when in-domain) and the latent normalisation of a planner's files."""
         if files.autoencoder_dir is not None:
-            trained = type(self.planner.autoencoder).from_pretrained(files.autoencoder_dir)
+            trained = load_autoencoder(files.autoencoder_dir)
             self.planner.autoencoder.load_state_dict(trained.state_dict())
         self.planner.latent_shift.copy_(files.latent_shift)
         self.planner.latent_scale.copy_(files.latent_scale)
