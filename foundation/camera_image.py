@@ -17,6 +17,17 @@ MIN_IMAGE_SIZE = 8  # pixels per side: smaller shows nothing a model could use
 def camera_image_to_frame(image: np.ndarray, size: int) -> torch.Tensor:
     """Validates a uint8 RGB camera image and brings it to the model's square resolution, with a logged
     warning when it had to be resized. # (H, W, 3) -> (1, 3, size, size) uint8"""
+    image = check_camera_image(image)
+    frame = rearrange(torch.from_numpy(np.array(image)), "h w c -> 1 c h w")
+    if image.shape[0] != size:
+        logger.warning("resizing the %dx%d image to the model's %dx%d", *image.shape[:2], size, size)
+        frame = resize_frames(frame, size)
+    return frame
+
+
+def check_camera_image(image: np.ndarray) -> np.ndarray:
+    """The image as an array, refused in one line unless it is a square uint8 RGB image of at least
+    `MIN_IMAGE_SIZE` pixels a side. # (H, W, 3) uint8"""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"image must be uint8 RGB of shape (H, W, 3); got {image.dtype} {image.shape}")
@@ -24,11 +35,7 @@ def camera_image_to_frame(image: np.ndarray, size: int) -> torch.Tensor:
         raise InputError(f"image must be square (crop it first); got {image.shape[0]}x{image.shape[1]}")
     if image.shape[0] < MIN_IMAGE_SIZE:
         raise InputError(f"image is {image.shape[0]}x{image.shape[1]}; give at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}")
-    frame = rearrange(torch.from_numpy(np.array(image)), "h w c -> 1 c h w")
-    if image.shape[0] != size:
-        logger.warning("resizing the %dx%d image to the model's %dx%d", *image.shape[:2], size, size)
-        frame = resize_frames(frame, size)
-    return frame
+    return image
 
 
 EIGHT_BIT_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr")  # PIL modes that convert to RGB losslessly

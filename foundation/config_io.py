@@ -13,6 +13,7 @@ import json
 import math
 import textwrap
 import tokenize
+import types
 import typing
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -43,10 +44,51 @@ def dataclass_from_dict(cls: type, values: dict, source: str) -> Any:
         kind = hints[key]
         if dataclasses.is_dataclass(kind):
             value = dataclass_from_dict(kind, value, f"{source} [{key}]")
+        elif not _matches(kind, value):
+            raise InputError(f"{source}: {key} must be {_describe(kind)}, got {value!r}; correct or remove it")
         elif typing.get_origin(kind) is tuple or (isinstance(value, list) and _admits_tuple(kind)):
             value = (value,) if isinstance(value, str) else tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _matches(kind, value) -> bool:
+    """Whether a value read from TOML or JSON fits the field type `kind` (ints pass for floats, text for paths
+    and for lists of one; types this rule does not know pass)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(arg, value) for arg in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        value = [value] if isinstance(value, str) else value  # one name stands for a list of one
+        if not isinstance(value, list | tuple):
+            return False
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        return (not args or len(items) == len(value)) and all(map(_matches, items, value))
+    simple = {
+        type(None): lambda v: v is None,
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+        Path: lambda v: isinstance(v, str | Path),
+        dict: lambda v: isinstance(v, dict),
+    }
+    check = simple.get(origin or kind)
+    return check is None or check(value)
+
+
+def _describe(kind) -> str:
+    """A field type in words, for error messages: "int", "one of 'pa', 'ipa'", "a list of str"."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        return f"a list of {_describe(args[0])}" if args else "a list"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args)
+    return {type(None): "null", float: "a number"}.get(kind, getattr(kind, "__name__", str(kind)))
 
 
 def _admits_tuple(kind) -> bool:
@@ -93,16 +135,31 @@ class VersionedConfig:
         return cls.from_dict(read_json(path), source=str(path))
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file this project wrote, refused in one line when it is missing, unreadable or damaged."""
+def read_json(path: Path, keys: dict[str, type | tuple[type, ...]] | None = None) -> Any:
+    """A JSON file this project wrote, refused in one line when it is missing, unreadable or damaged; with
+    `keys`, it must be an object holding each key with a value of the given type."""
     try:
-        return json.loads(Path(path).read_text())
+        value = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InputError(f"{path} is missing; point at a complete checkpoint or run directory") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(
             f"{path} is damaged (not JSON: {str(err).splitlines()[0]}); restore or regenerate it"
         ) from None
+    return value if keys is None else checked_keys(value, keys, str(path))
+
+
+def checked_keys(value: Any, keys: dict[str, type | tuple[type, ...]], source: str) -> dict:
+    """`value` (parsed JSON from `source`), refused in one line unless it is an object holding each of `keys`
+    with a value of the given type: what a file we wrote must hold before any code trusts it."""
+    if not isinstance(value, dict):
+        found = type(value).__name__
+        raise InputError(f"{source} is damaged (a JSON object expected, not {found}); restore or regenerate it")
+    for key, kind in keys.items():
+        if not isinstance(value.get(key), kind) or (kind is int and isinstance(value[key], bool)):
+            found = "missing" if key not in value else f"{value[key]!r}"
+            raise InputError(f"{source} is damaged ({key}: {found}); restore or regenerate it")
+    return value
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -4,9 +4,11 @@ import errno
 import sys
 from collections.abc import Callable
 
-# File-system faults a user fixes (permissions, a read-only mount, a full disk, a file where a folder belongs).
+# File-system faults a user fixes (permissions, a read-only mount, a full disk or a file-size limit, a file
+# where a folder belongs).
 FILE_SYSTEM_FAULTS = frozenset(
-    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+    | {errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
 )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from foundation.config_io import read_json
 from foundation.errors import InputError
 
 TRAINING_DATA_FILE = "training_data.json"  # the tasks a model was trained on, to flag zero-shot use
@@ -24,7 +25,7 @@ def require_files(directory: Path, names: tuple[str, ...], what: str) -> None:
 def read_trained_tasks(directory: Path) -> tuple[str, ...]:
     """The tasks recorded in a model directory; () for one saved without the record."""
     path = directory / TRAINING_DATA_FILE
-    return tuple(json.loads(path.read_text())["tasks"]) if path.is_file() else ()
+    return tuple(read_json(path, {"tasks": list})["tasks"]) if path.is_file() else ()
 
 
 def write_trained_tasks(directory: Path, tasks: tuple[str, ...]) -> None:
@@ -86,7 +87,7 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def load_module_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """`module.load_state_dict(state)`, refused in one line naming `path` when the weights belong to another
-    model (missing or unexpected names, other shapes)."""
+    model (missing or unexpected names, other shapes or dtypes) or hold NaN or inf."""
     ours = module.state_dict()
     missing, unexpected = sorted(ours.keys() - state.keys()), sorted(state.keys() - ours.keys())
     if missing or unexpected:
@@ -100,5 +101,14 @@ def load_module_weights(module: torch.nn.Module, state: dict[str, torch.Tensor],
             raise InputError(
                 f"weights in {path} are another model's: {name} has shape {tuple(tensor.shape)}, this model "
                 f"needs {tuple(ours[name].shape)}"
+            )
+        if tensor.dtype != ours[name].dtype:
+            raise InputError(
+                f"weights in {path} hold {name} as {tensor.dtype}, this model needs {ours[name].dtype}; "
+                "point at this model's checkpoint"
+            )
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise InputError(
+                f"weights in {path} hold non-finite values in {name} (a diverged run?); restore an earlier checkpoint"
             )
     module.load_state_dict(state)

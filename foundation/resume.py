@@ -1,12 +1,11 @@
 """Shared rules for starting or resuming a training run whose checkpoint holds `training_state/`."""
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.atomic_dir import recover_directory
-from foundation.config_io import VersionedConfig, dataclass_from_dict
+from foundation.config_io import VersionedConfig, dataclass_from_dict, read_json
 from foundation.errors import InputError
 
 TRAINER_STATE_FILE = "trainer_state.json"
@@ -41,9 +40,9 @@ def start_or_resume(checkpoint_dir: Path, output: Path, resume: bool, configs: l
     path = checkpoint_dir / "training_state" / TRAINER_STATE_FILE
     if not path.is_file():
         raise InputError(f"nothing to resume in {output} ({path} missing); drop --resume to start")
-    saved = json.loads(path.read_text())
+    saved = read_json(path, {config.key: dict for config in configs})
     for config in configs:
-        previous = config.read(saved[config.key], str(path))
+        previous = config.read(saved[config.key], f"{path} [{config.key}]")
         changed = [
             f.name
             for f in dataclasses.fields(config.current)

@@ -8,7 +8,11 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+
+from foundation.config_io import read_json
+from foundation.errors import InputError
+from foundation.hub import load_weights
 
 _TENSOR = "__tensor__"
 
@@ -47,5 +51,12 @@ def save_state(state, directory: Path, name: str) -> None:
 
 
 def load_state(directory: Path, name: str):
-    tensors = load_file(directory / f"{name}.safetensors")
-    return _join(json.loads((directory / f"{name}.json").read_text()), tensors)
+    """The nested state saved by `save_state`; one line naming the file when either half is damaged."""
+    tensors = load_weights(directory / f"{name}.safetensors")
+    skeleton_path = directory / f"{name}.json"
+    skeleton = read_json(skeleton_path)
+    try:
+        return _join(skeleton, tensors)
+    except (KeyError, TypeError, ValueError) as err:  # a skeleton that does not fit its tensors
+        reason = f"{type(err).__name__}: {err}"
+        raise InputError(f"{skeleton_path} is damaged ({reason}); restore it or start the run afresh") from None

@@ -11,26 +11,38 @@ from foundation.errors import InputError
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 4) -> Path:
-    """Writes frames (T, H, W, 3) uint8 to `path`; the suffix picks the format."""
+def check_video_output(path: str | Path, fps: int) -> Path:
+    """Refuses, in one line, a video file name or frame rate `write_video` cannot write; callers that compute
+    the frames first (the CLI) check here before the work."""
     path = Path(path)
-    if not 1 <= fps <= 240:
-        raise InputError(f"fps must be in [1, 240], got {fps}")
+    if not isinstance(fps, int) or not 1 <= fps <= 240:
+        raise InputError(f"fps must be an integer in [1, 240], got {fps!r}")
     if path.suffix not in VIDEO_SUFFIXES:
         raise InputError(f"cannot write {path}: use a {' or '.join(VIDEO_SUFFIXES)} file name")
+    return path
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int = 4) -> Path:
+    """Writes frames (T, H, W, 3) uint8 to `path`; the suffix picks the format. The video is written beside
+    `path` and renamed into place, so `path` never holds half a video (a full disk leaves nothing)."""
+    path = check_video_output(path, fps)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    if path.suffix == ".gif":
-        images = [Image.fromarray(frame) for frame in frames]
-        images[0].save(tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
-    else:
-        with av.open(str(tmp), "w") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.height, stream.width = frames.shape[1:3]
-            stream.pix_fmt = "yuv444p"
-            stream.options = {"crf": "0"}
-            for frame in frames:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-            container.mux(stream.encode())
-    tmp.rename(path)
+    try:
+        if path.suffix == ".gif":
+            images = [Image.fromarray(frame) for frame in frames]
+            images[0].save(tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        else:
+            with av.open(str(tmp), "w") as container:
+                stream = container.add_stream("libx264", rate=fps)
+                stream.height, stream.width = frames.shape[1:3]
+                stream.pix_fmt = "yuv444p"
+                stream.options = {"crf": "0"}
+                for frame in frames:
+                    container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+                container.mux(stream.encode())
+        tmp.rename(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

@@ -69,7 +69,17 @@ def idm_dir(tmp_path):
     return tmp_path / "idm"
 
 
-@pytest.mark.parametrize("damage", ["truncated weights", "other weights", "broken config", "config of wrong type"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncated weights",
+        "other weights",
+        "half-precision weights",
+        "NaN weights",
+        "broken config",
+        "config of wrong type",
+    ],
+)
 def test_a_damaged_checkpoint_is_named_in_one_line(idm_dir, tmp_path, damage):
     import json
 
@@ -85,6 +95,14 @@ def test_a_damaged_checkpoint_is_named_in_one_line(idm_dir, tmp_path, damage):
         InverseDynamics(other).save_pretrained(tmp_path / "other")
         weights.write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
         expected = f"weights in {weights} are another model's: .* has shape"
+    elif damage in ("half-precision weights", "NaN weights"):
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(weights)
+        name = next(iter(state))
+        state[name] = state[name].half() if damage == "half-precision weights" else state[name] * float("nan")
+        save_file(state, weights)
+        expected = f"{name} as torch.float16, this model needs torch.float32" if "half" in damage else "non-finite"
     elif damage == "broken config":
         config.write_text(config.read_text()[:20])
         expected = f"{config} is damaged \\(not JSON"
@@ -112,3 +130,27 @@ def test_a_damaged_planner_directory_is_named_in_one_line(text_encoder, tiny_pla
     autoencoder_weights.write_bytes(autoencoder_weights.read_bytes()[:100])
     with pytest.raises(InputError, match="autoencoder in .* is damaged"):
         VideoPlanner.from_pretrained(tmp_path / "p")
+
+
+def test_a_write_fault_mid_collection_is_one_line_and_leaves_nothing_behind(tmp_path):
+    """The first episode's video hits a file-size limit (as a full disk would): one line, exit 2, and no
+    dataset or staging copy that a rerun could mistake for collected data."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    recipe = tmp_path / "one.toml"
+    recipe.write_text('name = "one"\ntasks = ["button-press-topdown"]\ncameras = ["corner"]\nepisodes_per_camera = 1\n')
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit then fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY))
+
+    output = tmp_path / "out" / "one"
+    command = [sys.executable, "-m", "video_planner.cli", "collect", "--recipe", str(recipe), "--output", str(output)]
+    done = subprocess.run(command, capture_output=True, text=True, preexec_fn=limit_file_size, timeout=300)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "File too large" in errors[0] and "Traceback" not in done.stderr
+    assert list((tmp_path / "out").iterdir()) == []
