@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from foundation.config_io import checked_keys, dataclass_from_dict
 from foundation.errors import InputError
 from robot_io.dataset_store import AtomicDatasetStore
 from robot_io.episode_format import Episode, episode_features
@@ -52,14 +53,24 @@ def load_progress(store: AtomicDatasetStore, recipe: CollectionRecipe) -> dict[s
         if store.root.exists():
             raise InputError(f"{store.root} exists but was not written by `vp collect`; choose another --output")
         return {}
-    if (
-        CollectionRecipe.from_dict(sidecar["recipe"], source=str(store.root / store.sidecar_path)) != recipe
-    ):  # new keys: defaults
+    saved, progress = read_progress(sidecar, str(store.root / store.sidecar_path))
+    if saved != recipe:  # keys added to recipes since take their defaults
         raise InputError(
-            f"{store.root} was collected with a different recipe ({sidecar['recipe']['name']!r}); "
+            f"{store.root} was collected with a different recipe ({saved.name!r}); "
             "rerun with that recipe to resume, or choose another --output"
         )
-    return {key: GroupProgress(**value) for key, value in sidecar["groups"].items()}
+    return progress
+
+
+def read_progress(sidecar: dict, source: str) -> tuple[CollectionRecipe, dict[str, GroupProgress]]:
+    """The recipe and per-group progress a collection sidecar holds, each field checked."""
+    checked_keys(sidecar, {"recipe": dict, "groups": dict}, source)
+    recipe = CollectionRecipe.from_dict(sidecar["recipe"], source=f"{source} [recipe]")
+    groups = {
+        key: dataclass_from_dict(GroupProgress, value, f"{source} [groups.{key}]")
+        for key, value in sidecar["groups"].items()
+    }
+    return recipe, groups
 
 
 def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool = True) -> dict[str, GroupProgress]:
@@ -69,31 +80,46 @@ def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool
     target = len(recipe.tasks) * len(recipe.cameras) * recipe.episodes_per_camera
     done = sum(min(p.successes, recipe.episodes_per_camera) for p in progress.values())
     bar = tqdm(total=target, initial=done, desc=f"collect {recipe.name}", unit="demo", disable=not show_progress)
-    for task in recipe.tasks:
-        expert = NoisyExpert(task, recipe.action_noise_std, recipe.exploration_prob)
-        for camera_index, camera in enumerate(recipe.cameras):
-            group = progress.setdefault(group_key(task, camera), GroupProgress())
-            if _group_finished(group, recipe):
-                continue
-            with (
-                MetaWorldEnv(task, camera, recipe.image_size, max_episode_steps=recipe.max_episode_steps) as env,
-                store.append() as txn,
-            ):
-                while not _group_finished(group, recipe):
-                    seed = recipe.scene_seed(group.attempts, camera_index)
-                    episode = expert_episode(env, expert, seed)
-                    group.attempts += 1
-                    group.successes += episode.success
-                    if episode.success or recipe.keep_failed:
-                        for frame in episode.frames():
-                            txn.dataset.add_frame(frame)
-                        txn.dataset.save_episode(parallel_encoding=False)
-                        group.recorded += 1
-                    bar.update(int(episode.success))
-                    bar.set_postfix(task=task, camera=camera, failures=group.attempts - group.successes)
-                txn.sidecar = {"recipe": recipe.to_dict(), "groups": {k: vars(v) for k, v in progress.items()}}
-    bar.close()
+    with bar:  # closed on an error too, so its line ends before the error line
+        for task in recipe.tasks:
+            expert = NoisyExpert(task, recipe.action_noise_std, recipe.exploration_prob)
+            for camera_index, camera in enumerate(recipe.cameras):
+                group = progress.setdefault(group_key(task, camera), GroupProgress())
+                if not _group_finished(group, recipe):
+                    _collect_group(store, recipe, task, camera_index, expert, progress, bar)
     return progress
+
+
+def _collect_group(
+    store: AtomicDatasetStore,
+    recipe: CollectionRecipe,
+    task: str,
+    camera_index: int,
+    expert: NoisyExpert,
+    progress: dict[str, GroupProgress],
+    bar: tqdm,
+) -> None:
+    """Runs the expert on one (task, camera) group until it is finished, as one atomic append whose sidecar
+    records every group's progress."""
+    camera = recipe.cameras[camera_index]
+    group = progress[group_key(task, camera)]
+    with (
+        MetaWorldEnv(task, camera, recipe.image_size, max_episode_steps=recipe.max_episode_steps) as env,
+        store.append() as txn,
+    ):
+        while not _group_finished(group, recipe):
+            seed = recipe.scene_seed(group.attempts, camera_index)
+            episode = expert_episode(env, expert, seed)
+            group.attempts += 1
+            group.successes += episode.success
+            if episode.success or recipe.keep_failed:
+                for frame in episode.frames():
+                    txn.dataset.add_frame(frame)
+                txn.dataset.save_episode(parallel_encoding=False)
+                group.recorded += 1
+            bar.update(int(episode.success))
+            bar.set_postfix(task=task, camera=camera, failures=group.attempts - group.successes)
+        txn.sidecar = {"recipe": recipe.to_dict(), "groups": {k: vars(v) for k, v in progress.items()}}
 
 
 def _group_finished(group: GroupProgress, recipe: CollectionRecipe) -> bool:

@@ -5,11 +5,14 @@ Two backends give the same windows: LeRobot's own reader (`delta_timestamps`, to
 decord straight on the episode's H.264 mp4, the path raw video corpora take.
 """
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from lerobot.datasets.lerobot_dataset import LeRobotDataset
+from datasets.exceptions import DatasetsError
+from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 
 from foundation.errors import InputError
 from robot_io.episode_format import (
@@ -28,21 +31,50 @@ BACKENDS = ("lerobot", "decord")
 
 
 def open_dataset(root: str | Path) -> LeRobotDataset:
-    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one."""
+    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one.
+
+    Every file the index names is checked first: LeRobot would look a missing one up on the Hub and the
+    error would blame the network."""
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():
         raise InputError(f"no LeRobot dataset at {root} (meta/info.json missing); create one with `vp collect`")
+    missing = [p for p in (Path("meta/tasks.parquet"), Path("meta/episodes")) if not (root / p).exists()]
+    repo_id = f"local/{root.name}"
+    if not missing:
+        meta = _read_index(root, lambda: LeRobotDatasetMetadata(repo_id, root=root))
+        missing = _missing_files(meta)
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise InputError(f"corrupt LeRobot dataset at {root}: {missing[0]}{more} missing; re-collect it")
+    dataset = _read_index(root, lambda: LeRobotDataset(repo_id, root=root, return_uint8=True))
+    _read_index(root, lambda: dataset.hf_dataset)  # loads the frame table now, so corruption surfaces here
+    return dataset
+
+
+def _read_index[T](root: Path, read: Callable[[], T]) -> T:
+    """`read()`, with damaged index files (JSON, parquet) reported in one line (Hugging Face datasets would
+    log each damaged file on its own as well)."""
+    table_log = logging.getLogger("datasets")
+    level = table_log.level
+    table_log.setLevel(logging.CRITICAL)
     try:
-        dataset = LeRobotDataset(f"local/{root.name}", root=root, return_uint8=True)
-        dataset.hf_dataset  # noqa: B018 - loads the frame table now, so corruption surfaces here
-        for key in dataset.meta.video_keys:
-            for episode in range(dataset.meta.total_episodes):
-                if not (root / dataset.meta.get_video_file_path(episode, key)).is_file():
-                    raise FileNotFoundError(f"video of episode {episode} missing")
-    except Exception as err:
+        return read()
+    except (OSError, ValueError, KeyError, DatasetsError) as err:
+        while err.__cause__:  # the innermost error names the damage
+            err = err.__cause__
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"corrupt LeRobot dataset at {root}: {reason}; re-collect it") from None
-    return dataset
+    finally:
+        table_log.setLevel(level)
+
+
+def _missing_files(meta: LeRobotDatasetMetadata) -> list[Path]:
+    """The data and video files the dataset's index names that are not on disk."""
+    needed = set()
+    for episode in range(meta.total_episodes):
+        needed.add(Path(meta.get_data_file_path(episode)))
+        needed.update(Path(meta.get_video_file_path(episode, key)) for key in meta.video_keys)
+    return sorted(path for path in needed if not (meta.root / path).is_file())
 
 
 def window_starts(lengths, span) -> list[tuple[int, int]]:
@@ -57,6 +89,14 @@ def clamp_to_episode(positions: np.ndarray, length: int) -> tuple[np.ndarray, np
     """Positions past the episode's last frame repeat it, as LeRobot does. Returns (clamped, is_pad)."""
     last = length - 1
     return np.minimum(positions, last), positions > last
+
+
+def damaged_video(root: Path, episode: int, path: Path, reason: str) -> InputError:
+    """The one-line error for an episode video that does not hold the frames the index promises."""
+    return InputError(
+        f"video {path} of episode {episode} is damaged ({reason}); `vp summary --verify {root}` lists every "
+        "damaged episode; re-collect the dataset"
+    )
 
 
 class DecordEpisodeVideo:
@@ -79,10 +119,17 @@ class DecordEpisodeVideo:
         """Frames at positions `frame_indices` of `episode`. # (N, H, W, 3) uint8"""
         meta = self.dataset.meta
         path = self.dataset.root / meta.get_video_file_path(episode, self.key)
-        if path not in self._readers:
-            self._readers[path] = self._decord.VideoReader(str(path), ctx=self._decord.cpu(0))
         first = round(meta.episodes[episode][f"videos/{self.key}/from_timestamp"] * meta.fps)
-        return self._readers[path].get_batch([first + int(i) for i in frame_indices]).asnumpy()
+        positions = [first + int(i) for i in frame_indices]
+        try:
+            if path not in self._readers:
+                self._readers[path] = self._decord.VideoReader(str(path), ctx=self._decord.cpu(0))
+            reader = self._readers[path]
+            if positions and max(positions) >= len(reader):
+                raise damaged_video(self.dataset.root, episode, path, f"holds {len(reader)} frames")
+            return reader.get_batch(positions).asnumpy()
+        except RuntimeError:  # decord's own error type derives from RuntimeError
+            raise damaged_video(self.dataset.root, episode, path, "does not decode") from None
 
 
 class LeRobotEpisodeVideo:
@@ -95,7 +142,11 @@ class LeRobotEpisodeVideo:
     def frames(self, episode: int, frame_indices: np.ndarray) -> np.ndarray:
         """Frames at positions `frame_indices` of `episode`. # (N, H, W, 3) uint8"""
         first = int(self.dataset.meta.episodes[episode]["dataset_from_index"])
-        frames = [self.dataset[first + int(i)][self.key] for i in frame_indices]  # (3, H, W) uint8 each
+        try:
+            frames = [self.dataset[first + int(i)][self.key] for i in frame_indices]  # (3, H, W) uint8 each
+        except RuntimeError:  # torchcodec's decoding errors
+            path = self.dataset.root / self.dataset.meta.get_video_file_path(episode, self.key)
+            raise damaged_video(self.dataset.root, episode, path, "does not decode") from None
         return torch.stack(frames).permute(0, 2, 3, 1).numpy()
 
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+from datasets import disable_progress_bars
 from lerobot.configs.video import RGBEncoderConfig
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
 from foundation.atomic_dir import commit_directory, recover_directory, staging_path
+from foundation.config_io import read_json
 
 # decord (used to read raw mp4 clips for pretraining) cannot decode LeRobot's default AV1: record H.264.
 # At 64-128 px, chroma subsampling and lossy CRFs cost a lot (128 px, measured: yuv444p crf 18 gives
@@ -63,13 +65,14 @@ class AtomicDatasetStore:
         recover_directory(self.root)
 
     def read_sidecar(self) -> dict | None:
-        """The committed sidecar, or None when the dataset or its sidecar does not exist."""
+        """The committed sidecar (a JSON object), or None when the dataset or its sidecar does not exist."""
         path = self.root / self.sidecar_path
-        return json.loads(path.read_text()) if path.exists() else None
+        return read_json(path, keys={}) if path.exists() else None
 
     @contextmanager
     def append(self) -> Iterator[Append]:
         quiet_ffmpeg_logs()
+        disable_progress_bars()  # LeRobot maps each saved episode through Hugging Face datasets, a bar each
         self.recover()
         self.root.parent.mkdir(parents=True, exist_ok=True)
         encoder = RGBEncoderConfig(**H264_ENCODER)

@@ -1,12 +1,12 @@
 """A human-readable summary of a dataset: what it holds per task, and how the experts fared."""
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from robot_io.collect import PROGRESS_SIDECAR
+from foundation.config_io import read_json
+from robot_io.collect import PROGRESS_SIDECAR, read_progress
 from robot_io.dataset_io import open_dataset
 from robot_io.episode_format import CAMERA_KEY, IMAGE_KEY, SUCCESS_KEY
 
@@ -66,12 +66,12 @@ def summarize(root: str | Path) -> str:
 
 def expert_report(sidecar: Path) -> str:
     """Expert attempts and failure rate per task, from the collection progress sidecar."""
-    groups = json.loads(sidecar.read_text())["groups"]
+    _, groups = read_progress(read_json(sidecar), str(sidecar))
     per_task = defaultdict(lambda: [0, 0])
     for key, group in groups.items():
         task = key.split("/")[0]
-        per_task[task][0] += group["attempts"]
-        per_task[task][1] += group["successes"]
+        per_task[task][0] += group.attempts
+        per_task[task][1] += group.successes
     attempts = sum(a for a, _ in per_task.values())
     failures = attempts - sum(s for _, s in per_task.values())
     lines = [f"scripted experts: {attempts} attempts, {failures} failed ({failures / max(attempts, 1):.1%})"]

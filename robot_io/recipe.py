@@ -4,7 +4,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from foundation.config_io import dataclass_from_dict, dataclass_to_dict
+from foundation.config_io import check_ranges, dataclass_from_dict, dataclass_to_dict, ranged
 from foundation.errors import InputError
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
 
@@ -20,31 +20,25 @@ class CollectionRecipe:
     name: str  # dataset name; the LeRobot repo id is "video-planner/<name>"
     tasks: tuple[str, ...]  # MetaWorld task names, or ("avdc11",) for AVDC's 11 tasks
     cameras: tuple[str, ...] = ("corner", "corner2", "corner3")
-    episodes_per_camera: int = 5  # successful episodes to keep per (task, camera)
-    image_size: int = 128  # square frames; the cpu planner preset downsamples to 64
-    seed: int = 0  # first scene seed (see the class docstring)
-    max_attempts_per_camera: int = 20  # expert attempts per (task, camera) before giving up
-    max_episode_steps: int = MAX_EPISODE_STEPS
-    action_noise_std: float = 0.0  # Gaussian noise added to expert actions; the executed action is recorded
-    exploration_prob: float = 0.0  # per-step chance of a 4-16 step random-action segment (see collect.py)
+    episodes_per_camera: int = ranged(5, "[1, inf)")  # successful episodes to keep per (task, camera)
+    image_size: int = ranged(128, "[8, 1024]")  # square frames; the cpu planner preset downsamples to 64
+    seed: int = ranged(0, "[0, inf)")  # first scene seed (see the class docstring)
+    max_attempts_per_camera: int = ranged(20, "[1, inf)")  # expert attempts per (task, camera) before giving up
+    max_episode_steps: int = ranged(MAX_EPISODE_STEPS, f"[1, {MAX_EPISODE_STEPS}]")
+    # Gaussian noise added to expert actions; the executed action is recorded
+    action_noise_std: float = ranged(0.0, "[0, inf)")
+    exploration_prob: float = ranged(0.0, "[0, 1]")  # per-step chance of a 4-16 step random-action segment
     keep_failed: bool = False  # also record episodes where the expert failed
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
         object.__setattr__(self, "cameras", tuple(validate_camera(c) for c in self.cameras))
-        checks = {
-            "tasks": bool(self.tasks),
-            "cameras": bool(self.cameras),
-            "episodes_per_camera": self.episodes_per_camera >= 1,
-            "image_size": 8 <= self.image_size <= 1024,
-            "max_attempts_per_camera": self.max_attempts_per_camera >= self.episodes_per_camera,
-            "max_episode_steps": 1 <= self.max_episode_steps <= MAX_EPISODE_STEPS,
-            "action_noise_std": self.action_noise_std >= 0,
-            "exploration_prob": 0.0 <= self.exploration_prob <= 1.0,
-        }
-        for key, ok in checks.items():
-            if not ok:
-                raise InputError(f"recipe {self.name!r}: invalid {key} = {getattr(self, key)!r}")
+        owner = f"recipe {self.name!r}"
+        if not self.tasks or not self.cameras:
+            raise InputError(f"{owner}: give at least one task and one camera")
+        check_ranges(self, owner)
+        if self.max_attempts_per_camera < self.episodes_per_camera:
+            raise InputError(f"{owner}: max_attempts_per_camera must be at least episodes_per_camera")
 
     @property
     def repo_id(self) -> str:

@@ -3,6 +3,7 @@ per step, the planned frame the agent was heading for. Each batch of episodes la
 
 from pathlib import Path
 
+from foundation.config_io import checked_keys
 from robot_io.dataset_io import open_dataset
 from robot_io.dataset_store import AtomicDatasetStore
 from robot_io.episode_format import ACTION_KEY, ENV_STATE_KEY, STATE_KEY, Episode, episode_features
@@ -33,7 +34,10 @@ def record_episodes(store: AtomicDatasetStore, episodes: list[Episode], rows: li
 def recorded_rows(store: AtomicDatasetStore) -> list[dict]:
     """The result rows of every rollout the dataset holds."""
     store.recover()
-    return (store.read_sidecar() or {}).get("rows", [])
+    sidecar = store.read_sidecar()
+    if sidecar is None:
+        return []
+    return checked_keys(sidecar, {"rows": list}, str(store.root / store.sidecar_path))["rows"]
 
 
 def recorded_robot(root: Path) -> RobotFeatures:

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from foundation.atomic_dir import write_text_atomic
+from foundation.config_io import checked_keys, read_json
 from foundation.errors import InputError
 from foundation.hub import weights_digest
 from foundation.video_io import write_video
@@ -48,13 +49,32 @@ def _read_rows(path: Path) -> list[dict]:
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
         write_text_atomic(path, text)
-    return [json.loads(line) for line in text.splitlines()]
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        where = f"{path} line {number}"
+        try:
+            rows.append(checked_row(json.loads(line), where))
+        except json.JSONDecodeError:
+            raise InputError(f"{where} is damaged (not JSON); delete that line to run its episode again") from None
+    return rows
+
+
+def checked_row(row, source: str) -> dict:
+    """An episode's result row read back from a file, refused in one line unless it holds every field the
+    summary reads, with the right types."""
+    return checked_keys(
+        row, {"task": str, "camera": str, "seed": int, "success": bool, "steps": int, "seconds": dict}, source
+    )
 
 
 def _finished(output: Path, store) -> dict[tuple, dict]:
     """Result rows of the episodes already run, by (task, camera, seed): the log's, and with recording the
     rollout dataset's (committed with its episodes, so a crash between the two never repeats an episode)."""
-    rows = _read_rows(output / EPISODES_FILE) + (recorded_rows(store) if store is not None else [])
+    recorded = []
+    if store is not None:
+        source = str(store.root / store.sidecar_path)
+        recorded = [checked_row(row, f"{source} [rows]") for row in recorded_rows(store)]
+    rows = _read_rows(output / EPISODES_FILE) + recorded
     return {(r["task"], r["camera"], r["seed"]): r for r in rows}
 
 
@@ -148,7 +168,7 @@ def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     models = {"planner": fingerprint, "idm": weights_digest(idm)}
     rules = {k: getattr(settings, k) for k in ("first_seed", "max_episode_steps", "replan_every")}
     current = models | rules | {"record": record}
-    saved = json.loads(path.read_text()) if path.is_file() else current
+    saved = read_json(path, keys={}) if path.is_file() else current
     changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
     if changed:
         raise InputError(

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from foundation.atomic_dir import write_text_atomic
+from foundation.config_io import read_json
 from robot_io.dataset_io import read_end_frames, read_episodes
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_robot, recorded_rows
 from video_planner.sail.train_success import detector_verdicts, verdict_scores
@@ -29,7 +30,7 @@ FILTER_FILE = "filter.json"
 def read_filter_result(iteration_dir: Path) -> dict | None:
     """The content of an iteration's `filter.json`: None until its filter step has finished."""
     path = iteration_dir / FILTER_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path, keys={}) if path.is_file() else None
 
 
 def filter_rollouts(

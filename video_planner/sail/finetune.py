@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from foundation.atomic_dir import recover_directory, write_text_atomic
+from foundation.config_io import read_json
 from inverse_dynamics.model import InverseDynamics
 from inverse_dynamics.train import InverseDynamicsTrainer
 from inverse_dynamics.train_config import IDMTrainConfig
@@ -20,7 +21,7 @@ CHECKPOINTS = 4  # per fine-tuning run, so a crash loses at most a quarter of it
 
 def read_models(iteration_dir: Path) -> dict | None:
     path = iteration_dir / MODELS_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path, keys={}) if path.is_file() else None
 
 
 def write_models(iteration_dir: Path, models: dict) -> None:

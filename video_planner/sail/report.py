@@ -3,12 +3,12 @@ precision and recall), `success_vs_iteration.png`, and `plan_vs_execution.mp4`, 
 iteration and one column per task, each cell an evaluation episode with the execution left of the planned
 frame it was heading for."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from foundation.atomic_dir import write_text_atomic
+from foundation.config_io import read_json
 from foundation.video_io import write_video
 from robot_io.dataset_io import read_episodes
 from video_planner.control.closed_loop_eval import mean_steps_solved
@@ -26,7 +26,7 @@ def _iterations(output: Path, settings: SailSettings) -> list[dict]:
         results = here / "eval" / "results.json"
         if not results.is_file():
             break
-        record = json.loads(results.read_text())
+        record = read_json(results, {"summary": dict, "episodes": list})
         if record["summary"]["episodes"] < len(settings.eval_settings().episodes()):
             break
         found.append(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from foundation.atomic_dir import write_text_atomic
-from foundation.config_io import check_ranges, dataclass_from_dict, dataclass_to_dict, ranged
+from foundation.config_io import check_ranges, dataclass_from_dict, dataclass_to_dict, ranged, read_json
 from foundation.errors import InputError
 from foundation.replay_settings import check_replay
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
@@ -109,7 +109,7 @@ def pin_settings(output: Path, settings: SailSettings) -> None:
     change."""
     path = output / SETTINGS_FILE
     if path.is_file():
-        saved = dataclass_from_dict(SailSettings, json.loads(path.read_text()), str(path))
+        saved = dataclass_from_dict(SailSettings, read_json(path), str(path))
         if replace(saved, iterations=settings.iterations, device=settings.device) != settings:
             ours, theirs = dataclass_to_dict(settings), dataclass_to_dict(saved)
             changed = [k for k in ours if ours[k] != theirs[k] and k not in ("iterations", "device")]
