@@ -160,8 +160,8 @@ def test_presets_validate_and_round_trip():
 
 def test_plan_refuses_steps_and_guidance_out_of_range(planner):
     for options, message in (
-        ({"steps": 0}, r"steps must be in \[1, 1000\], got 0"),
-        ({"steps": 100_000}, r"steps must be in \[1, 1000\], got 100000"),
+        ({"steps": 0}, r"steps must be an integer in \[1, 1000\], got 0"),
+        ({"steps": 100_000}, r"steps must be an integer in \[1, 1000\], got 100000"),
         ({"guidance": float("nan")}, "guidance must be a finite number >= 0, got nan"),
         ({"guidance": -1.0}, "guidance must be a finite number >= 0, got -1.0"),
     ):

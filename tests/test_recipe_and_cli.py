@@ -42,7 +42,7 @@ def test_typo_in_recipe_key_names_it(tmp_path):
         ('name = "x"\ntasks = ["door-opn"]\n', "unknown MetaWorld task 'door-opn'; did you mean door-open"),
         ('name = "x"\ntasks = ["reach"]\ncameras = ["corner7"]\n', "unknown MetaWorld camera 'corner7'"),
         ('name = "x"\n', "missing required key"),
-        ('name = "x"\ntasks = ["reach"]\nimage_size = 4\n', "invalid image_size"),
+        ('name = "x"\ntasks = ["reach"]\nimage_size = 4\n', r"image_size must be a number in \[8, 1024\], got 4"),
         ('name = "x"\ntasks = [reach]\n', "not valid TOML"),
     ],
 )

@@ -1,7 +1,7 @@
 """The `vp` command: one subcommand per job.
 
     vp collect --recipe datasets/metaworld_avdc11.toml [--output outputs/datasets/metaworld_avdc11]
-    vp summary outputs/datasets/metaworld_avdc11
+    vp summary outputs/datasets/metaworld_avdc11 [--verify]
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
@@ -42,8 +42,14 @@ def _collect(args: argparse.Namespace) -> None:
 
 def _summary(args: argparse.Namespace) -> None:
     from robot_io.dataset_summary import summarize
+    from robot_io.dataset_verify import broken_episodes_line, verify_videos
 
     print(summarize(args.dataset))
+    if args.verify:
+        broken = verify_videos(args.dataset)
+        if broken:
+            raise InputError(broken_episodes_line(args.dataset, broken))
+        print("verified: every episode's frames decode")
 
 
 def _train_planner(args: argparse.Namespace) -> None:
@@ -158,11 +164,13 @@ def _scores_line(scores: dict) -> str:
 def _plan(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from foundation.camera_image import read_image_file
-    from foundation.video_io import write_video
-    from video_planner.model.planner import VideoPlanner
+    from foundation.camera_image import check_camera_image, read_image_file
+    from foundation.video_io import check_video_output, write_video
+    from video_planner.model.planner import VideoPlanner, check_plan_request
 
-    image = read_image_file(args.image)
+    image = check_camera_image(read_image_file(args.image))
+    check_plan_request(args.instruction, steps=args.steps, guidance=args.guidance)
+    check_video_output(args.output, args.fps)
     planner = VideoPlanner.from_pretrained(args.planner)
     plan = planner.plan(image, args.instruction, steps=args.steps, seed=args.seed, guidance=args.guidance)
     write_video(args.output, np.concatenate([plan.context_frame[None], plan.frames]), fps=args.fps)
@@ -233,8 +241,17 @@ def _shown(default) -> str:
     return ",".join(map(str, default)) or "none" if isinstance(default, tuple) else str(default)
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with the project's error rule: a bad or missing flag is one line on stderr and exit status 2
+    (argparse's own usage block would make it a dozen)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        print(f"error: {self.prog}: {message}; see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vp", description="video-planner: plan robot actions by imagining video.")
+    parser = OneLineErrorParser(prog="vp", description="video-planner: plan robot actions by imagining video.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("collect", help="record scripted-expert demos as a LeRobotDataset (resumable)")
@@ -244,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print what a dataset holds per task and how the experts fared")
     p.add_argument("dataset", type=Path, help="a LeRobot dataset directory")
+    p.add_argument("--verify", action="store_true", help="also decode every video and name the damaged episodes")
     p.set_defaults(run=_summary)
 
     p = sub.add_parser("train-planner", help="train the video planner (autoencoder, then denoiser); resumable")

@@ -49,6 +49,19 @@ def sampling_scheduler(config: PlannerConfig, sampler: str):
     raise InputError(f"unknown sampler {sampler!r}; valid: dpmsolver++, ddim, ddpm")
 
 
+def check_plan_request(instruction, num_samples: int = 1, steps: int | None = None, guidance: float | None = None):
+    """Refuses, in one line, a plan request no planner can serve; None leaves a value to the planner's config.
+    Callers that load a planner first (the CLI) check here before paying for the load."""
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise InputError(f"num_samples must be an integer >= 1, got {num_samples!r}")
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise InputError(f"instruction must be a non-empty string, e.g. 'open the door'; got {instruction!r}")
+    if steps is not None and not (isinstance(steps, int) and 1 <= steps <= MAX_SAMPLING_STEPS):
+        raise InputError(f"steps must be an integer in [1, {MAX_SAMPLING_STEPS}], got {steps!r}")
+    if guidance is not None and not (isinstance(guidance, int | float) and math.isfinite(guidance) and guidance >= 0):
+        raise InputError(f"guidance must be a finite number >= 0, got {guidance!r}")
+
+
 class VideoPlanner(nn.Module):
     """Owns the text encoder, the frame autoencoder, the denoiser and the latent normalisation."""
 
@@ -214,16 +227,9 @@ class VideoPlanner(nn.Module):
         `guided_prediction(instruction, num_samples, guidance) -> (noisy, timestep, first) -> prediction` is this
         planner's own (`plan`) or a composition's (`ComposedPlanner`). None takes the planner config's value."""
         start = time.perf_counter()
-        if num_samples < 1:
-            raise InputError(f"num_samples must be >= 1, got {num_samples}")
-        if not isinstance(instruction, str) or not instruction.strip():
-            raise InputError(f"instruction must be a non-empty string, e.g. 'open the door'; got {instruction!r}")
         steps = self.config.sampling_steps if steps is None else steps
         guidance = self.config.guidance_scale if guidance is None else guidance
-        if not 1 <= steps <= MAX_SAMPLING_STEPS:
-            raise InputError(f"steps must be in [1, {MAX_SAMPLING_STEPS}], got {steps}")
-        if not math.isfinite(guidance) or guidance < 0:
-            raise InputError(f"guidance must be a finite number >= 0, got {guidance}")
+        check_plan_request(instruction, num_samples, steps, guidance)
         sampler = sampler or self.config.sampler
         decode_as_change = self.config.decode_as_change if decode_as_change is None else decode_as_change
         context = camera_image_to_frame(image, self.config.image_size)  # (1, 3, S, S)

@@ -32,7 +32,9 @@ class TextEncoder(nn.Module):
         super().__init__()
         config = config or TextEncoderConfig()
         from transformers import AutoModel, AutoTokenizer, CLIPTextModel, T5EncoderModel
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # a bar per load of a small local model is only noise
         self.config = config
         source = _resolve_source(config)
         model_cls = {"minilm": AutoModel, "clip": CLIPTextModel, "t5": T5EncoderModel}[config.kind]
