@@ -2,6 +2,8 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if "PYTEST_XDIST_WORKER" in os.environ:  # `make test` runs one worker per core: one thread each, subprocesses too
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 import shutil  # noqa: E402
 from dataclasses import replace  # noqa: E402

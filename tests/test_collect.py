@@ -92,7 +92,7 @@ def test_failed_expert_episodes_are_counted_and_kept_on_request(tmp_path, two_ep
 def test_sigkill_mid_collection_leaves_a_loadable_dataset_and_resume_completes(tmp_path):
     recipe_path = tmp_path / "kill.toml"
     recipe_path.write_text(
-        'name = "kill"\ntasks = ["reach", "button-press-topdown", "door-open"]\n'
+        'name = "kill"\ntasks = ["reach", "button-press-topdown"]\n'
         'cameras = ["corner", "corner2"]\nepisodes_per_camera = 1\nimage_size = 32\n'
     )
     root = tmp_path / "kill"
@@ -109,12 +109,12 @@ def test_sigkill_mid_collection_leaves_a_loadable_dataset_and_resume_completes(t
 
     committed = json.loads(sidecar.read_text())["groups"]
     interrupted = open_dataset(root).meta.total_episodes
-    assert 1 <= interrupted == sum(g["recorded"] for g in committed.values()) < 6
+    assert 1 <= interrupted == sum(g["recorded"] for g in committed.values()) < 4
 
-    assert subprocess.run(cmd, cwd=REPO, capture_output=True).returncode == 0
+    collect(CollectionRecipe.from_toml(recipe_path), root, show_progress=False)  # what a rerun of the command does
     rows = episode_table(root)
-    assert len(rows) == 6
-    assert len({(r["task"], r["camera"]) for r in rows}) == 6
+    assert len(rows) == 4
+    assert len({(r["task"], r["camera"]) for r in rows}) == 4
 
 
 def test_directory_exchange_is_a_swap(tmp_path):

@@ -2,6 +2,7 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,8 +13,16 @@ from robot_io.recipe import CollectionRecipe
 REPO = Path(__file__).resolve().parents[1]
 
 
-def vp(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "video_planner.cli", *args], cwd=REPO, capture_output=True, text=True)
+def vp(capsys, *args: str) -> SimpleNamespace:
+    """`vp args` in this process (a fresh interpreter per call costs seconds of imports): exit status and output."""
+    from video_planner.cli import main
+
+    try:
+        status = main(list(args))
+    except SystemExit as stop:  # argparse: --help, or a refused flag
+        status = stop.code
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=status, stdout=out, stderr=err)
 
 
 def test_avdc11_recipe_follows_avdc_protocol():
@@ -53,31 +62,34 @@ def test_bad_recipes_are_refused_with_the_reason(tmp_path, body, message):
         CollectionRecipe.from_toml(path)
 
 
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\ntasks = ["reach"]\nseeed = 1\n')
-    result = vp("collect", "--recipe", str(bad), "--output", str(tmp_path / "out"))
+    result = vp(capsys, "collect", "--recipe", str(bad), "--output", str(tmp_path / "out"))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {bad}: unknown key 'seeed'; did you mean 'seed'?"
     assert not (tmp_path / "out").exists()
 
-    result = vp("summary", str(tmp_path / "missing"))
+    result = vp(capsys, "summary", str(tmp_path / "missing"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"error: no LeRobot dataset at {tmp_path / 'missing'} (meta/info.json missing); create one with `vp collect`"
     ]
 
 
-def test_cli_help_lists_every_subcommand():
-    result = vp("--help")
+def test_the_vp_entry_point_lists_every_subcommand():
+    """The one test that starts `vp` as its own process: the entry point itself, and its exit status."""
+    command = [sys.executable, "-m", "video_planner.cli", "--help"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0
-    for command in ("collect", "summary", "train-planner", "eval", "sail"):
-        assert command in result.stdout
-    assert "--recipe" in vp("collect", "--help").stdout
+    for name in ("collect", "summary", "train-planner", "eval", "sail"):
+        assert name in result.stdout
+    bad = subprocess.run([*command[:3], "collect"], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: vp collect: the following arguments are required")
 
 
-def test_cli_summary_reports_tasks_and_expert_failures(two_episode_dataset):
-    result = vp("summary", str(two_episode_dataset))
+def test_cli_summary_reports_tasks_and_expert_failures(two_episode_dataset, capsys):
+    result = vp(capsys, "summary", str(two_episode_dataset))
     assert result.returncode == 0, result.stderr
     assert "2 episodes" in result.stdout
     assert "| press the button from the top | corner, corner2 | 2 | 2 |" in result.stdout

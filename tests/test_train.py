@@ -13,6 +13,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from foundation.errors import InputError
+from video_planner.cli import main
 from video_planner.model.planner import VideoPlanner
 from video_planner.training.train import PlannerTrainer
 from video_planner.training.train_config import TrainConfig
@@ -20,9 +21,9 @@ from video_planner.training.train_config import TrainConfig
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_FLAGS = [
     "--steps",
-    "40",
+    "20",
     "--autoencoder-steps",
-    "30",
+    "15",
     "--batch-size",
     "4",
     "--autoencoder-batch-size",
@@ -32,7 +33,7 @@ TRAIN_FLAGS = [
     "--checkpoint-every",
     "5",
     "--sample-every",
-    "20",
+    "10",
 ]
 
 
@@ -99,37 +100,25 @@ def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_con
 
     killed = tmp_path / "killed"
     command = train_command(tiny_config_file, two_episode_dataset, killed)
-    kill_when(command, killed, lambda s: s["stage"] == "autoencoder" and 0 < s["step"] < 30)
-    kill_when(command + ["--resume"], killed, lambda s: s["stage"] == "denoiser" and 0 < s["step"] < 40)
+    kill_when(command, killed, lambda s: s["stage"] == "autoencoder" and 0 < s["step"] < 15)
+    kill_when(command + ["--resume"], killed, lambda s: s["stage"] == "denoiser" and 0 < s["step"] < 20)
     assert subprocess.run(command + ["--resume"], cwd=REPO).returncode == 0
 
     expected, resumed = trainer_state(straight), trainer_state(killed)
-    assert len(expected["losses"]["autoencoder"]) == 30 and len(expected["losses"]["denoiser"]) == 40
+    assert len(expected["losses"]["autoencoder"]) == 15 and len(expected["losses"]["denoiser"]) == 20
     assert resumed["losses"] == expected["losses"]
     weights_a = load_file(straight / "checkpoint" / "model.safetensors")
     weights_b = load_file(killed / "checkpoint" / "model.safetensors")
     assert all(np.array_equal(weights_a[k].numpy(), weights_b[k].numpy()) for k in weights_a)
-    assert sorted(p.name for p in (killed / "samples").iterdir()) == ["step-000020.gif", "step-000040.gif"]
+    assert sorted(p.name for p in (killed / "samples").iterdir()) == ["step-000010.gif", "step-000020.gif"]
     image = np.zeros((32, 32, 3), np.uint8)
     plan = VideoPlanner.from_pretrained(killed / "checkpoint").plan(image, "press the button from the top", seed=0)
     assert plan.frames.shape == (3, 32, 32, 3)
 
     Image.fromarray(image).save(tmp_path / "first.png")
-    plan_command = [
-        sys.executable,
-        "-m",
-        "video_planner.cli",
-        "plan",
-        "--planner",
-        str(killed / "checkpoint"),
-        "--image",
-        str(tmp_path / "first.png"),
-        "--instruction",
-        "press the button from the top",
-        "--output",
-        str(tmp_path / "plan.gif"),
-    ]
-    assert subprocess.run(plan_command, cwd=REPO, capture_output=True).returncode == 0
+    plan_args = ["--planner", str(killed / "checkpoint"), "--image", str(tmp_path / "first.png")]
+    plan_args += ["--instruction", "press the button from the top", "--output", str(tmp_path / "plan.gif")]
+    assert main(["plan", *plan_args]) == 0
     gif = Image.open(tmp_path / "plan.gif")
     assert gif.n_frames == 4 and gif.size == (32, 32)  # the conditioning frame, then 3 planned frames
 
