@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -m "not slow" -q
+	$(VENV)/bin/pytest -m "not slow" -q -n auto --dist loadfile
 
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -m slow -q
