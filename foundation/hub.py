@@ -43,7 +43,7 @@ def resolve_model_directory(path_or_repo_id: str | Path, revision: str | None, w
 
     try:
         return Path(snapshot_download(str(path_or_repo_id), revision=revision))
-    except Exception as err:
+    except (OSError, ValueError) as err:  # the Hub's HTTP, offline and not-found errors; a malformed repo id
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"cannot download {what} {path_or_repo_id!r} from the Hub: {reason}") from None
 
@@ -75,11 +75,12 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """A safetensors file of a model directory, refused in one line when it is truncated or not safetensors."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         return load_file(path)
-    except Exception as err:  # safetensors raises its own error types, and OSError on unreadable files
+    except (SafetensorError, OSError) as err:  # a damaged header or body; an unreadable file
         raise InputError(
             f"weights file {path} is damaged ({str(err).splitlines()[0]}); restore or retrain it"
         ) from None

@@ -77,9 +77,10 @@ def load_planner_files(path_or_repo_id: str | Path, revision: str | None = None)
 def load_autoencoder(directory: Path):
     """The in-domain autoencoder saved in a planner directory, refused in one line when its files are damaged."""
     from diffusers import AutoencoderKL
+    from safetensors import SafetensorError
 
     try:
         return AutoencoderKL.from_pretrained(directory)
-    except Exception as err:  # diffusers raises OSError, ValueError and safetensors errors alike
+    except (OSError, ValueError, SafetensorError) as err:  # missing files, a broken config, damaged weights
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"autoencoder in {directory} is damaged ({reason}); restore or retrain the planner") from None

@@ -124,7 +124,7 @@ class DiffusersVideoPrior(nn.Module):
         try:
             adapter = MotionAdapter.from_pretrained(motion_adapter, torch_dtype=torch_dtype)
             pipeline = AnimateDiffPipeline.from_pretrained(base, motion_adapter=adapter, torch_dtype=torch_dtype)
-        except Exception as err:
+        except (OSError, ValueError) as err:  # missing or unreachable files (Hub errors are OSErrors); bad configs
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise InputError(f"cannot load the AnimateDiff prior ({base} + {motion_adapter}): {reason}") from None
         return cls.from_pipeline(pipeline, **kwargs)
