@@ -1,8 +1,10 @@
 """Runs a policy on any robot_io environment, rendering only the frames the policy (or the recording) uses.
 
 A policy is anything with `reset(instruction, seed)`, `needs_image() -> bool` and `act(observation) ->
-action`; the Agent (planner + inverse dynamics) is one. An episode ends at the first success or at the
-environment's step limit. Every action passes `robot_io.safety.checked_action` before the env sees it.
+action`; the Agent (planner + inverse dynamics) is one. An episode ends at the environment's step limit and,
+with `stop_at_success` (AVDC's protocol, and what demos use), at the first success. Label-free runs switch it
+off: an episode that stops at success tells a learner its outcome by its length alone. Every action passes
+`robot_io.safety.checked_action` before the env sees it.
 """
 
 import dataclasses
@@ -31,7 +33,7 @@ class Rollout:
 
     instruction: str
     seed: int
-    success: bool
+    success: bool  # solved at some step (AVDC's measure; with stop_at_success, the last step)
     steps: int
     states: np.ndarray  # (T, S) float32, before each action
     actions: np.ndarray  # (T, A) float32, as executed
@@ -58,8 +60,9 @@ class Rollout:
 
 
 class Executor:
-    def __init__(self, env: Env, policy: Policy, *, record_images: bool = False):
+    def __init__(self, env: Env, policy: Policy, *, record_images: bool = False, stop_at_success: bool = True):
         self.env, self.policy, self.record_images = env, policy, record_images
+        self.stop_at_success = stop_at_success
 
     def _observe(self, observation: Observation, seconds: dict) -> Observation:
         if not (self.record_images or self.policy.needs_image()):
@@ -90,12 +93,12 @@ class Executor:
             seconds["physics"] += time.perf_counter() - start
             successes.append(result.success)
             observation = result.observation
-            if result.success or result.truncated:
+            if result.truncated or (result.success and self.stop_at_success):
                 break
         return Rollout(
             instruction=observation.instruction,
             seed=seed,
-            success=bool(successes[-1]),
+            success=bool(any(successes)),
             steps=len(actions),
             states=np.stack(states),
             actions=np.stack(actions),

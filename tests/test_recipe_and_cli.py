@@ -114,7 +114,7 @@ def test_every_flag_of_every_command_is_documented():
 
 def test_help_shows_the_fields_own_docs_defaults_and_choices():
     sail = _subcommands()["sail"].format_help()
-    assert "fine-tuning rounds; iterations 0..N are evaluated (in [0, inf); default: 4)" in " ".join(sail.split())
+    assert "fine-tuning rounds; iterations 0..N are evaluated (in [0, 19]; default: 4)" in " ".join(sail.split())
     assert "--filter {none,oracle,learned}" in sail and "--mode {pa,ipa}" in sail
     evaluation = " ".join(_subcommands()["eval"].format_help().split())
     assert "scene seeds per task and camera (AVDC: 25) (in [1, 1000]; default: 25)" in evaluation

@@ -145,6 +145,46 @@ def test_the_learned_filter_keeps_what_the_detector_calls_solved(tiny_run, text_
     assert [v["kept"] for v in top["verdicts"]] == [bool(p == expected.max()) for p in expected]
 
 
+def test_flipping_every_success_label_moves_the_oracle_filter_and_never_the_learned_one(
+    tiny_run, text_encoder, tmp_path
+):
+    """The learned filter sees frames and instructions only: the simulator's verdict (rows in the sidecar and
+    the per-frame column) can say anything without changing what it keeps, while the oracle keeps exactly the
+    rollouts labelled solved."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from robot_io.episode_format import SUCCESS_KEY
+
+    rollouts = tiny_run[0] / "iter_0" / "rollouts" / "rollouts"
+    flipped = shutil.copytree(rollouts, tmp_path / "flipped")
+    sidecar = flipped / "meta" / "rollout_progress.json"
+    progress = json.loads(sidecar.read_text())
+    progress["rows"] = [row | {"success": not row["success"]} for row in progress["rows"]]
+    sidecar.write_text(json.dumps(progress))
+    for table_path in (flipped / "data").rglob("*.parquet"):
+        table = pq.read_table(table_path)
+        column = table.schema.get_field_index(SUCCESS_KEY)
+        labels = [not v for v in table.column(column).to_pylist()]
+        pq.write_table(table.set_column(column, table.schema.field(column), [labels]), table_path)
+
+    detector = SuccessDetector(
+        SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=32), text_encoder
+    )
+    kept = {}
+    for name, source in (("original", rollouts), ("flipped", flipped)):
+        for filter_name in ("learned", "oracle"):
+            out = tmp_path / name / filter_name / "kept"
+            result = filter_rollouts(source, out, filter_name, detector, 32, keep_fraction=0.5)  # the likelier one
+            kept[name, filter_name] = [v["kept"] for v in result["verdicts"]]
+            labels = [v["success"] for v in result["verdicts"]]
+            if filter_name == "oracle":
+                assert kept[name, filter_name] == labels
+    assert kept["original", "learned"] == kept["flipped", "learned"] and sum(kept["flipped", "learned"]) == 1
+    assert kept["flipped", "oracle"] == [not k for k in kept["original", "oracle"]]
+
+
 def _rows(eval_dir):
     return json.loads((eval_dir / "results.json").read_text())["episodes"]
 

@@ -94,6 +94,7 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from inverse_dynamics.model import InverseDynamics
+    from robot_io.scene_seeds import check_evaluation_seeds
     from video_planner.control.closed_loop_eval import evaluate_control, markdown_table
     from video_planner.control.settings import ControlEvalSettings
     from video_planner.model.loading import load_planner, resolve_device
@@ -101,6 +102,7 @@ def _eval(args: argparse.Namespace) -> None:
     from video_planner.model.planner_source import PlannerSource
 
     settings = ControlEvalSettings(**_flag_values(args, ControlEvalSettings))
+    check_evaluation_seeds(settings.first_seed, len(settings.cameras))
     source = PlannerSource(**_flag_values(args, PlannerSource))
     if source.planner == Oracle.name and (source.prior or source.sampling_steps):
         raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")

@@ -112,8 +112,10 @@ def evaluate_control(
             with make_env(task, camera, idm.config.image_size, max_episode_steps=settings.max_episode_steps) as env:
                 here = _oracle(planner, env, idm, settings) if isinstance(planner, Oracle) else planner
                 agent = Agent(here, idm, ReplanRule(settings.replan_every))
+                record_images = record or settings.videos
+                executor = Executor(env, agent, record_images=record_images, stop_at_success=settings.stop_at_success)
                 for _, _, seed in group:
-                    rollout = Executor(env, agent, record_images=record or settings.videos).run(seed)
+                    rollout = executor.run(seed)
                     rows.append(_episode_row(task, camera, seed, rollout, agent))
                     if record or settings.videos:
                         targets = np.stack([agent.target_frame(t) for t in range(rollout.steps)])  # (T, H, W, 3)
@@ -166,9 +168,10 @@ def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     path = output / "settings.json"
     fingerprint = Oracle.name if isinstance(planner, Oracle) else planner_fingerprint(planner)
     models = {"planner": fingerprint, "idm": weights_digest(idm)}
-    rules = {k: getattr(settings, k) for k in ("first_seed", "max_episode_steps", "replan_every")}
+    rules = {k: getattr(settings, k) for k in ("first_seed", "max_episode_steps", "replan_every", "stop_at_success")}
     current = models | rules | {"record": record}
-    saved = read_json(path, keys={}) if path.is_file() else current
+    # runs written before `stop_at_success` existed always stopped at success
+    saved = {"stop_at_success": True} | read_json(path, keys={}) if path.is_file() else current
     changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
     if changed:
         raise InputError(

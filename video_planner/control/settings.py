@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from foundation.config_io import check_ranges, ranged
 from foundation.errors import InputError
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
+from robot_io.scene_seeds import EVALUATION_FIRST_SEED, SEEDS_PER_CAMERA
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,13 @@ class ControlEvalSettings:
     tasks: tuple[str, ...] = ("avdc11",)  # MetaWorld task names, or 'avdc11' for AVDC's eleven
     cameras: tuple[str, ...] = ("corner", "corner2", "corner3")  # MetaWorld cameras, each with its own scene seeds
     seeds: int = ranged(25, "[1, 1000]")  # scene seeds per task and camera (AVDC: 25)
-    first_seed: int = ranged(1_000_000, "[0, inf)")  # camera j, episode i uses scene seed first_seed + 1000·j + i
-    # an episode ends here unless solved before
+    # camera j, episode i uses scene seed first_seed + 1000·j + i (robot_io/scene_seeds.py names every range)
+    first_seed: int = ranged(EVALUATION_FIRST_SEED, "[0, inf)")
+    # an episode ends here (or before, at its first success, with stop_at_success)
     max_episode_steps: int = ranged(MAX_EPISODE_STEPS, f"[1, {MAX_EPISODE_STEPS}]")
+    # end an episode at the simulator's first success (AVDC's protocol); off, every episode runs
+    # max_episode_steps, so its length says nothing of its outcome (what label-free SAIL rollouts need)
+    stop_at_success: bool = True
     replan_every: int = ReplanRule.replan_every  # env steps between plans; a multiple of the IDM chunk size
     videos: bool = False  # an mp4 per rollout: execution left, the planned frame it heads for right
 
@@ -40,7 +45,7 @@ class ControlEvalSettings:
 
     def episodes(self) -> list[tuple[str, str, int]]:
         return [
-            (task, camera, self.first_seed + 1000 * j + i)
+            (task, camera, self.first_seed + SEEDS_PER_CAMERA * j + i)
             for task in self.tasks
             for j, camera in enumerate(self.cameras)
             for i in range(self.seeds)

@@ -1,9 +1,9 @@
 """What one SAIL run does: tasks, models, how many rollouts, how they are filtered and what is fine-tuned
 (import-light, for the CLI).
 
-Seeds: evaluation always uses the `vp eval` scene seeds (1,000,000 + 1000·camera + i); iteration k's
-rollouts use 3,000,000 + 100,000·k + 1000·camera + i, so no rollout ever shares a scene with an evaluation
-episode or with another iteration's rollouts.
+Seeds (`robot_io/scene_seeds.py`): evaluation always uses the `vp eval` scene seeds (1,000,000 + 1000·camera
++ i); iteration k's rollouts use 3,000,000 + 100,000·k + 1000·camera + i, so no rollout ever shares a scene
+with an evaluation episode, with a recipe's demos or with another iteration's rollouts.
 """
 
 import json
@@ -17,15 +17,18 @@ from foundation.config_io import check_ranges, dataclass_from_dict, dataclass_to
 from foundation.errors import InputError
 from foundation.replay_settings import check_replay
 from robot_io.metaworld_tasks import resolve_tasks, validate_camera
+from robot_io.scene_seeds import (
+    EVALUATION_FIRST_SEED,
+    SAIL_MAX_ITERATIONS,
+    SAIL_ROLLOUT_FIRST_SEED,
+    SAIL_SEEDS_PER_ITERATION,
+)
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.planner_source import PlannerSource
 
 Filter = Literal["none", "oracle", "learned"]
 FinetuneTarget = Literal["planner", "idm", "both"]
 FILTERS, FINETUNE_TARGETS = typing.get_args(Filter), typing.get_args(FinetuneTarget)
-EVAL_FIRST_SEED = ControlEvalSettings.first_seed
-ROLLOUT_FIRST_SEED = 3_000_000
-ROLLOUT_SEEDS_PER_ITERATION = 100_000
 SETTINGS_FILE = "sail.json"
 
 
@@ -36,7 +39,8 @@ class SailSettings(PlannerSource):
 
     tasks: tuple[str, ...]  # MetaWorld tasks to improve on, e.g. ones no model was trained on
     idm: str  # inverse-dynamics directory or Hub repo id of iteration 0
-    iterations: int = ranged(4, "[0, inf)")  # fine-tuning rounds; iterations 0..N are evaluated
+    # fine-tuning rounds; iterations 0..N are evaluated
+    iterations: int = ranged(4, f"[0, {SAIL_MAX_ITERATIONS - 1}]")
     rollouts: int = ranged(30, "[1, inf)")  # per task and iteration, spread evenly over the cameras
     eval_seeds: int = ranged(5, "[1, inf)")  # evaluation episodes per task and camera, the same scenes every iteration
     cameras: tuple[str, ...] = ControlEvalSettings.cameras  # cameras of rollouts and evaluations
@@ -56,7 +60,8 @@ class SailSettings(PlannerSource):
     replay: tuple[str, ...] = ()
     replay_fraction: float = ranged(0.5, "(0, 1)")  # share of each batch drawn from the replay datasets, in (0, 1)
     match_replay_pace: bool = False  # the planner's clips of rollouts paced to the replay demos' mean length
-    max_episode_steps: int = ControlEvalSettings.max_episode_steps  # an episode ends here unless solved before
+    # evaluations and the oracle filter's rollouts end here or at a success; the other filters' rollouts run this long
+    max_episode_steps: int = ControlEvalSettings.max_episode_steps
     replan_every: int = ControlEvalSettings.replan_every  # env steps between plans
 
     def __post_init__(self):
@@ -84,13 +89,16 @@ class SailSettings(PlannerSource):
         self.eval_settings(), self.rollout_settings(0)  # their own checks (seeds per camera at most 1000)
 
     def eval_settings(self):
-        return self._control(self.eval_seeds, EVAL_FIRST_SEED)
+        return self._control(self.eval_seeds, EVALUATION_FIRST_SEED)
 
     def rollout_settings(self, iteration: int):
-        first_seed = ROLLOUT_FIRST_SEED + ROLLOUT_SEEDS_PER_ITERATION * iteration
-        return self._control(self.rollouts // len(self.cameras), first_seed)
+        """The iteration's rollouts. Only the oracle filter reads the simulator's verdict, so only its rollouts
+        stop at success; the others run to the step limit, and no episode's length gives its outcome away."""
+        first_seed = SAIL_ROLLOUT_FIRST_SEED + SAIL_SEEDS_PER_ITERATION * iteration
+        seeds = self.rollouts // len(self.cameras)
+        return self._control(seeds, first_seed, stop_at_success=self.filter == "oracle")
 
-    def _control(self, seeds: int, first_seed: int) -> ControlEvalSettings:
+    def _control(self, seeds: int, first_seed: int, stop_at_success: bool = True) -> ControlEvalSettings:
         return ControlEvalSettings(
             tasks=self.tasks,
             cameras=self.cameras,
@@ -98,6 +106,7 @@ class SailSettings(PlannerSource):
             first_seed=first_seed,
             max_episode_steps=self.max_episode_steps,
             replan_every=self.replan_every,
+            stop_at_success=stop_at_success,
         )
 
     def fine_tunes(self, model: str) -> bool:
