@@ -217,6 +217,19 @@ def test_bad_input_stops_before_any_rollout(tmp_path, models):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_target_some_model_trained_on_is_refused_unless_allowed(models):
+    from video_planner.sail.loop import seen_targets
+    from video_planner.sail.report import _seen_text
+
+    trained = {"planner": ("reach",), "IDM": (TASKS[0], "reach"), "success detector": ()}
+    with pytest.raises(InputError, match=f"targets are not unseen: the IDM trained on {TASKS[0]}; choose other"):
+        seen_targets(_settings(models), trained)
+    seen = seen_targets(_settings(models, allow_seen_targets=True), trained)
+    assert seen == {"IDM": [TASKS[0]]} and "**Not unseen**" in _seen_text(seen)
+    assert seen_targets(_settings(models), {"planner": ("reach",)}) == {}
+    assert _seen_text({}).startswith("Every target is unseen")
+
+
 def test_vp_eval_refuses_composition_flags_without_a_prior(models, capsys):
     from video_planner.cli import main
 

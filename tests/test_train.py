@@ -125,7 +125,8 @@ def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_con
 
 def test_resume_refuses_a_changed_config(tmp_path, tiny_planner_config, two_episode_dataset):
     config = seconds_long_run(two_episode_dataset, autoencoder_steps=2, autoencoder_batch_size=2, checkpoint_every=1)
-    PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False).run()
+    checkpoint = PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False).run()
+    assert VideoPlanner.from_pretrained(checkpoint).trained_tasks == ("button-press-topdown",)  # what it saw
     with pytest.raises(InputError, match="already holds a training run; pass --resume"):
         PlannerTrainer(tiny_planner_config, config, tmp_path / "run", show_progress=False)
     changed = TrainConfig(**{**config.__dict__, "learning_rate": 1e-3})

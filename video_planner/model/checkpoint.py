@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from foundation.atomic_dir import atomic_directory
 from foundation.config_io import read_json
 from foundation.errors import InputError
-from foundation.hub import load_weights, require_files, resolve_model_directory
+from foundation.hub import load_weights, read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
 from video_planner.model.config import PlannerConfig
 
 CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE, AUTOENCODER_DIR = (
@@ -37,11 +37,15 @@ class PlannerFiles:
     autoencoder_dir: Path | None
     latent_shift: torch.Tensor  # (C,)
     latent_scale: torch.Tensor  # (C,)
+    trained_tasks: tuple[str, ...] = ()  # the tasks of its training data (and of the planner it started from)
 
 
-def write_planner_files(directory: Path, config, denoiser_state, autoencoder, latent_shift, latent_scale) -> None:
+def write_planner_files(
+    directory: Path, config, denoiser_state, autoencoder, latent_shift, latent_scale, trained_tasks=()
+) -> None:
     """Writes the planner files into an existing directory (callers make it atomic)."""
     config.save(directory / CONFIG_FILE)
+    write_trained_tasks(directory, trained_tasks)
     save_file({k: v.detach().contiguous() for k, v in denoiser_state.items()}, directory / WEIGHTS_FILE)
     normalization = {"latent_shift": latent_shift.tolist(), "latent_scale": latent_scale.tolist()}
     (directory / NORMALIZATION_FILE).write_text(json.dumps(normalization, indent=2))
@@ -71,6 +75,7 @@ def load_planner_files(path_or_repo_id: str | Path, revision: str | None = None)
         autoencoder_dir=autoencoder_dir,
         latent_shift=torch.tensor(normalization["latent_shift"]),
         latent_scale=torch.tensor(normalization["latent_scale"]),
+        trained_tasks=read_trained_tasks(directory),
     )
 
 

@@ -76,6 +76,7 @@ class VideoPlanner(nn.Module):
         # Stable Diffusion's normalisation is fixed by the pretrained VAE; "data" is fitted when training starts.
         scale = self.autoencoder.config.scaling_factor if config.autoencoder.normalization == "scaling_factor" else 1.0
         self.register_buffer("latent_scale", torch.full((channels,), float(scale)))
+        self.trained_tasks: tuple[str, ...] = ()  # tasks of the training data, to flag zero-shot use
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "VideoPlanner":
@@ -86,6 +87,7 @@ class VideoPlanner(nn.Module):
         load_module_weights(planner.denoiser, files.denoiser_state, Path(path_or_repo_id))
         planner.latent_shift.copy_(files.latent_shift)
         planner.latent_scale.copy_(files.latent_scale)
+        planner.trained_tasks = files.trained_tasks
         return planner.eval()
 
     def save_pretrained(self, path: str | Path) -> None:
@@ -97,6 +99,7 @@ class VideoPlanner(nn.Module):
             None if self.config.autoencoder.pretrained else self.autoencoder,
             self.latent_shift,
             self.latent_scale,
+            self.trained_tasks,
         )
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None, api=None) -> str:

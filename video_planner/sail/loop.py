@@ -14,6 +14,7 @@ where it stopped without running any episode twice. `report.md` is rewritten aft
 import dataclasses
 from pathlib import Path
 
+from foundation.errors import InputError
 from foundation.hub import resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
 from robot_io.dataset_io import open_dataset
@@ -40,10 +41,24 @@ def _load_models(settings: SailSettings, models: dict, prior: Prior | None):
     return planner, InverseDynamics.from_pretrained(models["idm"]).to(resolve_device(settings.device))
 
 
+def seen_targets(settings: SailSettings, trained: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """The targets each model (name -> its trained tasks) was trained on; refused in one line unless the
+    settings allow seen targets, since SAIL's claim is improvement on tasks no model saw."""
+    seen = {name: sorted(set(tasks) & set(settings.tasks)) for name, tasks in trained.items()}
+    seen = {name: tasks for name, tasks in seen.items() if tasks}
+    if seen and not settings.allow_seen_targets:
+        listed = "; ".join(f"the {name} trained on {', '.join(tasks)}" for name, tasks in seen.items())
+        raise InputError(
+            f"targets are not unseen: {listed}; choose other --tasks, or pass --allow-seen-targets "
+            "(the report then says so)"
+        )
+    return seen
+
+
 def _check_inputs(settings: SailSettings):
     """Loads every model before anything is written, so bad input stops the run with nothing on disk.
-    Returns iteration 0's models as local directories, the prior (None without one) and the success
-    detector (None without one)."""
+    Returns iteration 0's models as local directories, the prior (None without one), the success
+    detector (None without one) and the targets each model was trained on (`seen_targets`)."""
     models = {
         "planner": str(resolve_model_directory(settings.planner, None, "planner")),
         "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
@@ -55,16 +70,23 @@ def _check_inputs(settings: SailSettings):
         check_robot_compatible(idm, task_features(task))
     for dataset in settings.replay:
         open_dataset(dataset)  # a missing or corrupt replay dataset stops the run before any rollout
-    if settings.detector is None:
-        return models, prior, None
-    from video_planner.sail.success_detector import SuccessDetector
+    detector = None
+    if settings.detector is not None:
+        from video_planner.sail.success_detector import SuccessDetector
 
-    return models, prior, SuccessDetector.from_pretrained(settings.detector)
+        detector = SuccessDetector.from_pretrained(settings.detector)
+    trained = {
+        "planner": getattr(planner, "in_domain", planner).trained_tasks,
+        "prior": getattr(prior, "trained_tasks", ()),  # a web-video prior records no MetaWorld task
+        "IDM": idm.trained_tasks,
+        "success detector": () if detector is None else detector.trained_tasks,
+    }
+    return models, prior, detector, seen_targets(settings, trained)
 
 
 def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True) -> Path:
     """Runs (or resumes) every iteration; returns the path of `report.md`."""
-    initial, prior, detector = _check_inputs(settings)
+    initial, prior, detector, seen = _check_inputs(settings)
     output.mkdir(parents=True, exist_ok=True)
     pin_settings(output, settings)
     if read_models(iteration_dir(output, 0)) is None:
@@ -81,7 +103,7 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
             evaluate_control(
                 planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress
             )
-            write_report(settings, output)
+            write_report(settings, output, seen)
             if k == settings.iterations:
                 break
             evaluate_control(
@@ -96,7 +118,7 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
                 settings.threshold,
                 settings.keep_fraction,
             )
-            write_report(settings, output)
+            write_report(settings, output, seen)
         if result["kept"]:
             kept.append(str(here / "kept"))
     return output / "report.md"

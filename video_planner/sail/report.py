@@ -127,7 +127,16 @@ def _replay_text(settings: SailSettings) -> str:
     return f" with {', '.join(settings.replay)} replayed ({settings.replay_fraction:g} of each batch{pace})"
 
 
-def write_report(settings: SailSettings, output: Path) -> None:
+def _seen_text(seen: dict[str, list[str]]) -> str:
+    if not seen:
+        return "Every target is unseen: no model of iteration 0 (planner, prior, IDM, detector) trained on it."
+    listed = "; ".join(f"the {name} trained on {', '.join(tasks)}" for name, tasks in seen.items())
+    return f"**Not unseen** (allowed by --allow-seen-targets): {listed}."
+
+
+def write_report(settings: SailSettings, output: Path, seen: dict[str, list[str]]) -> None:
+    """Rewrites `report.md` and its figures from the iterations evaluated so far; `seen` names the targets
+    each model was trained on (empty when every target is unseen)."""
     iterations = _iterations(output, settings)
     if not iterations:
         return
@@ -143,6 +152,7 @@ def write_report(settings: SailSettings, output: Path) -> None:
             f"fine-tune: {settings.finetune}{_replay_text(settings)}; "
             f"{settings.rollouts} rollouts per task and iteration; evaluation on {settings.eval_seeds} fixed scene "
             f"seeds per camera ({', '.join(settings.cameras)}), never used for rollouts.",
+            _seen_text(seen),
             "",
             "Success (and in brackets the mean steps of the solved episodes) is measured on the evaluation seeds with "
             "the iteration's models; rollouts solved, kept and the detector's precision / recall / AUROC (against "

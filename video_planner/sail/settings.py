@@ -63,6 +63,8 @@ class SailSettings(PlannerSource):
     # evaluations and the oracle filter's rollouts end here or at a success; the other filters' rollouts run this long
     max_episode_steps: int = ControlEvalSettings.max_episode_steps
     replan_every: int = ControlEvalSettings.replan_every  # env steps between plans
+    # let a target be a task the planner, prior, IDM or detector trained on (the report then says so)
+    allow_seen_targets: bool = False
 
     def __post_init__(self):
         super().__post_init__()
