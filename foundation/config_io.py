@@ -141,7 +141,7 @@ def read_json(path: Path, keys: dict[str, type | tuple[type, ...]] | None = None
     try:
         value = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise InputError(f"{path} is missing; point at a complete checkpoint or run directory") from None
+        raise InputError(f"{path} does not exist; check the path, or point at a complete checkpoint or run") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(
             f"{path} is damaged (not JSON: {str(err).splitlines()[0]}); restore or regenerate it"

@@ -3,6 +3,7 @@ and a digest that identifies a model's weights."""
 
 import hashlib
 import json
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 from foundation.config_io import read_json
 from foundation.errors import InputError
 
+HUB_REPO_ID = re.compile(r"[\w][\w.-]*/[\w][\w.-]*")  # "user/name"; "/abs" and "./rel" are local paths
 TRAINING_DATA_FILE = "training_data.json"  # the tasks a model was trained on, to flag zero-shot use
 
 
@@ -37,7 +39,7 @@ def resolve_model_directory(path_or_repo_id: str | Path, revision: str | None, w
     path = Path(path_or_repo_id)
     if path.is_dir():
         return path
-    if path.exists() or str(path_or_repo_id).count("/") != 1:
+    if path.exists() or not HUB_REPO_ID.fullmatch(str(path_or_repo_id)):
         raise InputError(f"no {what} checkpoint directory at {path}; pass a directory or a Hub repo id (user/name)")
     from huggingface_hub import snapshot_download
 

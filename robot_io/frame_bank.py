@@ -60,9 +60,11 @@ class FrameBank:
         starts = np.asarray(episodes["dataset_from_index"])
         solved = np.asarray(table[SUCCESS_KEY]).reshape(-1).astype(bool)  # (N,)
         chunks = []
-        for episode in tqdm(range(len(lengths)), desc=f"decode {Path(root).name}", disable=not show_progress):
-            frames = torch.from_numpy(video.frames(episode, np.arange(lengths[episode]))).permute(0, 3, 1, 2)
-            chunks.append(resize_frames(frames, image_size) if frames.shape[-1] != image_size else frames)
+        bar = tqdm(range(len(lengths)), desc=f"decode {Path(root).name}", disable=not show_progress)
+        with bar:  # closed on a damaged video too, so its line ends before the error line
+            for episode in bar:
+                frames = torch.from_numpy(video.frames(episode, np.arange(lengths[episode]))).permute(0, 3, 1, 2)
+                chunks.append(resize_frames(frames, image_size) if frames.shape[-1] != image_size else frames)
         return cls(
             frames=torch.cat(chunks),
             states=np.asarray(table[STATE_KEY], dtype=np.float32),
