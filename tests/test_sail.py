@@ -185,6 +185,16 @@ def test_flipping_every_success_label_moves_the_oracle_filter_and_never_the_lear
     assert kept["flipped", "oracle"] == [not k for k in kept["original", "oracle"]]
 
 
+def test_a_filter_result_from_other_settings_is_never_trusted(tiny_run, tmp_path):
+    """An iteration copied from a run with another filter (or detector) must not carry its verdicts over."""
+    rollouts = tiny_run[0] / "iter_0" / "rollouts" / "rollouts"
+    kept = tmp_path / "iter_0" / "kept"
+    first = filter_rollouts(rollouts, kept, "none", None, 32)
+    assert filter_rollouts(rollouts, kept, "none", None, 32) == first  # the same settings: reused
+    with pytest.raises(InputError, match=r"filter.json was written under other filter settings \(filter differ\)"):
+        filter_rollouts(rollouts, kept, "oracle", None, 32)
+
+
 def _rows(eval_dir):
     return json.loads((eval_dir / "results.json").read_text())["episodes"]
 

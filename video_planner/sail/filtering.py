@@ -20,6 +20,8 @@ import numpy as np
 
 from foundation.atomic_dir import write_text_atomic
 from foundation.config_io import read_json
+from foundation.errors import InputError
+from foundation.hub import weights_digest
 from robot_io.dataset_io import read_end_frames, read_episodes
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_robot, recorded_rows
 from video_planner.sail.train_success import detector_verdicts, verdict_scores
@@ -27,10 +29,32 @@ from video_planner.sail.train_success import detector_verdicts, verdict_scores
 FILTER_FILE = "filter.json"
 
 
-def read_filter_result(iteration_dir: Path) -> dict | None:
-    """The content of an iteration's `filter.json`: None until its filter step has finished."""
+def filter_settings(filter_name: str, detector, threshold: float, keep_fraction: float | None) -> dict:
+    """What decides a filter's verdicts, as recorded in `filter.json`: a result is only reused under the same."""
+    return {
+        "filter": filter_name,
+        "detector": None if detector is None else weights_digest(detector),
+        "threshold": threshold,
+        "keep_fraction": keep_fraction,
+    }
+
+
+def read_filter_result(iteration_dir: Path, expected: dict | None = None) -> dict | None:
+    """The content of an iteration's `filter.json`: None until its filter step has finished. With `expected`
+    filter settings, a result written under other settings (an iteration copied from another run, a changed
+    detector) is refused in one line, never trusted."""
     path = iteration_dir / FILTER_FILE
-    return read_json(path, keys={}) if path.is_file() else None
+    if not path.is_file():
+        return None
+    result = read_json(path, keys={})
+    if expected is not None and result.get("settings") != expected:
+        saved = result.get("settings") or {}
+        changed = sorted(k for k in expected if saved.get(k) != expected[k])
+        raise InputError(
+            f"{path} was written under other filter settings ({', '.join(changed)} differ); delete it and "
+            f"{iteration_dir / 'kept'} to filter again, or rerun with its settings"
+        )
+    return result
 
 
 def filter_rollouts(
@@ -44,7 +68,8 @@ def filter_rollouts(
 ):
     """Writes the kept rollouts of the dataset `rollouts` to `kept` (no dataset when none is kept) and
     `filter.json` next to it; returns that file's content. Reruns after a crash start the copy over."""
-    finished = read_filter_result(kept.parent)
+    settings = filter_settings(filter_name, detector, threshold, keep_fraction)
+    finished = read_filter_result(kept.parent, settings)
     if finished is not None:
         return finished
     robot = recorded_robot(rollouts)
@@ -65,6 +90,7 @@ def filter_rollouts(
         record_episodes(store, read_episodes(rollouts, chosen), [rows[i] for i in chosen])
     result = {
         "filter": filter_name,
+        "settings": settings,
         "rollouts": len(rows),
         "oracle_successes": int(oracle.sum()),
         "kept": int(keep.sum()),

@@ -24,7 +24,7 @@ from video_planner.control.closed_loop_eval import evaluate_control
 from video_planner.control.settings import ReplanRule
 from video_planner.model.loading import load_planner, resolve_device
 from video_planner.model.protocols import Prior
-from video_planner.sail.filtering import filter_rollouts, read_filter_result
+from video_planner.sail.filtering import filter_rollouts, filter_settings, read_filter_result
 from video_planner.sail.finetune import fine_tune, read_models, write_models
 from video_planner.sail.report import write_report
 from video_planner.sail.settings import SailSettings, pin_settings
@@ -92,12 +92,13 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
     if read_models(iteration_dir(output, 0)) is None:
         write_models(iteration_dir(output, 0), initial | {"finetuned_on": []})
     kept: list[str] = []
+    expected_filter = filter_settings(settings.filter, detector, settings.threshold, settings.keep_fraction)
     models = read_models(iteration_dir(output, 0))
     for k in range(settings.iterations + 1):
         here = iteration_dir(output, k)
         if k > 0:
             models = fine_tune(settings, models, list(kept), here, show_progress)
-        result = read_filter_result(here)
+        result = read_filter_result(here, expected_filter)
         if result is None:  # unfinished: a finished iteration loads no model
             planner, idm = _load_models(settings, models, prior)
             evaluate_control(
