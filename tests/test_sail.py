@@ -77,7 +77,7 @@ def _weights(path: str, cls) -> str:
 def tiny_run(tmp_path_factory, models, two_episode_dataset):
     """One iteration that fine-tunes with the demos replayed; returns (output, report, settings)."""
     output = tmp_path_factory.mktemp("sail") / "run"
-    settings = _settings(models, replay=(str(two_episode_dataset),), match_replay_pace=True)
+    settings = _settings(models, replay=(str(two_episode_dataset),), match_replay_pace=True, selection_seeds=1)
     return output, run_sail(settings, output, show_progress=False), settings
 
 
@@ -100,10 +100,12 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
 
     eval_seeds = {r["seed"] for k in (0, 1) for r in _rows(output / f"iter_{k}" / "eval")}
     rollout_seeds = {r["seed"] for r in _rows(output / "iter_0" / "rollouts")}
-    assert len(rollout_seeds) == 2 and not eval_seeds & rollout_seeds
+    selection_seeds = {r["seed"] for k in (0, 1) for r in _rows(output / f"iter_{k}" / "selection")}
+    assert len(rollout_seeds) == 2 and len(selection_seeds) == 1
+    assert not eval_seeds & rollout_seeds and not selection_seeds & (eval_seeds | rollout_seeds)
 
     text = report.read_text()
-    assert "| 0 | **" in text and "| 1 | **" in text
+    assert "| 0 | **" in text and "| 1 | **" in text and "| selection seeds |" in text
     assert f"{two_episode_dataset} replayed (0.5 of each batch, rollout clips paced to them)" in text
     assert (output / "success_vs_iteration.png").stat().st_size > 0
     assert (output / "plan_vs_execution.mp4").stat().st_size > 0

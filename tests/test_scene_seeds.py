@@ -62,3 +62,13 @@ def test_vp_eval_refuses_claimed_seeds_in_one_line(capsys):
     assert main(["eval", "--planner", "oracle", "--idm", "none", "--first-seed", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "evaluation seeds [0, 3000) overlap the scenes of recipe metaworld_tiny" in err[0]
+
+
+def test_vp_eval_selection_scores_on_the_selection_scenes_only(capsys):
+    from video_planner.cli import main
+
+    common = ["eval", "--planner", "oracle", "--idm", "none", "--selection"]
+    assert main([*common, "--first-seed", "1000000"]) == 2  # the evaluation scenes are not for choosing
+    assert "selection seeds [1000000, 1003000) overlap the scenes of closed-loop evaluation" in capsys.readouterr().err
+    assert main(common) == 2  # the default selection scenes pass the seed check; the missing IDM stops it next
+    assert "inverse-dynamics" in capsys.readouterr().err

@@ -94,15 +94,18 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from inverse_dynamics.model import InverseDynamics
-    from robot_io.scene_seeds import check_evaluation_seeds
+    from robot_io.scene_seeds import SELECTION_FIRST_SEED, check_evaluation_seeds
     from video_planner.control.closed_loop_eval import evaluate_control, markdown_table
     from video_planner.control.settings import ControlEvalSettings
     from video_planner.model.loading import load_planner, resolve_device
     from video_planner.model.oracle_planner import Oracle
     from video_planner.model.planner_source import PlannerSource
 
-    settings = ControlEvalSettings(**_flag_values(args, ControlEvalSettings))
-    check_evaluation_seeds(settings.first_seed, len(settings.cameras))
+    values = _flag_values(args, ControlEvalSettings)
+    if args.selection:
+        values.setdefault("first_seed", SELECTION_FIRST_SEED)
+    settings = ControlEvalSettings(**values)
+    check_evaluation_seeds(settings.first_seed, len(settings.cameras), "selection" if args.selection else "evaluation")
     source = PlannerSource(**_flag_values(args, PlannerSource))
     if source.planner == Oracle.name and (source.prior or source.sampling_steps):
         raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")
@@ -308,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id")
     p.add_argument(
         "--record", action="store_true", help="record every rollout into the LeRobotDataset <output>/rollouts"
+    )
+    p.add_argument(
+        "--selection",
+        action="store_true",
+        help="score on the selection scenes (--first-seed defaults to 2000000 and must stay in them): choose "
+        "settings here, report them on the evaluation scenes",
     )
     p.add_argument(
         "--output", type=Path, default=Path("outputs/eval"), help="results directory (default: outputs/eval)"

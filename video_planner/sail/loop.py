@@ -104,6 +104,9 @@ def run_sail(settings: SailSettings, output: Path, *, show_progress: bool = True
             evaluate_control(
                 planner, idm, settings.eval_settings(), here / "eval", record=True, show_progress=show_progress
             )
+            selection = settings.selection_settings()
+            if selection is not None:  # the scenes to choose settings on; they never score an iteration
+                evaluate_control(planner, idm, selection, here / "selection", show_progress=show_progress)
             write_report(settings, output, seen)
             if k == settings.iterations:
                 break

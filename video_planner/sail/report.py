@@ -29,11 +29,13 @@ def _iterations(output: Path, settings: SailSettings) -> list[dict]:
         record = read_json(results, {"summary": dict, "episodes": list})
         if record["summary"]["episodes"] < len(settings.eval_settings().episodes()):
             break
+        selection = here / "selection" / "results.json"
         found.append(
             {
                 "iteration": k,
                 "eval": record["summary"],
                 "rows": record["episodes"],
+                "selection": read_json(selection, {"summary": dict})["summary"] if selection.is_file() else None,
                 "filter": read_filter_result(here),
                 "dir": here,
             }
@@ -58,9 +60,11 @@ def _detector_cell(scores: dict) -> str:
 
 
 def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
+    selection = ["selection seeds"] if settings.selection_seeds else []
     header = [
         "iteration",
         "mean success",
+        *selection,
         *settings.tasks,
         "rollouts solved",
         "kept",
@@ -74,7 +78,9 @@ def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
         kept = str(f["kept"]) if f else "–"
         detector = f["detector"] if f else None
         scores = _detector_cell(detector) if detector else "–"
-        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *tasks, solved, kept, scores]
+        chosen_on = [_percent(it["selection"]["mean_success"]) if it["selection"] else "–"] if selection else []
+        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *chosen_on, *tasks]
+        row += [solved, kept, scores]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -155,8 +161,9 @@ def write_report(settings: SailSettings, output: Path, seen: dict[str, list[str]
             _seen_text(seen),
             "",
             "Success (and in brackets the mean steps of the solved episodes) is measured on the evaluation seeds with "
-            "the iteration's models; rollouts solved, kept and the detector's precision / recall / AUROC (against "
-            "the simulator's labels) are about that iteration's rollouts.",
+            "the iteration's models (with selection seeds, their mean success is shown apart: settings are chosen on "
+            "those, never on the evaluation seeds); rollouts solved, kept and the detector's precision / recall / "
+            "AUROC (against the simulator's labels) are about that iteration's rollouts.",
             "",
             markdown_table(settings, iterations),
             "",

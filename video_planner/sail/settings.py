@@ -22,6 +22,7 @@ from robot_io.scene_seeds import (
     SAIL_MAX_ITERATIONS,
     SAIL_ROLLOUT_FIRST_SEED,
     SAIL_SEEDS_PER_ITERATION,
+    SELECTION_FIRST_SEED,
 )
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.planner_source import PlannerSource
@@ -43,6 +44,9 @@ class SailSettings(PlannerSource):
     iterations: int = ranged(4, f"[0, {SAIL_MAX_ITERATIONS - 1}]")
     rollouts: int = ranged(30, "[1, inf)")  # per task and iteration, spread evenly over the cameras
     eval_seeds: int = ranged(5, "[1, inf)")  # evaluation episodes per task and camera, the same scenes every iteration
+    # selection episodes per task and camera, each iteration, on scenes of their own: choose settings on these,
+    # never on the evaluation scenes (0: none)
+    selection_seeds: int = ranged(0, "[0, 1000]")
     cameras: tuple[str, ...] = ControlEvalSettings.cameras  # cameras of rollouts and evaluations
     filter: Filter = "oracle"  # which rollouts fine-tune: all, the simulator's solved ones, or the detector's
     detector: str | None = None  # success detector directory, for --filter learned (and its scores)
@@ -92,6 +96,10 @@ class SailSettings(PlannerSource):
 
     def eval_settings(self):
         return self._control(self.eval_seeds, EVALUATION_FIRST_SEED)
+
+    def selection_settings(self):
+        """The iteration's episodes on the selection scenes (None without selection seeds)."""
+        return self._control(self.selection_seeds, SELECTION_FIRST_SEED) if self.selection_seeds else None
 
     def rollout_settings(self, iteration: int):
         """The iteration's rollouts. Only the oracle filter reads the simulator's verdict, so only its rollouts
