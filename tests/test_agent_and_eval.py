@@ -156,7 +156,9 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     assert item[PLAN_IMAGE_KEY].shape == (3, 32, 32) and not bool(item[SUCCESS_KEY])
     rollout = read_episodes(tmp_path / "b" / "rollouts", [1])[0]  # what a SAIL filter copies
     assert rollout.plan_images.shape == (12, 32, 32, 3) and rollout.images.shape == (12, 32, 32, 3)
-    row = json.loads((tmp_path / "b" / "results.json").read_text())["episodes"][1]
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    row = results["episodes"][1]
+    assert results["run"]["settings"]["first_seed"] == settings.first_seed  # the scenes it measured travel with it
     assert hashlib.sha1(rollout.actions.tobytes()).hexdigest() == row["actions_sha1"]
 
     more_seeds = dataclasses.replace(settings, seeds=3)  # reuses the 4 finished episodes
@@ -199,3 +201,15 @@ def test_oracle_plans_with_a_trained_idm_press_the_button(tmp_path, tiny_recipe)
     summary = evaluate_control(Oracle(), idm, settings, tmp_path / "eval", show_progress=False)
     assert summary["episodes"] == 6
     assert summary["mean_success"] >= 0.5
+
+
+def test_vp_eval_results_carry_the_command_and_the_code(random_idm, tmp_path):
+    from video_planner.cli import main
+
+    random_idm.save_pretrained(tmp_path / "idm")
+    argv = ["eval", "--planner", "oracle", "--idm", str(tmp_path / "idm"), "--tasks", "button-press-topdown"]
+    argv += ["--cameras", "corner", "--seeds", "1", "--max-episode-steps", "8", "--replan-every", "8"]
+    assert main([*argv, "--output", str(tmp_path / "eval")]) == 0
+    run = json.loads((tmp_path / "eval" / "results.json").read_text())["run"]
+    assert run["command"].startswith("vp eval --planner oracle") and run["version"] == "0.1.0"
+    assert run["settings"]["max_episode_steps"] == 8 and run["settings"]["stop_at_success"] is True

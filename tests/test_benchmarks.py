@@ -44,3 +44,27 @@ def test_gpu_benchmarks_refuse_a_machine_without_cuda_in_one_line(name, hint, mo
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"error: scripts/{Path(module.__file__).name} needs a CUDA device" in err[0]
     assert hint in err[0]
+
+
+def test_the_results_table_is_made_from_result_files_with_their_provenance(tmp_path, monkeypatch, capsys):
+    import json
+
+    import results_table
+
+    def result(rates: dict, command: str) -> dict:
+        tasks = {t: {"success": p, "stderr": (p * (1 - p) / 15) ** 0.5} for t, p in rates.items()}
+        mean = sum(rates.values()) / len(rates)
+        summary = {"tasks": tasks, "mean_success": mean, "mean_stderr": 0.05, "episodes": 15 * len(rates)}
+        return {"run": {"command": command, "commit": "abc123", "episode_seconds": 12.5}, "summary": summary}
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(result({"door-open": 0.6, "reach": 0.2}, "vp eval --seeds 5")))
+    b.write_text(json.dumps(result({"door-open": 1.0}, "vp eval --planner oracle")))
+    monkeypatch.setattr(sys, "argv", ["results_table.py", str(a), str(b), "--names", "ours", "oracle"])
+    assert results_table.main() == 0
+    table = capsys.readouterr().out
+    assert "| task | ours | oracle |" in table
+    assert "| door-open | 60.0 ± 12.6 % | 100.0 ± 0.0 % |" in table and "| reach | 20.0 ± 10.3 % | – |" in table
+    assert "- ours: 30 episodes; `vp eval --seeds 5`" in table and "commit abc123" in table
+    monkeypatch.setattr(sys, "argv", ["results_table.py", str(a), "--names", "x", "y"])
+    assert results_table.main() == 2 and "2 names for 1 result files" in capsys.readouterr().err

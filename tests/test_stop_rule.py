@@ -5,7 +5,7 @@ import pytest
 
 from robot_io.executor import Executor
 from robot_io.types import Observation, RobotFeatures, StepResult
-from video_planner.control.closed_loop_eval import summarize
+from video_planner.control.closed_loop_eval import markdown_table, summarize
 from video_planner.control.settings import ControlEvalSettings
 
 FEATURES = RobotFeatures("scripted", 10, ("x",), ("dx",))
@@ -83,6 +83,10 @@ def test_the_summary_counts_mixed_outcomes_per_task_and_camera():
     assert summary["tasks"]["reach"]["per_camera"] == {"corner": 0.5, "corner2": 1.0}
     assert summary["tasks"]["door-open"]["per_camera"] == {"corner": 0.0, "corner2": 0.5}
     assert summary["mean_success"] == 0.5 and summary["episodes"] == 8 and summary["mean_steps_solved"] == 30
+    assert summary["tasks"]["reach"]["stderr"] == pytest.approx((0.75 * 0.25 / 4) ** 0.5)  # binomial, 4 episodes
+    assert summary["mean_stderr"] == pytest.approx((2 * 0.75 * 0.25 / 4) ** 0.5 / 2)  # two tasks, equal weight
+    table = markdown_table(summary)
+    assert "| reach | 75.0 ± 21.7 % | 50 % | 100 % | 4 |" in table and "**50.0 ± 15.3 %**" in table
     assert summary["tasks"]["reach"]["idm_trained_on_task"] and not summary["tasks"]["door-open"]["idm_trained_on_task"]
 
 

@@ -93,6 +93,7 @@ def _eval_idm(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
+    from foundation.provenance import run_record
     from inverse_dynamics.model import InverseDynamics
     from robot_io.scene_seeds import SELECTION_FIRST_SEED, check_evaluation_seeds
     from video_planner.control.closed_loop_eval import evaluate_control, markdown_table
@@ -111,7 +112,8 @@ def _eval(args: argparse.Namespace) -> None:
         raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")
     planner = Oracle() if source.planner == Oracle.name else load_planner(source)
     idm = InverseDynamics.from_pretrained(args.idm).to(resolve_device(source.device))
-    summary = evaluate_control(planner, idm, settings, args.output, record=args.record)
+    provenance = run_record(["vp", *args.argv])
+    summary = evaluate_control(planner, idm, settings, args.output, record=args.record, provenance=provenance)
     print(markdown_table(summary))
     print(f"table.md, results.json, results.csv in {args.output}")
 
@@ -387,7 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command line, for the provenance of result files
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return exit_status(lambda: args.run(args))
 

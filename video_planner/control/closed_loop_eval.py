@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from foundation.atomic_dir import write_text_atomic
-from foundation.config_io import checked_keys, read_json
+from foundation.config_io import checked_keys, dataclass_to_dict, read_json
 from foundation.errors import InputError
 from foundation.hub import weights_digest
 from foundation.video_io import write_video
@@ -86,8 +86,11 @@ def evaluate_control(
     *,
     record: bool = False,
     show_progress: bool = True,
+    provenance: dict | None = None,
 ) -> dict:
     """Runs every (task, camera, seed) episode not already in `output/episodes.jsonl`; returns the summary.
+    `provenance` (`foundation.provenance.run_record`) goes into `results.json` with the settings, so a table
+    made from the file can name the command, the code and the scenes it measured.
 
     `planner` is any loaded `Planner`, or the `Oracle` (expert frames, an `OraclePlanner` made for each env).
 
@@ -134,7 +137,9 @@ def evaluate_control(
     done = _finished(output, store)
     rows = [done[key] for key in settings.episodes() if key in done]
     summary = summarize(rows, settings, idm.trained_tasks)
-    write_reports(summary, rows, output)
+    episode_seconds = sum(sum(r["seconds"].values()) for r in rows)  # render, physics, plan and IDM time, summed
+    run = {"settings": dataclass_to_dict(settings), "episode_seconds": round(episode_seconds, 1)}
+    write_reports(summary, rows, output, run | (provenance or {}))
     return summary
 
 
@@ -195,12 +200,21 @@ def _episode_row(task: str, camera: str, seed: int, rollout, agent: Agent) -> di
     }
 
 
+def binomial_stderr(rate: float, episodes: int) -> float:
+    """The standard error of a success rate measured on `episodes` independent episodes."""
+    return float(np.sqrt(rate * (1 - rate) / episodes))
+
+
 def summarize(rows: list[dict], settings: ControlEvalSettings, idm_tasks) -> dict:
+    """Success per task (with its standard error) and camera, and the mean over tasks: each task weighs the
+    same, so the mean's standard error combines the tasks' (sqrt of the summed variances, over the task count)."""
     tasks = {}
     for task in settings.tasks:
         mine = [r for r in rows if r["task"] == task]
+        rate = float(np.mean([r["success"] for r in mine]))
         tasks[task] = {
-            "success": float(np.mean([r["success"] for r in mine])),
+            "success": rate,
+            "stderr": binomial_stderr(rate, len(mine)),
             "per_camera": {
                 c: float(np.mean([r["success"] for r in mine if r["camera"] == c])) for c in settings.cameras
             },
@@ -210,6 +224,7 @@ def summarize(rows: list[dict], settings: ControlEvalSettings, idm_tasks) -> dic
     seconds = {k: float(np.mean([r["seconds"][k] for r in rows])) for k in rows[0]["seconds"]}
     return {
         "mean_success": float(np.mean([t["success"] for t in tasks.values()])),
+        "mean_stderr": float(np.sqrt(sum(t["stderr"] ** 2 for t in tasks.values())) / len(tasks)),
         "tasks": tasks,
         "episodes": len(rows),
         "mean_seconds_per_episode": seconds,
@@ -225,6 +240,11 @@ def mean_steps_solved(rows: list[dict]) -> float | None:
     return float(np.mean(steps)) if steps else None
 
 
+def _rate(rate: float, stderr: float | None) -> str:
+    """ "41.8 ± 3.8 %"; summaries written before standard errors were kept show the rate alone."""
+    return f"{100 * rate:.1f} %" if stderr is None else f"{100 * rate:.1f} ± {100 * stderr:.1f} %"
+
+
 def markdown_table(summary: dict) -> str:
     cameras = list(next(iter(summary["tasks"].values()))["per_camera"])
     lines = [
@@ -234,10 +254,9 @@ def markdown_table(summary: dict) -> str:
     for task, t in summary["tasks"].items():
         flag = "" if t["idm_trained_on_task"] else " (IDM never saw this task)"
         cells = " | ".join(f"{100 * t['per_camera'][c]:.0f} %" for c in cameras)
-        lines.append(f"| {task}{flag} | {100 * t['success']:.1f} % | {cells} | {t['episodes']} |")
-    lines.append(
-        f"| **mean** | **{100 * summary['mean_success']:.1f} %** | " + " | " * len(cameras) + f"{summary['episodes']} |"
-    )
+        lines.append(f"| {task}{flag} | {_rate(t['success'], t.get('stderr'))} | {cells} | {t['episodes']} |")
+    mean = _rate(summary["mean_success"], summary.get("mean_stderr"))
+    lines.append(f"| **mean** | **{mean}** | " + " | " * len(cameras) + f"{summary['episodes']} |")
     timing = ", ".join(f"{k} {v:.2f} s" for k, v in summary["mean_seconds_per_episode"].items())
     solved = summary["mean_steps_solved"]
     solved_text = f" ({solved:.0f} per solved episode)" if solved is not None else ""
@@ -245,10 +264,11 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_reports(summary: dict, rows: list[dict], output: Path) -> None:
-    """table.md, results.json (summary + every episode) and results.csv (one row per episode)."""
+def write_reports(summary: dict, rows: list[dict], output: Path, run: dict) -> None:
+    """table.md, results.json (how it was run, summary, every episode) and results.csv (one row per episode)."""
     write_text_atomic(output / "table.md", markdown_table(summary) + "\n")
-    write_text_atomic(output / "results.json", json.dumps({"summary": summary, "episodes": rows}, indent=2))
+    results = {"run": run, "summary": summary, "episodes": rows}
+    write_text_atomic(output / "results.json", json.dumps(results, indent=2))
     fields = ["task", "camera", "seed", "success", "steps", "plans", "stall_replans"]
     seconds = list(rows[0]["seconds"])
     table = io.StringIO()
