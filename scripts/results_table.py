@@ -14,10 +14,7 @@ from pathlib import Path
 
 from foundation.config_io import read_json
 from foundation.errors import InputError, exit_status
-
-
-def cell(rate: float, stderr: float | None) -> str:
-    return f"{100 * rate:.1f} %" if stderr is None else f"{100 * rate:.1f} ± {100 * stderr:.1f} %"
+from video_planner.control.closed_loop_eval import rate_text
 
 
 def results_table(results: list[dict], names: list[str]) -> str:
@@ -28,9 +25,9 @@ def results_table(results: list[dict], names: list[str]) -> str:
         cells = []
         for r in results:
             t = r["summary"]["tasks"].get(task)
-            cells.append("–" if t is None else cell(t["success"], t.get("stderr")))
+            cells.append("–" if t is None else rate_text(t["success"], t.get("stderr")))
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    means = [f"**{cell(r['summary']['mean_success'], r['summary'].get('mean_stderr'))}**" for r in results]
+    means = [f"**{rate_text(r['summary']['mean_success'], r['summary'].get('mean_stderr'))}**" for r in results]
     lines.append("| **mean** | " + " | ".join(means) + " |")
     lines.append("")
     for name, r in zip(names, results, strict=True):

@@ -240,8 +240,8 @@ def mean_steps_solved(rows: list[dict]) -> float | None:
     return float(np.mean(steps)) if steps else None
 
 
-def _rate(rate: float, stderr: float | None) -> str:
-    """ "41.8 ± 3.8 %"; summaries written before standard errors were kept show the rate alone."""
+def rate_text(rate: float, stderr: float | None) -> str:
+    """A success rate as "41.8 ± 3.8 %"; summaries written before standard errors were kept show the rate alone."""
     return f"{100 * rate:.1f} %" if stderr is None else f"{100 * rate:.1f} ± {100 * stderr:.1f} %"
 
 
@@ -254,8 +254,8 @@ def markdown_table(summary: dict) -> str:
     for task, t in summary["tasks"].items():
         flag = "" if t["idm_trained_on_task"] else " (IDM never saw this task)"
         cells = " | ".join(f"{100 * t['per_camera'][c]:.0f} %" for c in cameras)
-        lines.append(f"| {task}{flag} | {_rate(t['success'], t.get('stderr'))} | {cells} | {t['episodes']} |")
-    mean = _rate(summary["mean_success"], summary.get("mean_stderr"))
+        lines.append(f"| {task}{flag} | {rate_text(t['success'], t.get('stderr'))} | {cells} | {t['episodes']} |")
+    mean = rate_text(summary["mean_success"], summary.get("mean_stderr"))
     lines.append(f"| **mean** | **{mean}** | " + " | " * len(cameras) + f"{summary['episodes']} |")
     timing = ", ".join(f"{k} {v:.2f} s" for k, v in summary["mean_seconds_per_episode"].items())
     solved = summary["mean_steps_solved"]

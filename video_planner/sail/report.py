@@ -11,7 +11,7 @@ from foundation.atomic_dir import write_text_atomic
 from foundation.config_io import read_json
 from foundation.video_io import write_video
 from robot_io.dataset_io import read_episodes
-from video_planner.control.closed_loop_eval import mean_steps_solved
+from video_planner.control.closed_loop_eval import mean_steps_solved, rate_text
 from video_planner.sail.filtering import read_filter_result
 from video_planner.sail.settings import SailSettings
 
@@ -43,14 +43,11 @@ def _iterations(output: Path, settings: SailSettings) -> list[dict]:
     return found
 
 
-def _percent(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
 def _task_cell(iteration: dict, task: str) -> str:
     """Success on the task, and the mean steps of its solved episodes in brackets."""
     steps = mean_steps_solved([r for r in iteration["rows"] if r["task"] == task])
-    success = _percent(iteration["eval"]["tasks"][task]["success"])
+    result = iteration["eval"]["tasks"][task]
+    success = rate_text(result["success"], result.get("stderr"))
     return success if steps is None else f"{success} ({steps:.0f} steps)"
 
 
@@ -78,8 +75,10 @@ def markdown_table(settings: SailSettings, iterations: list[dict]) -> str:
         kept = str(f["kept"]) if f else "–"
         detector = f["detector"] if f else None
         scores = _detector_cell(detector) if detector else "–"
-        chosen_on = [_percent(it["selection"]["mean_success"]) if it["selection"] else "–"] if selection else []
-        row = [str(it["iteration"]), f"**{_percent(it['eval']['mean_success'])}**", *chosen_on, *tasks]
+        chosen = it["selection"]
+        chosen_on = [rate_text(chosen["mean_success"], chosen.get("mean_stderr")) if chosen else "–"]
+        mean = rate_text(it["eval"]["mean_success"], it["eval"].get("mean_stderr"))
+        row = [str(it["iteration"]), f"**{mean}**", *(chosen_on if selection else []), *tasks]
         row += [solved, kept, scores]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
