@@ -1,72 +1,28 @@
 """The SAIL loop end to end on MetaWorld with tiny models: rollouts recorded, filtered, fine-tuned on,
-evaluated and reported; bad input stops it before any rollout; a kill mid-iteration resumes exactly."""
+evaluated and reported; bad input stops it before any rollout (a kill mid-iteration: test_sail_resume.py)."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from sail_runs import TASKS, result_rows, sail_settings, save_untrained_models
 
-from foundation.config_io import dataclass_to_dict
 from foundation.errors import InputError
 from foundation.hub import weights_digest
-from inverse_dynamics.config import InverseDynamicsConfig
 from inverse_dynamics.model import InverseDynamics
 from robot_io.dataset_io import open_dataset, read_episodes
 from video_planner.control.closed_loop_eval import mean_steps_solved
 from video_planner.model.planner import VideoPlanner
 from video_planner.sail.filtering import filter_rollouts
 from video_planner.sail.loop import run_sail
-from video_planner.sail.settings import SailSettings
 from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
-
-TASKS = ("button-press-topdown", "door-open")
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, text_encoder, tiny_planner_config):
-    """Untrained in-domain planner, prior (same autoencoder) and IDM, saved as checkpoints."""
-    root = tmp_path_factory.mktemp("sail_models")
-    torch.manual_seed(0)
-    in_domain = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)
-    torch.manual_seed(1)
-    prior = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)
-    prior.autoencoder.load_state_dict(in_domain.autoencoder.state_dict())
-    foreign = VideoPlanner(tiny_planner_config, text_encoder=text_encoder)  # its own autoencoder
-    idm = InverseDynamics(InverseDynamicsConfig(image_size=32, chunk_size=4, encoder_channels=(16, 32), hidden_dim=64))
-    saved = {"planner": in_domain, "prior": prior, "foreign_prior": foreign, "idm": idm}
-    for name, model in saved.items():
-        model.save_pretrained(root / name)
-    return {name: str(root / name) for name in saved}
-
-
-def _settings(models, **changes) -> SailSettings:
-    base = SailSettings(
-        tasks=TASKS[:1],
-        planner=models["planner"],
-        idm=models["idm"],
-        prior=models["prior"],
-        mode="ipa",
-        iterations=1,
-        rollouts=2,
-        eval_seeds=1,
-        cameras=("corner",),
-        filter="none",
-        finetune="both",
-        planner_steps=2,
-        idm_steps=2,
-        warmup_steps=1,
-        max_episode_steps=12,
-        replan_every=8,
-    )
-    return replace(base, **changes)
+    return save_untrained_models(tmp_path_factory.mktemp("sail_models"), text_encoder, tiny_planner_config)
 
 
 def _weights(path: str, cls) -> str:
@@ -77,7 +33,7 @@ def _weights(path: str, cls) -> str:
 def tiny_run(tmp_path_factory, models, two_episode_dataset):
     """One iteration that fine-tunes with the demos replayed; returns (output, report, settings)."""
     output = tmp_path_factory.mktemp("sail") / "run"
-    settings = _settings(models, replay=(str(two_episode_dataset),), match_replay_pace=True, selection_seeds=1)
+    settings = sail_settings(models, replay=(str(two_episode_dataset),), match_replay_pace=True, selection_seeds=1)
     return output, run_sail(settings, output, show_progress=False), settings
 
 
@@ -98,9 +54,9 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
     assert planner_run["replay"] == idm_run["replay"] == [str(two_episode_dataset)]
     assert planner_run["match_replay_pace"] and planner_run["datasets"] == [str(output / "iter_0" / "kept")]
 
-    eval_seeds = {r["seed"] for k in (0, 1) for r in _rows(output / f"iter_{k}" / "eval")}
-    rollout_seeds = {r["seed"] for r in _rows(output / "iter_0" / "rollouts")}
-    selection_seeds = {r["seed"] for k in (0, 1) for r in _rows(output / f"iter_{k}" / "selection")}
+    eval_seeds = {r["seed"] for k in (0, 1) for r in result_rows(output / f"iter_{k}" / "eval")}
+    rollout_seeds = {r["seed"] for r in result_rows(output / "iter_0" / "rollouts")}
+    selection_seeds = {r["seed"] for k in (0, 1) for r in result_rows(output / f"iter_{k}" / "selection")}
     assert len(rollout_seeds) == 2 and len(selection_seeds) == 1
     assert not eval_seeds & rollout_seeds and not selection_seeds & (eval_seeds | rollout_seeds)
 
@@ -197,35 +153,33 @@ def test_a_filter_result_from_other_settings_is_never_trusted(tiny_run, tmp_path
         filter_rollouts(rollouts, kept, "oracle", None, 32)
 
 
-def _rows(eval_dir):
-    return json.loads((eval_dir / "results.json").read_text())["episodes"]
-
-
 def test_bad_input_stops_before_any_rollout(tmp_path, models):
     with pytest.raises(InputError, match="unknown filter 'vlm'; valid: none, oracle, learned"):
-        _settings(models, filter="vlm")
+        sail_settings(models, filter="vlm")
     with pytest.raises(InputError, match="unknown composition mode 'sum'; valid: pa, ipa"):
-        _settings(models, mode="sum")
+        sail_settings(models, mode="sum")
     with pytest.raises(InputError, match="no planner checkpoint directory"):
-        run_sail(_settings(models, prior=str(tmp_path / "missing")), tmp_path / "run", show_progress=False)
+        run_sail(sail_settings(models, prior=str(tmp_path / "missing")), tmp_path / "run", show_progress=False)
     with pytest.raises(InputError, match="cannot compose"):
-        run_sail(_settings(models, prior=models["foreign_prior"]), tmp_path / "run", show_progress=False)
+        run_sail(sail_settings(models, prior=models["foreign_prior"]), tmp_path / "run", show_progress=False)
     with pytest.raises(InputError, match="replan_every 6 must be a multiple of the IDM chunk size 4"):
-        run_sail(_settings(models, replan_every=6), tmp_path / "run", show_progress=False)
+        run_sail(sail_settings(models, replan_every=6), tmp_path / "run", show_progress=False)
     with pytest.raises(InputError, match="--prior-strength needs --prior, the prior to compose with"):
-        _settings(models, prior=None, prior_strength=0.3)
+        sail_settings(models, prior=None, prior_strength=0.3)
     with pytest.raises(InputError, match="closed-loop settings: seeds must be a number in \\[1, 1000\\], got 1001"):
-        _settings(models, rollouts=2002, cameras=("corner", "corner2"))
+        sail_settings(models, rollouts=2002, cameras=("corner", "corner2"))
     with pytest.raises(InputError, match="needs --filter learned and a value in \\(0, 1\\], got --filter none"):
-        _settings(models, keep_fraction=0.25)
+        sail_settings(models, keep_fraction=0.25)
     with pytest.raises(InputError, match="got --filter learned --keep-fraction 0.0"):
-        _settings(models, filter="learned", detector=str(tmp_path), keep_fraction=0.0)
+        sail_settings(models, filter="learned", detector=str(tmp_path), keep_fraction=0.0)
     with pytest.raises(InputError, match="--match-replay-pace needs --replay"):
-        _settings(models, match_replay_pace=True)
+        sail_settings(models, match_replay_pace=True)
     with pytest.raises(InputError, match="replay_fraction must lie in \\(0, 1\\), got 1.0"):
-        _settings(models, replay=(str(tmp_path),), replay_fraction=1.0)
+        sail_settings(models, replay=(str(tmp_path),), replay_fraction=1.0)
     with pytest.raises(InputError, match="no LeRobot dataset at .*missing_demos"):
-        run_sail(_settings(models, replay=(str(tmp_path / "missing_demos"),)), tmp_path / "run", show_progress=False)
+        run_sail(
+            sail_settings(models, replay=(str(tmp_path / "missing_demos"),)), tmp_path / "run", show_progress=False
+        )
     assert not (tmp_path / "run").exists()
 
 
@@ -235,10 +189,10 @@ def test_a_target_some_model_trained_on_is_refused_unless_allowed(models):
 
     trained = {"planner": ("reach",), "IDM": (TASKS[0], "reach"), "success detector": ()}
     with pytest.raises(InputError, match=f"targets are not unseen: the IDM trained on {TASKS[0]}; choose other"):
-        seen_targets(_settings(models), trained)
-    seen = seen_targets(_settings(models, allow_seen_targets=True), trained)
+        seen_targets(sail_settings(models), trained)
+    seen = seen_targets(sail_settings(models, allow_seen_targets=True), trained)
     assert seen == {"IDM": [TASKS[0]]} and "**Not unseen**" in _seen_text(seen)
-    assert seen_targets(_settings(models), {"planner": ("reach",)}) == {}
+    assert seen_targets(sail_settings(models), {"planner": ("reach",)}) == {}
     assert _seen_text({}).startswith("Every target is unseen")
 
 
@@ -253,28 +207,3 @@ def test_vp_eval_refuses_composition_flags_without_a_prior(models, capsys):
         "error: --prior-strength needs --prior, the prior to compose with",
         "error: --prior and --sampling-steps apply to a trained planner, not to --planner oracle",
     ]
-
-
-def test_a_kill_mid_iteration_resumes_without_duplicating_episodes(tmp_path, models):
-    output = tmp_path / "run"
-    settings = _settings(models, tasks=TASKS)
-    args = [sys.executable, "-m", "video_planner.cli", "sail", "--output", str(output)]
-    for key, value in dataclass_to_dict(settings).items():
-        flag = f"--{key.replace('_', '-')}"
-        if isinstance(value, bool):
-            args.append(flag if value else f"--no-{flag[2:]}")
-        elif value not in (None, []):
-            args += [flag, ",".join(value) if isinstance(value, list) else str(value)]
-    first_group = output / "iter_0" / "rollouts" / "rollouts" / "meta" / "rollout_progress.json"
-    process = subprocess.Popen(args, env=os.environ | {"HF_HUB_OFFLINE": "1"}, stderr=subprocess.DEVNULL)
-    while not first_group.is_file():  # one task's rollouts are committed, the other's are running
-        assert process.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL
-
-    run_sail(settings, output, show_progress=False)
-    rollouts = open_dataset(output / "iter_0" / "rollouts" / "rollouts")
-    assert rollouts.meta.total_episodes == 4 and open_dataset(output / "iter_0" / "kept").meta.total_episodes == 4
-    keys = [(r["task"], r["seed"]) for r in _rows(output / "iter_0" / "rollouts")]
-    assert len(keys) == len(set(keys)) == 4
