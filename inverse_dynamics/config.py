@@ -1,5 +1,6 @@
 """The inverse-dynamics model's configuration."""
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,8 +21,11 @@ class InverseDynamicsConfig(VersionedConfig):
 
     image_size: int = 64  # the square frames the model sees; must match the planner's
     chunk_size: int = 8  # actions per target frame: the planner's frame stride
-    state_dim: int = 4
-    action_dim: int = 4
+    state_dim: int = 4  # `vp train-idm` takes it from the datasets' observation.state feature
+    action_dim: int = 4  # `vp train-idm` takes it from the datasets' action feature
+    # every predicted action is clipped to [action_low, action_high]: the robot's action bounds (MetaWorld: ±1)
+    action_low: float = -1.0
+    action_high: float = 1.0
     encoder_channels: tuple[int, ...] = (32, 64, 128)  # stride-2 conv stages, shared by both frames
     hidden_dim: int = 512
     config_version: int = CURRENT_VERSION
@@ -34,6 +38,9 @@ class InverseDynamicsConfig(VersionedConfig):
             "action_dim": self.action_dim >= 1,
             "encoder_channels": len(self.encoder_channels) >= 1 and all(c % 8 == 0 for c in self.encoder_channels),
             "hidden_dim": self.hidden_dim >= 1,
+            "action_high": math.isfinite(self.action_low)
+            and math.isfinite(self.action_high)
+            and self.action_low < self.action_high,
         }
         for key, ok in checks.items():
             if not ok:

@@ -110,8 +110,9 @@ class InverseDynamics(nn.Module):
 
     @torch.no_grad()
     def predict(self, frames: torch.Tensor, targets: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """Action chunks in the robot's units, clipped to [-1, 1]. # -> (B, k, A)"""
-        return (self(frames, targets, states) * self.action_std + self.action_mean).clamp(-1.0, 1.0)
+        """Action chunks in the robot's units, clipped to its action bounds. # -> (B, k, A)"""
+        actions = self(frames, targets, states) * self.action_std + self.action_mean
+        return actions.clamp(self.config.action_low, self.config.action_high)
 
     def actions(self, image: np.ndarray, state: np.ndarray, target_frame: np.ndarray) -> np.ndarray:
         """The action chunk that takes the robot from `image`/`state` to where `target_frame` shows it.

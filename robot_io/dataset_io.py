@@ -77,6 +77,19 @@ def _missing_files(meta: LeRobotDatasetMetadata) -> list[Path]:
     return sorted(path for path in needed if not (meta.root / path).is_file())
 
 
+def dataset_dimensions(roots) -> dict[str, int]:
+    """The state and action sizes the datasets' features give (`observation.state`, `action`), refused in one
+    line when the datasets disagree: a model learns one robot's layout."""
+    found = {}
+    for root in roots:
+        features = open_dataset(root).meta.features
+        dims = {"state_dim": features[STATE_KEY]["shape"][0], "action_dim": features[ACTION_KEY]["shape"][0]}
+        if found and dims != found:
+            raise InputError(f"{root} holds a robot of {dims}, the other datasets {found}; train on one robot's data")
+        found = dims
+    return found
+
+
 def window_starts(lengths, span) -> list[tuple[int, int]]:
     """(episode, t) for every frame t with t + span still inside its episode; `span` is one int or one per
     episode."""
@@ -168,7 +181,9 @@ def read_episodes(root: str | Path, indices: list[int] | None = None) -> list[Ep
             Episode(
                 images=video.frames(episode, positions),
                 states=np.asarray(rows[STATE_KEY], dtype=np.float32),
-                env_states=np.asarray(rows[ENV_STATE_KEY], dtype=np.float32),
+                env_states=np.asarray(rows[ENV_STATE_KEY], dtype=np.float32)
+                if ENV_STATE_KEY in rows
+                else np.zeros((length, 0), np.float32),  # a real arm's episode: no simulator state
                 actions=np.asarray(rows[ACTION_KEY], dtype=np.float32),
                 successes=np.asarray(rows[SUCCESS_KEY]).reshape(-1).astype(bool),
                 instruction=episodes["tasks"][episode][0],

@@ -26,7 +26,7 @@ def episode_features(image_size: int, robot: RobotFeatures, with_plan_images: bo
     rollouts of a planning agent also carry, per step, the planned frame it was heading for."""
     image = {"dtype": "video", "shape": (image_size, image_size, 3), "names": ["height", "width", "channels"]}
     plan = {PLAN_IMAGE_KEY: image} if with_plan_images else {}
-    return {
+    features = {
         IMAGE_KEY: image,
         STATE_KEY: {"dtype": "float32", "shape": (robot.state_dim,), "names": list(robot.state_names)},
         ENV_STATE_KEY: {"dtype": "float32", "shape": (robot.env_state_dim,), "names": None},
@@ -35,6 +35,9 @@ def episode_features(image_size: int, robot: RobotFeatures, with_plan_images: bo
         CAMERA_KEY: {"dtype": "string", "shape": (1,), "names": None},
         SEED_KEY: {"dtype": "int64", "shape": (1,), "names": None},
     } | plan
+    if not robot.env_state_dim:  # a real arm has no simulator state, and LeRobot cannot record a size-0 feature
+        del features[ENV_STATE_KEY]
+    return features
 
 
 @dataclass
@@ -62,13 +65,17 @@ class Episode:
         """The episode as LeRobotDataset frame dicts, in order."""
         for t in range(len(self)):
             plan = {} if self.plan_images is None else {PLAN_IMAGE_KEY: self.plan_images[t]}
-            yield plan | {
-                IMAGE_KEY: self.images[t],
-                STATE_KEY: self.states[t],
-                ENV_STATE_KEY: self.env_states[t],
-                ACTION_KEY: self.actions[t],
-                SUCCESS_KEY: self.successes[t : t + 1],
-                CAMERA_KEY: self.camera,
-                SEED_KEY: np.array([self.seed], dtype=np.int64),
-                "task": self.instruction,
-            }
+            env_state = {ENV_STATE_KEY: self.env_states[t]} if self.env_states.shape[1] else {}
+            yield (
+                plan
+                | env_state
+                | {
+                    IMAGE_KEY: self.images[t],
+                    STATE_KEY: self.states[t],
+                    ACTION_KEY: self.actions[t],
+                    SUCCESS_KEY: self.successes[t : t + 1],
+                    CAMERA_KEY: self.camera,
+                    SEED_KEY: np.array([self.seed], dtype=np.int64),
+                    "task": self.instruction,
+                }
+            )

@@ -48,5 +48,5 @@ def recorded_robot(root: Path) -> RobotFeatures:
         fps=meta.fps,
         state_names=tuple(meta.features[STATE_KEY]["names"]),
         action_names=tuple(meta.features[ACTION_KEY]["names"]),
-        env_state_dim=meta.features[ENV_STATE_KEY]["shape"][0],
+        env_state_dim=meta.features[ENV_STATE_KEY]["shape"][0] if ENV_STATE_KEY in meta.features else 0,
     )

@@ -156,7 +156,7 @@ def test_train_idm_takes_model_flags_from_the_config_and_refuses_them_with_init_
     assert main([*common, "--init-from", str(tmp_path), "--chunk-size", "4"]) == 2
     assert (
         capsys.readouterr().err.strip()
-        == "error: --image-size and --chunk-size come from the --init-from model; drop them"
+        == "error: --image-size, --chunk-size and the action bounds come from the --init-from model; drop them"
     )
 
 

@@ -67,18 +67,20 @@ def _train_idm(args: argparse.Namespace) -> None:
     from inverse_dynamics.config import InverseDynamicsConfig
     from inverse_dynamics.train import InverseDynamicsTrainer
     from inverse_dynamics.train_config import IDMTrainConfig
+    from robot_io.dataset_io import dataset_dimensions
 
     model_values = _flag_values(args, InverseDynamicsConfig)
+    train_config = IDMTrainConfig(datasets=tuple(args.dataset), **_flag_values(args, IDMTrainConfig))
     if args.init_from:
         from inverse_dynamics.model import InverseDynamics
 
         if model_values:
-            raise InputError("--image-size and --chunk-size come from the --init-from model; drop them")
+            raise InputError(
+                "--image-size, --chunk-size and the action bounds come from the --init-from model; drop them"
+            )
         model_config = InverseDynamics.from_pretrained(args.init_from).config
-    else:
-        model_config = InverseDynamicsConfig(**model_values)
-    values = _flag_values(args, IDMTrainConfig)
-    train_config = IDMTrainConfig(datasets=tuple(args.dataset), **values)
+    else:  # the state and action sizes are the data's robot's
+        model_config = InverseDynamicsConfig(**(dataset_dimensions(args.dataset) | model_values))
     checkpoint = InverseDynamicsTrainer(model_config, train_config, args.output, resume=args.resume).run()
     print(f"inverse-dynamics checkpoint: {checkpoint}")
 
@@ -293,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_flags(p, IDMTrainConfig, skip=("datasets",))
     from inverse_dynamics.config import InverseDynamicsConfig
 
-    model_fields = {f.name for f in dataclasses.fields(InverseDynamicsConfig)} - {"image_size", "chunk_size"}
+    flagged = {"image_size", "chunk_size", "action_low", "action_high"}
+    model_fields = {f.name for f in dataclasses.fields(InverseDynamicsConfig)} - flagged
     _add_dataclass_flags(p, InverseDynamicsConfig, skip=tuple(model_fields))  # without --init-from
     p.add_argument("--output", required=True, type=Path, help="run directory; the model lands in <output>/checkpoint")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
