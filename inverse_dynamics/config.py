@@ -23,9 +23,9 @@ class InverseDynamicsConfig(VersionedConfig):
     chunk_size: int = 8  # actions per target frame: the planner's frame stride
     state_dim: int = 4  # `vp train-idm` takes it from the datasets' observation.state feature
     action_dim: int = 4  # `vp train-idm` takes it from the datasets' action feature
-    # every predicted action is clipped to [action_low, action_high]: the robot's action bounds (MetaWorld: ±1)
-    action_low: float = -1.0
-    action_high: float = 1.0
+    # predicted actions are clipped to the robot's action bounds (MetaWorld: ±1):
+    action_low: float = -1.0  # the lower bound of every action dimension
+    action_high: float = 1.0  # the upper bound of every action dimension
     encoder_channels: tuple[int, ...] = (32, 64, 128)  # stride-2 conv stages, shared by both frames
     hidden_dim: int = 512
     config_version: int = CURRENT_VERSION
