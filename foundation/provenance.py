@@ -27,12 +27,20 @@ def source_commit() -> str | None:
     return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def installed_version(distribution: str) -> str | None:
+    """The installed version of `distribution`; None when the code runs from a checkout that was not installed."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def run_record(command: list[str]) -> dict:
     """The provenance of a run started by `command` (argv, program name first)."""
     return {
         "command": shlex.join(command),
-        "version": importlib.metadata.version(PACKAGE),
+        "version": installed_version(PACKAGE),
         "commit": source_commit(),
         "python": platform.python_version(),
-        "torch": importlib.metadata.version("torch"),
+        "torch": installed_version("torch"),
     }
