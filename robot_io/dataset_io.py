@@ -104,6 +104,13 @@ def clamp_to_episode(positions: np.ndarray, length: int) -> tuple[np.ndarray, np
     return np.minimum(positions, last), positions > last
 
 
+def episode_video(meta: LeRobotDatasetMetadata, episode: int, key: str) -> tuple[Path, int]:
+    """Where an episode's frames lie: the video file (relative to the dataset root) and the position of the
+    episode's first frame in it (LeRobot packs several episodes into one file)."""
+    first = round(meta.episodes[episode][f"videos/{key}/from_timestamp"] * meta.fps)
+    return Path(meta.get_video_file_path(episode, key)), first
+
+
 def damaged_video(root: Path, episode: int, path: Path, reason: str) -> InputError:
     """The one-line error for an episode video that does not hold the frames the index promises."""
     return InputError(
@@ -130,9 +137,8 @@ class DecordEpisodeVideo:
 
     def frames(self, episode: int, frame_indices: np.ndarray) -> np.ndarray:
         """Frames at positions `frame_indices` of `episode`. # (N, H, W, 3) uint8"""
-        meta = self.dataset.meta
-        path = self.dataset.root / meta.get_video_file_path(episode, self.key)
-        first = round(meta.episodes[episode][f"videos/{self.key}/from_timestamp"] * meta.fps)
+        video, first = episode_video(self.dataset.meta, episode, self.key)
+        path = self.dataset.root / video
         positions = [first + int(i) for i in frame_indices]
         try:
             if path not in self._readers:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 
-from robot_io.dataset_io import open_dataset
+from robot_io.dataset_io import episode_video, open_dataset
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,8 @@ def verify_videos(root: str | Path) -> list[BrokenEpisode]:
     needed: dict[Path, list[tuple[int, int, int]]] = defaultdict(list)  # video -> (episode, first, end)
     for key in meta.video_keys:
         for episode in range(meta.total_episodes):
-            first = round(meta.episodes[episode][f"videos/{key}/from_timestamp"] * meta.fps)
-            length = int(meta.episodes[episode]["length"])
-            needed[Path(meta.get_video_file_path(episode, key))].append((episode, first, first + length))
+            video, first = episode_video(meta, episode, key)
+            needed[video].append((episode, first, first + int(meta.episodes[episode]["length"])))
     broken = []
     for video, spans in sorted(needed.items()):
         try:
