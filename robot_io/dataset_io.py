@@ -30,23 +30,29 @@ from robot_io.episode_format import (
 BACKENDS = ("lerobot", "decord")
 
 
-def open_dataset(root: str | Path) -> LeRobotDataset:
-    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one.
-
-    Every file the index names is checked first: LeRobot would look a missing one up on the Hub and the
-    error would blame the network."""
+def open_metadata(root: str | Path) -> LeRobotDatasetMetadata:
+    """The index of a local LeRobotDataset (features, episodes), without its frame table; one line on a
+    missing or corrupt dataset. Every file the index names is checked first: LeRobot would look a missing one
+    up on the Hub and the error would blame the network."""
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():
         raise InputError(f"no LeRobot dataset at {root} (meta/info.json missing); create one with `vp collect`")
     missing = [p for p in (Path("meta/tasks.parquet"), Path("meta/episodes")) if not (root / p).exists()]
-    repo_id = f"local/{root.name}"
     if not missing:
-        meta = _read_index(root, lambda: LeRobotDatasetMetadata(repo_id, root=root))
+        meta = _read_index(root, lambda: LeRobotDatasetMetadata(f"local/{root.name}", root=root))
         missing = _missing_files(meta)
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise InputError(f"corrupt LeRobot dataset at {root}: {missing[0]}{more} missing; re-collect it")
-    dataset = _read_index(root, lambda: LeRobotDataset(repo_id, root=root, return_uint8=True))
+    return meta
+
+
+def open_dataset(root: str | Path) -> LeRobotDataset:
+    """Opens a local LeRobotDataset (frames as uint8), failing in one line on a missing or corrupt one
+    (`open_metadata`'s checks, then the frame table's)."""
+    root = Path(root)
+    open_metadata(root)
+    dataset = _read_index(root, lambda: LeRobotDataset(f"local/{root.name}", root=root, return_uint8=True))
     _read_index(root, lambda: dataset.hf_dataset)  # loads the frame table now, so corruption surfaces here
     return dataset
 
@@ -82,7 +88,7 @@ def dataset_dimensions(roots) -> dict[str, int]:
     line when the datasets disagree: a model learns one robot's layout."""
     found = {}
     for root in roots:
-        features = open_dataset(root).meta.features
+        features = open_metadata(root).features
         dims = {"state_dim": features[STATE_KEY]["shape"][0], "action_dim": features[ACTION_KEY]["shape"][0]}
         if found and dims != found:
             raise InputError(f"{root} holds a robot of {dims}, the other datasets {found}; train on one robot's data")

@@ -4,7 +4,7 @@ per step, the planned frame the agent was heading for. Each batch of episodes la
 from pathlib import Path
 
 from foundation.config_io import checked_keys
-from robot_io.dataset_io import open_dataset
+from robot_io.dataset_io import open_metadata
 from robot_io.dataset_store import AtomicDatasetStore
 from robot_io.episode_format import ACTION_KEY, ENV_STATE_KEY, STATE_KEY, Episode, episode_features
 from robot_io.types import RobotFeatures
@@ -42,7 +42,7 @@ def recorded_rows(store: AtomicDatasetStore) -> list[dict]:
 
 def recorded_robot(root: Path) -> RobotFeatures:
     """The robot features a recorded dataset was written with (its `meta/info.json`)."""
-    meta = open_dataset(root).meta
+    meta = open_metadata(root)
     return RobotFeatures(
         robot_type=meta.robot_type,
         fps=meta.fps,
