@@ -12,11 +12,13 @@ export HF_HUB_DISABLE_TELEMETRY ?= 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install_system_deps.sh scripts/find_python312.sh
+PLUGIN := video_planner/lerobot_policy/plugin
+
+$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml scripts/install_system_deps.sh scripts/find_python312.sh
 	bash scripts/install_system_deps.sh
 	[ -x $(PY) ] || $$(bash scripts/find_python312.sh) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e $(PLUGIN)  # the plugin: LeRobot's commands know our policy type
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -5,6 +5,16 @@ import torch
 import torch.nn.functional as F
 
 
+def centre_square(frames: torch.Tensor) -> torch.Tensor:
+    """The largest centred square of each frame, so a camera of another aspect (640×480) is cropped, never
+    squeezed: it loses 80 columns on each side. Models and the policy's image processor share this rule.
+    # (..., H, W) -> (..., S, S), S = min(H, W)"""
+    height, width = frames.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return frames[..., top : top + side, left : left + side]
+
+
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
     """Area-resamples uint8 frames to size×size. # (F, 3, H, W) -> (F, 3, size, size)"""
     resized = F.interpolate(frames.float(), size=(size, size), mode="area")

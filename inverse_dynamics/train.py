@@ -58,7 +58,9 @@ class InverseDynamicsTrainer:
         if saved is not None and saved["step"] > train_config.steps:
             raise InputError(f"{self.output} already ran {saved['step']} steps; pass --steps >= {saved['step']}")
         self.config, self.train_config = model_config, train_config
-        self.samples = load_chunk_samples(train_config.datasets, model_config, show_progress, train_config.replay)
+        self.samples = load_chunk_samples(
+            train_config.datasets, model_config, show_progress, train_config.replay, train_config.camera_key
+        )
         bank = self.samples.bank
         torch.manual_seed(train_config.seed)  # initial weights only
         self.model = InverseDynamics(model_config)

@@ -9,7 +9,8 @@ from foundation.replay_settings import check_replay
 
 @dataclass(frozen=True)
 class IDMTrainConfig:
-    datasets: tuple[str, ...]  # LeRobot datasets recorded by `vp collect` (expert, noisy-expert, exploration)
+    # LeRobot datasets: `vp collect`'s (expert, noisy-expert, exploration) or any robot's (`lerobot-record`)
+    datasets: tuple[str, ...]
     steps: int = ranged(16_000, "[1, inf)")  # optimisation steps (a resumed run may raise it)
     batch_size: int = ranged(32, "[1, inf)")  # samples per step
     learning_rate: float = ranged(3e-4, "(0, inf)")  # AdamW, constant after the warm-up
@@ -24,6 +25,9 @@ class IDMTrainConfig:
     # Demo datasets mixed into every batch, `replay_fraction` of its rows (SAIL fine-tunes on few rollouts).
     replay: tuple[str, ...] = ()
     replay_fraction: float = ranged(0.5, "(0, 1)")  # share of each batch drawn from the replay datasets, in (0, 1)
+    # the camera the model learns from, e.g. observation.images.front; unset: observation.image (what `vp`
+    # records), or a dataset's only camera (frames of another aspect are centre-cropped square)
+    camera_key: str | None = None
 
     def __post_init__(self):
         if not self.datasets:

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from foundation.errors import InputError
-from foundation.frames import random_shift, resize_frames
+from foundation.frames import centre_square, random_shift, resize_frames
 from robot_io.dataset_io import (
     BACKENDS,
     DecordEpisodeVideo,
@@ -28,7 +28,7 @@ from robot_io.dataset_io import (
     open_dataset,
     window_starts,
 )
-from robot_io.episode_format import ACTION_KEY, CAMERA_KEY, SEED_KEY, STATE_KEY, SUCCESS_KEY
+from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY, SUCCESS_KEY
 
 
 @dataclass
@@ -39,31 +39,39 @@ class FrameBank:
     starts: np.ndarray  # (E,) index of each episode's first frame in `frames`
     lengths: np.ndarray  # (E,)
     instructions: list[str]  # (E,)
-    cameras: list[str]  # (E,)
-    seeds: list[int]  # (E,)
-    successes: np.ndarray  # (E,) bool, whether each episode solved its task
+    # (E,) bool, whether each episode solved its task; None for datasets that record no outcome (`lerobot-record`)
+    successes: np.ndarray | None
 
     @classmethod
     def load(
-        cls, root: str | Path, image_size: int, show_progress: bool = True, backend: str = "decord"
+        cls,
+        root: str | Path,
+        image_size: int,
+        show_progress: bool = True,
+        backend: str = "auto",
+        camera_key: str | None = None,
     ) -> "FrameBank":
-        """Every episode of the dataset at `root`, frames resized to `image_size`. `backend` "decord" reads the raw
-        mp4s (the path raw video corpora take), "lerobot" LeRobot's own reader (torchcodec); both give the same
-        frames."""
-        if backend not in BACKENDS:
-            raise InputError(f"unknown video backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        """Every episode of the dataset at `root`, frames of `camera_key` (`choose_camera`) centre-cropped square
+        and resized to `image_size`. `backend` "decord" reads the raw mp4s (the path raw video corpora take),
+        "lerobot" LeRobot's own reader (torchcodec); both give the same frames. "auto" takes decord for H.264
+        (what `vp` records) and LeRobot's reader for other codecs (AV1, what `lerobot-record` writes)."""
+        if backend not in (*BACKENDS, "auto"):
+            raise InputError(f"unknown video backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
         dataset = open_dataset(root)
-        video = DecordEpisodeVideo(dataset) if backend == "decord" else LeRobotEpisodeVideo(dataset)
+        key = choose_camera(dataset.meta, camera_key)
+        if backend == "auto":
+            backend = "decord" if dataset.meta.features[key]["info"]["video.codec"] == "h264" else "lerobot"
+        video = DecordEpisodeVideo(dataset, key) if backend == "decord" else LeRobotEpisodeVideo(dataset, key)
         episodes = dataset.meta.episodes
         lengths = np.asarray(episodes["length"])
         table = dataset.hf_dataset.with_format("numpy")
         starts = np.asarray(episodes["dataset_from_index"])
-        solved = np.asarray(table[SUCCESS_KEY]).reshape(-1).astype(bool)  # (N,)
         chunks = []
         bar = tqdm(range(len(lengths)), desc=f"decode {Path(root).name}", disable=not show_progress)
         with bar:  # closed on a damaged video too, so its line ends before the error line
             for episode in bar:
                 frames = torch.from_numpy(video.frames(episode, np.arange(lengths[episode]))).permute(0, 3, 1, 2)
+                frames = centre_square(frames)  # (T, 3, side, side)
                 chunks.append(resize_frames(frames, image_size) if frames.shape[-1] != image_size else frames)
         return cls(
             frames=torch.cat(chunks),
@@ -72,17 +80,18 @@ class FrameBank:
             starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
             lengths=lengths,
             instructions=[row[0] for row in episodes["tasks"]],
-            cameras=[str(table[CAMERA_KEY][s]) for s in starts],
-            seeds=[int(np.asarray(table[SEED_KEY][s]).reshape(-1)[0]) for s in starts],
-            successes=np.array([solved[s : s + n].any() for s, n in zip(starts, lengths, strict=True)], dtype=bool),
+            successes=_episode_successes(table, starts, lengths) if SUCCESS_KEY in table.column_names else None,
         )
 
     @classmethod
-    def load_with_replay(cls, datasets, replay, image_size: int, show_progress: bool = True):
+    def load_with_replay(
+        cls, datasets, replay, image_size: int, show_progress: bool = True, camera_key: str | None = None
+    ):
         """One bank of the `datasets`' episodes followed by the `replay` datasets' ones, and how many of
         its episodes are the former: `(bank, own_episodes)`."""
         own, replayed = (
-            [cls.load(d, image_size, show_progress=show_progress) for d in group] for group in (datasets, replay)
+            [cls.load(d, image_size, show_progress=show_progress, camera_key=camera_key) for d in group]
+            for group in (datasets, replay)
         )
         return cls.merge(own + replayed), sum(len(bank.lengths) for bank in own)
 
@@ -97,9 +106,7 @@ class FrameBank:
             starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
             lengths=lengths,
             instructions=[i for b in banks for i in b.instructions],
-            cameras=[c for b in banks for c in b.cameras],
-            seeds=[s for b in banks for s in b.seeds],
-            successes=np.concatenate([b.successes for b in banks]),
+            successes=None if any(b.successes is None for b in banks) else np.concatenate([b.successes for b in banks]),
         )
 
     def clip_starts(self, stride) -> np.ndarray:
@@ -112,6 +119,25 @@ class FrameBank:
         last frame. # (K+1,), (K+1,) bool"""
         positions, is_pad = clamp_to_episode(t + stride * np.arange(num_future + 1), self.lengths[episode])
         return self.starts[episode] + positions, is_pad
+
+
+def choose_camera(meta, camera_key: str | None) -> str:
+    """The camera a model learns from: `camera_key` when given, else `observation.image` (what `vp` records),
+    else the dataset's only camera; a choice among several is the user's."""
+    cameras = list(meta.video_keys)
+    if camera_key is not None and camera_key not in cameras:
+        raise InputError(f"{meta.root} has no camera {camera_key!r}; its cameras: {', '.join(cameras) or 'none'}")
+    if camera_key is None and IMAGE_KEY not in cameras and len(cameras) != 1:
+        raise InputError(
+            f"{meta.root} has cameras {', '.join(cameras) or 'none'}; choose the one to learn from with --camera-key"
+        )
+    return camera_key or (IMAGE_KEY if IMAGE_KEY in cameras else cameras[0])
+
+
+def _episode_successes(table, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Whether each episode was solved at any of its steps. # (E,) bool"""
+    solved = np.asarray(table[SUCCESS_KEY]).reshape(-1).astype(bool)  # (N,)
+    return np.array([solved[s : s + n].any() for s, n in zip(starts, lengths, strict=True)], dtype=bool)
 
 
 class PlannerClips(torch.utils.data.Dataset):

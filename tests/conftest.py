@@ -8,6 +8,7 @@ if "PYTEST_XDIST_WORKER" in os.environ:  # `make test` runs one worker per core:
 import shutil  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -83,16 +84,20 @@ def tiny_planner_config():
 
 
 class FolderHub:
-    """The two HfApi calls push_to_hub makes, served by a local folder (the network is the system edge)."""
+    """The two HfApi calls a push makes (ours and LeRobot's), served by a local folder (the network is the system
+    edge). The upload options LeRobot passes (revision, patterns, pull request) are all unset in these tests."""
 
     def __init__(self, root: Path):
         self.root = root
 
     def create_repo(self, repo_id, private=None, exist_ok=False):
         (self.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
+        return SimpleNamespace(repo_id=repo_id)
 
-    def upload_folder(self, repo_id, folder_path, commit_message):
+    def upload_folder(self, repo_id, folder_path, commit_message, **unset_options):
+        assert all(value in (None, "model") for value in unset_options.values()), unset_options
         shutil.copytree(folder_path, self.root / repo_id, dirs_exist_ok=True)
+        return f"folder://{repo_id}"
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The layering rule: each package imports only from its own layer or those below it.
 
     foundation → robot_io → inverse_dynamics → video_planner.model → video_planner.training
-    → video_planner.control → video_planner.sail → video_planner.cli
+    → video_planner.control → video_planner.sail → video_planner.lerobot_policy → video_planner.cli
 
 Every `import` in the library counts, the lazy ones inside functions included. A new module goes in the
 lowest layer that holds everything it imports.
@@ -20,6 +20,7 @@ LAYERS = (
     "video_planner.training",
     "video_planner.control",
     "video_planner.sail",
+    "video_planner.lerobot_policy",
     "video_planner.cli",
 )
 PACKAGES = ("foundation", "robot_io", "inverse_dynamics", "video_planner")

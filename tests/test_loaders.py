@@ -96,7 +96,7 @@ def test_corrupt_dataset_is_one_line_error_naming_the_path(tmp_path, two_episode
 
 
 def test_unknown_backend_is_refused(two_episode_dataset):
-    with pytest.raises(InputError, match="unknown video backend 'opencv'; valid: lerobot, decord"):
+    with pytest.raises(InputError, match="unknown video backend 'opencv'; valid: auto, lerobot, decord"):
         FrameBank.load(two_episode_dataset, image_size=64, backend="opencv")
 
 

@@ -89,6 +89,9 @@ def test_bad_input(bank, text_encoder, tmp_path):
     unsolved = FrameBank(**{**bank.__dict__, "successes": np.zeros_like(bank.successes)})
     with pytest.raises(InputError, match="at least one solved episode"):
         train_success_detector(unsolved, TINY, SuccessTrainConfig(steps=1), text_encoder=text_encoder)
+    unlabelled = FrameBank(**{**bank.__dict__, "successes": None})
+    with pytest.raises(InputError, match=r"record no outcome \(next.success\)"):
+        train_success_detector(unlabelled, TINY, SuccessTrainConfig(steps=1), text_encoder=text_encoder)
     with pytest.raises(InputError, match="bank frames are 32 px; the detector expects 64"):
         train_success_detector(bank, SuccessDetectorConfig(), SuccessTrainConfig(steps=1), text_encoder=text_encoder)
     with pytest.raises(InputError, match="missing config.json, model.safetensors"):
@@ -111,8 +114,6 @@ def _three_episode_bank() -> FrameBank:
         starts=np.array([0, 10, 20]),
         lengths=np.array([10, 10, 10]),
         instructions=["open the door", "close the drawer", "open the door"],
-        cameras=["corner"] * 3,
-        seeds=[0, 1, 2],
         successes=np.array([True, True, False]),
     )
 

@@ -8,6 +8,8 @@
     vp train-success --dataset outputs/datasets/metaworld_mt50_prior --output outputs/success/mt50
     vp score-success --detector outputs/success/mt50 --dataset outputs/eval/avdc11-recorded/rollouts
     vp sail --tasks drawer-close,reach-wall --planner ... --idm ... --filter learned --detector ... --output ...
+    vp export-lerobot --planner outputs/planner/avdc11-cpu/checkpoint --idm outputs/idm/avdc11/checkpoint \
+        --output outputs/lerobot/avdc11      # then: lerobot-eval --policy.path=outputs/lerobot/avdc11 ...
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
 line on stderr that names the problem. Benchmarks are scripts of their own: `scripts/bench_*.py`.
@@ -195,6 +197,19 @@ def _eval_planner(args: argparse.Namespace) -> None:
     write_report(result, args.output)
     print(markdown_table(result))
     print(f"{result['clips']} clips; table.md, results.json, samples.gif in {args.output}")
+
+
+def _export_lerobot(args: argparse.Namespace) -> None:
+    from video_planner.lerobot_policy.export import export_policy
+
+    options = {"image_key": args.image_key, "replan_every": args.replan_every, "sampling_steps": args.sampling_steps}
+    options = {key: value for key, value in options.items() if value is not None}
+    policy = export_policy(
+        args.planner, args.idm, args.output, seed=args.seed, task_descriptions=args.task_descriptions, **options
+    )
+    print(f"LeRobot policy '{policy.name}': {args.output}")
+    if args.push_to_hub:
+        print(f"pushed: {policy.push_to_hub(args.push_to_hub)}")
 
 
 def _flag_values(args: argparse.Namespace, cls) -> dict:
@@ -387,6 +402,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="the first clip's plan noise (default: 0)")
     p.set_defaults(run=_eval_planner)
+
+    p = sub.add_parser(
+        "export-lerobot", help="write a planner and an IDM as a LeRobot policy (lerobot-eval, lerobot-rollout)"
+    )
+    from video_planner.control.settings import ReplanRule
+
+    p.add_argument("--planner", required=True, help="planner directory or Hub repo id")
+    p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id")
+    p.add_argument("--output", required=True, type=Path, help="the policy directory (written whole or not at all)")
+    p.add_argument(
+        "--image-key",
+        help="the observation key of the camera the planner sees, e.g. observation.images.front "
+        "(default: observation.image, LeRobot's MetaWorld camera)",
+    )
+    p.add_argument(
+        "--replan-every",
+        type=int,
+        help=f"env steps between plans, a multiple of the IDM chunk size (default: {ReplanRule.replan_every})",
+    )
+    p.add_argument("--sampling-steps", type=int, help="denoising steps per plan (default: the planner config's)")
+    p.add_argument("--seed", type=int, default=0, help="noise of the policy's plans, per episode and env (default: 0)")
+    p.add_argument(
+        "--task-descriptions",
+        choices=("metaworld", "none"),
+        default="metaworld",
+        help="whose task strings map to the planner's instructions: LeRobot's MetaWorld env descriptions, or none "
+        "(a --task reaches the planner as typed) (default: metaworld)",
+    )
+    p.add_argument("--push-to-hub", metavar="REPO_ID", help="also upload the policy to this Hub model repo")
+    p.set_defaults(run=_export_lerobot)
 
     return parser
 

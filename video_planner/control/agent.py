@@ -66,15 +66,36 @@ class Agent:
         return not self._actions
 
     def act(self, observation: Observation) -> np.ndarray:
-        state = check_finite_state(observation.state, self.idm.config.state_dim)  # also on steps of a queued chunk
-        self._hand_history.append(state[:3])
+        """The action for this step, from the queued chunk or, when it is spent, from a new one."""
+        self._observe_state(observation)  # also on steps of a queued chunk: the stall rule watches every step
         if not self._actions:
-            if self._plan is None or self._since_plan >= self.rule.replan_every or self._stalled():
-                self._replan(observation)
-            self._queue_chunk(observation)
-        self._steps += 1
-        self._since_plan += 1
+            self._actions.extend(self._chunk(observation))
+        self._count_steps(1)
         return self._actions.popleft()
+
+    def next_chunk(self, observation: Observation) -> np.ndarray:
+        """The next whole action chunk, (k, A), for callers that execute chunks themselves (LeRobot's
+        `predict_action_chunk`): the agent counts its k steps as taken. Not to be mixed with `act` in an episode."""
+        if self._actions:
+            raise RuntimeError("act() left actions of a chunk queued; use one of act and next_chunk per episode")
+        self._observe_state(observation)
+        chunk = self._chunk(observation)
+        self._count_steps(len(chunk))
+        return chunk
+
+    def _observe_state(self, observation: Observation) -> None:
+        state = check_finite_state(observation.state, self.idm.config.state_dim)
+        self._hand_history.append(state[:3])
+
+    def _count_steps(self, steps: int) -> None:
+        self._steps += steps
+        self._since_plan += steps
+
+    def _chunk(self, observation: Observation) -> np.ndarray:
+        """Plans when the rule says so, then asks the IDM for the chunk toward the next planned frame. # (k, A)"""
+        if self._plan is None or self._since_plan >= self.rule.replan_every or self._stalled():
+            self._replan(observation)
+        return self._next_idm_chunk(observation)
 
     def _stalled(self) -> bool:
         if len(self._hand_history) <= self.rule.stall_steps:
@@ -97,14 +118,14 @@ class Agent:
         self._hand_history.clear()
         self._hand_history.append(np.asarray(observation.state[:3]))
 
-    def _queue_chunk(self, observation: Observation) -> None:
+    def _next_idm_chunk(self, observation: Observation) -> np.ndarray:
         frame_index = min(self._next_target, len(self._plan.frames) - 1)  # past the plan: hold its last frame
         start = time.perf_counter()
         chunk = self.idm.actions(observation.image, observation.state, self._plan.frames[frame_index])  # (k, A)
         self.log.seconds["idm"] += time.perf_counter() - start
         self._next_target += 1
-        self._actions.extend(chunk)
         self.log.target_per_step.extend([(len(self.log.plans) - 1, frame_index)] * len(chunk))
+        return chunk
 
     def target_frame(self, step: int) -> np.ndarray:
         """The planned frame the agent was heading for at env step `step`. # (H, W, 3) uint8"""

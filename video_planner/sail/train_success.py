@@ -23,10 +23,20 @@ from video_planner.sail.success_detector import SuccessDetector, SuccessDetector
 from video_planner.sail.success_train_config import SuccessTrainConfig
 
 
+def outcomes(bank: FrameBank) -> np.ndarray:
+    """The bank's recorded episode outcomes (E,) bool: the detector learns and is scored against them."""
+    if bank.successes is None:
+        raise InputError(
+            "these datasets record no outcome (next.success); the success detector learns from and is scored on "
+            "demos or rollouts recorded by `vp collect` or `vp eval --record`"
+        )
+    return bank.successes
+
+
 def _pairs(bank: FrameBank, train_config: SuccessTrainConfig, rng: np.random.Generator):
     """Frame indices and instructions of one balanced batch. -> first (B,), last (B,), instructions, labels (B,)"""
-    solved = np.flatnonzero(bank.successes)
-    failed = np.flatnonzero(~bank.successes)
+    solved = np.flatnonzero(outcomes(bank))
+    failed = np.flatnonzero(~outcomes(bank))
     if len(solved) == 0:
         raise InputError("the success detector needs at least one solved episode to learn from")
     distinct = sorted(set(bank.instructions))
@@ -111,7 +121,7 @@ def detection_scores(
     lasts = torch.from_numpy(bank.starts + bank.lengths - 1)
     probabilities = detector(bank.frames[firsts], bank.frames[lasts], list(bank.instructions)).numpy()
     tasks = np.array([task_of_instruction(i) for i in bank.instructions])
-    predicted, actual = detector_verdicts(probabilities, tasks, threshold, keep_fraction), bank.successes
+    predicted, actual = detector_verdicts(probabilities, tasks, threshold, keep_fraction), outcomes(bank)
     per_task = {
         task: verdict_scores(predicted[mine], actual[mine], probabilities[mine])
         for task in sorted(set(tasks))

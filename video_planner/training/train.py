@@ -110,7 +110,11 @@ class PlannerTrainer:
         self.config, self.train_config = planner_config, train_config
         self.accelerator = Accelerator(mixed_precision="bf16" if planner_config.dtype == "bfloat16" else "no")
         self.bank, self.own_episodes = FrameBank.load_with_replay(  # the replay episodes last
-            train_config.datasets, train_config.replay, planner_config.image_size, show_progress
+            train_config.datasets,
+            train_config.replay,
+            planner_config.image_size,
+            show_progress,
+            train_config.camera_key,
         )
         torch.manual_seed(train_config.seed)  # initial weights only; steps draw from their own generators
         self.device = self.accelerator.device

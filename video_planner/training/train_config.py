@@ -35,6 +35,9 @@ class TrainConfig:
     # With replay: clips of the `datasets` episodes take a stride scaled by their length over the mean replay
     # episode's, so slow rollouts do not teach slow plans.
     match_replay_pace: bool = False
+    # the camera the model learns from, e.g. observation.images.front; unset: observation.image (what `vp`
+    # records), or a dataset's only camera (frames of another aspect are centre-cropped square)
+    camera_key: str | None = None
 
     def __post_init__(self):
         if not self.datasets:
