@@ -12,7 +12,8 @@ from robot_io.dataset_io import dataset_dimensions
 from robot_io.frame_bank import FrameBank
 from video_planner.cli import main
 
-JOINTS = tuple(f"{j}.pos" for j in ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"))
+JOINT_NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+JOINTS = tuple(f"{joint}.pos" for joint in JOINT_NAMES)
 INSTRUCTION = "put the cube in the bowl"
 
 

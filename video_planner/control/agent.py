@@ -135,7 +135,7 @@ class Agent:
 
 def check_compatible(planner: Planner, idm: InverseDynamics) -> None:
     """Refuses a planner and an IDM that disagree on image size or on steps between planned frames."""
-    _refuse_mismatch(
+    refuse_mismatch(
         ("planner and inverse-dynamics model", "planner", "IDM"),
         {
             "image size": (planner.config.image_size, idm.config.image_size),
@@ -149,7 +149,7 @@ def check_compatible(planner: Planner, idm: InverseDynamics) -> None:
 
 def check_robot_compatible(idm: InverseDynamics, robot: RobotFeatures) -> None:
     """Refuses an IDM whose action or state space is not the robot's."""
-    _refuse_mismatch(
+    refuse_mismatch(
         ("inverse-dynamics model and robot", "IDM", "robot"),
         {
             "action dimension": (idm.config.action_dim, robot.action_dim),
@@ -158,9 +158,9 @@ def check_robot_compatible(idm: InverseDynamics, robot: RobotFeatures) -> None:
     )
 
 
-def _refuse_mismatch(names: tuple[str, str, str], pairs: dict[str, tuple]) -> None:
-    """One error line naming the first property two components disagree on, with both values."""
+def refuse_mismatch(names: tuple[str, str, str], pairs: dict[str, tuple], fix: str = "") -> None:
+    """One error line naming the first property two components disagree on, with both values (and `fix`)."""
     both, first, second = names
     for what, (a, b) in pairs.items():
         if a != b:
-            raise InputError(f"{both} disagree on {what}: {first} {a}, {second} {b}")
+            raise InputError(f"{both} disagree on {what}: {first} {a}, {second} {b}" + (f"; {fix}" if fix else ""))

@@ -24,7 +24,7 @@ from foundation.errors import InputError
 from foundation.hub import require_files, resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
 from robot_io.types import Observation
-from video_planner.control.agent import Agent, check_compatible
+from video_planner.control.agent import Agent, check_compatible, refuse_mismatch
 from video_planner.lerobot_policy.configuration_video_planner import POLICY_TYPE, VideoPlannerConfig
 from video_planner.lerobot_policy.processor_video_planner import make_video_planner_pre_post_processors
 from video_planner.model.planner import VideoPlanner
@@ -169,17 +169,14 @@ class VideoPlannerPolicy(PreTrainedPolicy):
 def check_matches_config(config: VideoPlannerConfig, planner: VideoPlanner, idm: InverseDynamics) -> None:
     """Refuses models that disagree with the policy config's image size, state size or action size."""
     features = {**(config.input_features or {}), **(config.output_features or {})}
-    expected = {
+    pairs = {
         "image size": (config.image_size, planner.config.image_size),
         "state dimension": (_size(features.get(OBS_STATE)), idm.config.state_dim),
         "action dimension": (_size(features.get(ACTION)), idm.config.action_dim),
     }
-    for what, (in_config, in_model) in expected.items():
-        if in_config is not None and in_config != in_model:
-            raise InputError(
-                f"the policy config and its models disagree on {what}: config {in_config}, models {in_model}; "
-                "export the policy again for this robot"
-            )
+    declared = {what: pair for what, pair in pairs.items() if pair[0] is not None}  # a feature the config lacks
+    names = ("the policy config and its models", "config", "models")
+    refuse_mismatch(names, declared, fix="export the policy again for this robot")
 
 
 def _size(feature) -> int | None:

@@ -35,8 +35,8 @@ def outcomes(bank: FrameBank) -> np.ndarray:
 
 def _pairs(bank: FrameBank, train_config: SuccessTrainConfig, rng: np.random.Generator):
     """Frame indices and instructions of one balanced batch. -> first (B,), last (B,), instructions, labels (B,)"""
-    solved = np.flatnonzero(outcomes(bank))
-    failed = np.flatnonzero(~outcomes(bank))
+    solved_episodes = outcomes(bank)
+    solved, failed = np.flatnonzero(solved_episodes), np.flatnonzero(~solved_episodes)
     if len(solved) == 0:
         raise InputError("the success detector needs at least one solved episode to learn from")
     distinct = sorted(set(bank.instructions))
