@@ -39,7 +39,7 @@ def test_composition_equals_the_formula(pair, mode):
     noisy, first, text, mask = _inputs(in_domain)
     alpha, gamma = 2.5, 0.3
     with torch.no_grad():
-        composed = ComposedPlanner(in_domain, prior, mode, alpha, gamma).guided_prediction("open the door", 2, alpha)
+        composed = ComposedPlanner(in_domain, prior, mode, alpha, gamma).guided_prediction(["open the door"] * 2, alpha)
         got = composed(noisy, 700, first)
         # guidance 1 is the conditional prediction, guidance 0 the unconditional one
         cond = {m: m.predict(noisy, 700, first, text, mask, 1.0) for m in (in_domain, prior)}

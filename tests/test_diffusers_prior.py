@@ -102,7 +102,7 @@ def test_ipa_with_an_animatediff_prior_equals_the_formula_and_plans(planner, pri
     composed = ComposedPlanner(planner, prior, mode="ipa", guidance=2.5, prior_strength=0.5)
     noisy, first = _inputs(planner)
     with torch.no_grad():
-        got = composed.guided_prediction("open the door", 2, 2.5)(noisy, 500, first)
+        got = composed.guided_prediction(["open the door"] * 2, 2.5)(noisy, 500, first)
         p_text, p_null = prior.branches(
             noisy, 500, first, *prior.text_encoder(["open the door"] * 2), unconditional=True
         )

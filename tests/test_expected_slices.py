@@ -29,9 +29,9 @@ def scene() -> np.ndarray:
 
 def test_sampled_latents_match_the_expected_slice(planner):
     first = planner.encode_frames(torch.from_numpy(scene()).permute(2, 0, 1)[None])  # (1, C, h, w)
-    predict = planner.guided_prediction(INSTRUCTION, 1, guidance=2.0)
+    predict = planner.guided_prediction([INSTRUCTION], guidance=2.0)
     generator = torch.Generator().manual_seed(3)
-    latents = planner.sample(first, predict, steps=4, sampler="dpmsolver++", generator=generator)  # (1, K, C, h, w)
+    latents = planner.sample(first, predict, steps=4, sampler="dpmsolver++", noise=[(1, generator)])  # (1, K, C, h, w)
     assert latents.shape == (1, 3, 4, 16, 16)
     expected = [0.67465, 1.14758, 0.63009, -0.08044, -1.18902, -0.42029, 0.17200, 0.66482]
     np.testing.assert_allclose(latents[0, -1, 0, 4, :8].numpy(), expected, atol=1e-4)

@@ -8,6 +8,7 @@ import torch
 from foundation.errors import InputError
 from video_planner.model.config import PlannerConfig, preset
 from video_planner.model.planner import VideoPlanner, training_scheduler
+from video_planner.model.protocols import BatchPlanner, PlanRequest
 from video_planner.training.diffusion_loss import diffusion_loss
 
 
@@ -56,6 +57,54 @@ def test_plan_shapes_and_seeded_determinism(planner):
     np.testing.assert_array_equal(plan.frames, planner.plan(scene(), "open the door", seed=3).frames)
     samples = planner.plan_samples(scene(), "open the door", 2, seed=3)
     assert len(samples) == 2 and not np.array_equal(samples[0].frames, samples[1].frames)
+
+
+def count_denoiser_calls(planner) -> list[int]:
+    """A list that grows by the batch size of every denoiser call from now on."""
+    calls = []
+    planner.denoiser.register_forward_hook(lambda module, args, output: calls.append(len(args[0])))
+    return calls
+
+
+def test_a_request_gets_the_same_plans_alone_or_batched(planner):
+    """Other images, instructions, sample counts and a second (steps, guidance) group in the batch change no
+    request's plans beyond float rounding, and each group is one denoiser call per sampling step."""
+    requests = [
+        PlanRequest(scene(0), "open the door", seed=3),
+        PlanRequest(scene(1), "close the drawer", seed=4, num_samples=2),
+        PlanRequest(scene(2), "open the door", seed=5, steps=2, guidance=1.0),
+        PlanRequest(scene(3), "press the button", seed=6),
+    ]
+    assert isinstance(planner, BatchPlanner)
+    calls = count_denoiser_calls(planner)
+    batched = planner.plan_batch(requests)
+    steps = planner.config.sampling_steps
+    assert calls == [2 * 4] * steps + [1] * 2  # 4 rows with guidance (doubled), then the unguided request
+    assert [len(plans) for plans in batched] == [1, 2, 1, 1]
+    for request, plans in zip(requests, batched, strict=True):
+        options = dict(seed=request.seed, steps=request.steps, guidance=request.guidance)
+        alone = planner.plan_samples(request.image, request.instruction, request.num_samples, **options)
+        for single, batch in zip(alone, plans, strict=True):
+            assert np.abs(single.frames.astype(int) - batch.frames.astype(int)).max() <= 2
+            assert (batch.instruction, batch.seed, batch.steps) == (request.instruction, request.seed, single.steps)
+    assert batched[2][0].steps == 2 and batched[2][0].guidance == 1.0
+    assert not np.array_equal(batched[1][0].frames, batched[1][1].frames)  # two samples of one request differ
+
+
+def test_an_unseeded_plan_reports_the_seed_that_reproduces_it(planner):
+    plan = planner.plan(scene(), "open the door")
+    assert isinstance(plan.seed, int)
+    np.testing.assert_array_equal(plan.frames, planner.plan(scene(), "open the door", seed=plan.seed).frames)
+
+
+def test_one_bad_request_refuses_the_whole_batch_before_planning(planner):
+    calls = count_denoiser_calls(planner)
+    good = PlanRequest(scene(), "open the door", seed=1)
+    with pytest.raises(InputError, match="steps must be"):
+        planner.plan_batch([good, PlanRequest(scene(), "open the door", steps=0)])
+    with pytest.raises(InputError, match="image must be square"):
+        planner.plan_batch([good, PlanRequest(scene()[:, :20], "open the door")])
+    assert calls == []
 
 
 def test_decoding_as_change_keeps_the_camera_pixels_the_plan_leaves(planner):

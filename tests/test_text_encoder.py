@@ -26,6 +26,18 @@ def test_embeddings_are_cached_and_independent_of_the_batch(text_encoder):
     assert "open the door" in text_encoder._cache
 
 
+def test_the_cache_keeps_only_the_most_recently_used_instructions(text_encoder, monkeypatch):
+    """A server meets endless new instructions: the cache must stay bounded and drop the least recent."""
+    monkeypatch.setattr("video_planner.model.text_encoder.CACHED_INSTRUCTIONS", 2)
+    text_encoder._cache.clear()
+    first, _ = text_encoder(["open the door"])
+    text_encoder(["close the door"])
+    text_encoder(["open the door"])  # now the most recent
+    text_encoder(["press the button"])
+    assert list(text_encoder._cache) == ["open the door", "press the button"]
+    assert torch.equal(text_encoder(["open the door"])[0], first)
+
+
 def test_stays_frozen_inside_a_module_being_trained(text_encoder):
     """A parent's .train() must not switch on the encoder's dropout: embeddings would vary and be cached."""
     parent = torch.nn.Sequential(text_encoder).train()

@@ -14,13 +14,15 @@ this equals the ε formula whenever the weights sum to one (γ = 0), and otherwi
 into a clean-latent estimate divides by √ᾱ and explodes, while the composed v stays finite.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from foundation.errors import InputError
 from video_planner.model.planner import VideoPlanner
 from video_planner.model.planner_source import MODES
-from video_planner.model.protocols import Prior, VideoPlan, missing_members
+from video_planner.model.protocols import PlanRequest, Prior, VideoPlan, missing_members
 
 DEFAULT_PRIOR_STRENGTH = {"pa": 0.1, "ipa": 0.5}
 DEFAULT_GUIDANCE = 2.5
@@ -110,11 +112,11 @@ class ComposedPlanner:
         """The in-domain planner's config: a composed planner plans at its resolution and frame stride."""
         return self.in_domain.config
 
-    def guided_prediction(self, instruction: str, num_samples: int, guidance: float):
-        """`(noisy, timestep, first) -> composed prediction` for `instruction`; each model encodes it itself."""
+    def guided_prediction(self, instructions: list[str], guidance: float):
+        """`(noisy, timestep, first) -> composed prediction` for one instruction per batch row; each model
+        encodes them itself."""
         leader, follower = (self.in_domain, self.prior) if self.mode == "pa" else (self.prior, self.in_domain)
-        leader_text = leader.text_encoder([instruction] * num_samples)
-        follower_text = follower.text_encoder([instruction] * num_samples)
+        leader_text, follower_text = leader.text_encoder(instructions), follower.text_encoder(instructions)
 
         def predict(noisy, timestep, first):  # noisy: (B, K, C, h, w), first: (B, C, h, w)
             conditional, null = leader.branches(noisy, timestep, first, *leader_text, unconditional=True)
@@ -135,14 +137,17 @@ class ComposedPlanner:
         decode_as_change: bool | None = None,
     ) -> VideoPlan:
         """As `VideoPlanner.plan`, with the composed prediction; `guidance` None takes this planner's α."""
-        options = dict(seed=seed, steps=steps, sampler=sampler, decode_as_change=decode_as_change)
-        return self.plan_samples(image, instruction, 1, guidance=guidance, **options)[0]
+        options = dict(seed=seed, steps=steps, guidance=guidance, sampler=sampler, decode_as_change=decode_as_change)
+        return self.plan_samples(image, instruction, 1, **options)[0]
 
     def plan_samples(
-        self, image: np.ndarray, instruction: str, num_samples: int, *, guidance: float | None = None, **options
+        self, image: np.ndarray, instruction: str, num_samples: int, *, seed=None, steps=None, guidance=None, **options
     ) -> list[VideoPlan]:
-        """`num_samples` composed plans of the same request drawn in one batch; options as `plan`."""
-        guidance = self.guidance if guidance is None else guidance
-        return self.in_domain.sample_plans(
-            image, instruction, num_samples, self.guided_prediction, guidance=guidance, **options
-        )
+        """`num_samples` composed plans of the same request drawn in one batch; arguments as `plan`."""
+        request = PlanRequest(image, instruction, seed=seed, steps=steps, guidance=guidance, num_samples=num_samples)
+        return self.plan_batch([request], **options)[0]
+
+    def plan_batch(self, requests: Sequence[PlanRequest], **options) -> list[list[VideoPlan]]:
+        """As `VideoPlanner.plan_batch`, with the composed prediction; a request's None guidance takes this
+        planner's α."""
+        return self.in_domain.batched_plans(requests, self.guided_prediction, self.guidance, **options)

