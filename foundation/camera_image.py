@@ -1,5 +1,6 @@
 """Camera images in, model frames out: one rule for every model that looks at the robot's camera."""
 
+import io
 import logging
 from pathlib import Path
 
@@ -42,21 +43,33 @@ EIGHT_BIT_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr")  # PIL m
 
 
 def read_image_file(path: str | Path) -> np.ndarray:
-    """An image file (PNG, JPEG, ...) as uint8 RGB, refusing in one line what is not an 8-bit image: a
-    missing, empty, truncated or non-image file, and 16-bit or float images (PIL would clip them to white).
-    # -> (H, W, 3) uint8"""
-    from PIL import Image, UnidentifiedImageError
-
+    """An image file (PNG, JPEG, ...) as uint8 RGB; see `decode_image`. # -> (H, W, 3) uint8"""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image {path} does not exist")
+    return decode_image(path.read_bytes(), f"image {path}")
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None) -> np.ndarray:
+    """Encoded image bytes (PNG, JPEG, ...) as uint8 RGB, refusing in one line what is not an 8-bit image: empty,
+    truncated or non-image bytes, 16-bit or float images (PIL would clip them to white), and, with
+    `max_pixels`, an image whose header declares more pixels (checked before decoding, so a huge image costs
+    no memory). `name` says in messages what the bytes are. # -> (H, W, 3) uint8"""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(path) as image:
-            image.load()  # decodes now, so a truncated file fails here
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise InputError(f"{name} is {width}x{height}, over the {max_pixels} pixels allowed; send it smaller")
             if image.mode not in EIGHT_BIT_MODES:
-                raise InputError(f"image {path} is {image.mode} (not 8 bits per channel); save it as 8-bit RGB")
+                raise InputError(f"{name} is {image.mode} (not 8 bits per channel); save it as 8-bit RGB")
             if 0 in image.size:
-                raise InputError(f"image {path} is empty ({image.size[0]}x{image.size[1]})")
-            return np.asarray(image.convert("RGB"))
+                raise InputError(f"{name} is empty ({width}x{height})")
+            image.load()  # decodes now, so truncated data fails here
+            return np.array(image.convert("RGB"))
+    except Image.DecompressionBombError:  # PIL's own limit, met when opening, before ours
+        limit = max_pixels or 2 * Image.MAX_IMAGE_PIXELS
+        raise InputError(f"{name} is over the {limit} pixels allowed; send it smaller") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise InputError(f"cannot read image {path}: {str(err).splitlines()[0]}; give a PNG or JPEG file") from None
+        raise InputError(f"cannot read {name}: {str(err).splitlines()[0]}; give a PNG or JPEG image") from None

@@ -10,6 +10,7 @@
     vp sail --tasks drawer-close,reach-wall --planner ... --idm ... --filter learned --detector ... --output ...
     vp export-lerobot --planner outputs/planner/avdc11-cpu/checkpoint --idm outputs/idm/avdc11/checkpoint \
         --output outputs/lerobot/avdc11      # then: lerobot-eval --policy.path=outputs/lerobot/avdc11 ...
+    vp serve --planner outputs/planner/avdc11-cpu/checkpoint --idm outputs/idm/avdc11/checkpoint --port 8000
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
 line on stderr that names the problem. Benchmarks are scripts of their own: `scripts/bench_*.py`.
@@ -210,6 +211,18 @@ def _export_lerobot(args: argparse.Namespace) -> None:
     print(f"LeRobot policy '{policy.name}': {args.output}")
     if args.push_to_hub:
         print(f"pushed: {policy.push_to_hub(args.push_to_hub)}")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from video_planner.model.planner_source import PlannerSource
+    from video_planner.serving.server import serve
+    from video_planner.serving.settings import ServeSettings
+
+    settings = ServeSettings(**_flag_values(args, ServeSettings))
+    source = PlannerSource(**_flag_values(args, PlannerSource))
+    if source.planner == "oracle":
+        raise InputError("the oracle replays a simulator's expert and cannot be served; give a trained planner")
+    serve(source, args.idm, settings)
 
 
 def _flag_values(args: argparse.Namespace, cls) -> dict:
@@ -432,6 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--push-to-hub", metavar="REPO_ID", help="also upload the policy to this Hub model repo")
     p.set_defaults(run=_export_lerobot)
+
+    p = sub.add_parser("serve", help="the planning API: HTTP plans (and actions) for any robot stack")
+    from video_planner.serving.settings import ServeSettings
+
+    _add_dataclass_flags(p, PlannerSource)
+    p.add_argument("--idm", help="inverse-dynamics directory or Hub repo id: requests with a state get actions")
+    _add_dataclass_flags(p, ServeSettings)
+    p.set_defaults(run=_serve)
 
     return parser
 

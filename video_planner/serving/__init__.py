@@ -1,0 +1,1 @@
+"""The planning API: `vp serve` runs it, `PlannerClient` calls it."""
