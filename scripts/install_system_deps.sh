@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages video I/O and headless MuJoCo rendering need, only when some are missing.
+# Installs the Debian packages video I/O, headless MuJoCo rendering and the planning page's browser test need,
+# only when some are missing.
 set -euo pipefail
-packages=(ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libosmesa6)
+packages=(ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libosmesa6 chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

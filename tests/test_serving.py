@@ -3,14 +3,18 @@ and a tiny IDM, called with httpx, `PlannerClient` and a raw socket."""
 
 import asyncio
 import base64
+import collections
 import concurrent.futures
 import io
+import json
 import socket
 import threading
 
 import httpx
+import hypothesis
 import numpy as np
 import pytest
+import schemathesis
 import torch
 from PIL import Image
 
@@ -307,3 +311,61 @@ def test_the_batcher_sends_each_answer_to_its_own_request():
     results = asyncio.run(scenario())
     assert calls == [["a", "b", "c"]]
     assert results[0][0] == "A" and results[2][0] == "C" and isinstance(results[1], ValueError)
+
+
+FUZZ_SETTINGS = hypothesis.settings(max_examples=40, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+
+
+def test_requests_generated_from_the_openapi_schema_never_get_a_5xx(url):
+    """A bounded schemathesis run: bodies, fields and headers drawn from the published schema, valid or not;
+    every answer is below 500, and every refusal is one line of JSON."""
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    calls = collections.Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @hypothesis.given(case=operation.as_strategy())
+        @FUZZ_SETTINGS
+        def check(case, label=operation.label):
+            response = case.call(timeout=60)
+            calls[label, response.status_code // 100] += 1
+            assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
+            if response.status_code >= 400:
+                assert set(response.json()) == {"error"} and "\n" not in response.json()["error"]
+
+        check()
+    print(f"schemathesis: {sum(calls.values())} requests, by operation and status class: {dict(calls)}")
+    assert {label for label, _ in calls} >= {"POST /v1/plan", "GET /v1/models", "GET /metrics"}
+
+
+VALID_IMAGE = body()["image"]
+number = hypothesis.strategies.one_of(
+    hypothesis.strategies.integers(-3, 12),
+    hypothesis.strategies.integers(),
+    hypothesis.strategies.floats(allow_nan=True, allow_infinity=True),
+    hypothesis.strategies.text(max_size=4),
+    hypothesis.strategies.none(),
+)
+
+
+@hypothesis.given(
+    fields=hypothesis.strategies.fixed_dictionaries(
+        {"image": hypothesis.strategies.just(VALID_IMAGE), "instruction": hypothesis.strategies.text(max_size=40)},
+        optional={
+            "seed": number,
+            "steps": number,
+            "num_samples": number,
+            "guidance": number,
+            "format": hypothesis.strategies.sampled_from(["png", "mp4", "npz", "gif", ""]),
+            "state": hypothesis.strategies.one_of(hypothesis.strategies.lists(number, max_size=5), number),
+        },
+    )
+)
+@FUZZ_SETTINGS
+def test_fields_around_a_valid_image_get_a_plan_or_a_4xx(url, fields):
+    """The schema fuzz above never gets past the image; here the image is valid and every other field varies."""
+    headers = {"content-type": "application/json"}  # json.dumps writes NaN and Infinity, as a careless client would
+    response = httpx.post(f"{url}/v1/plan", content=json.dumps(fields), headers=headers, timeout=60)
+    assert response.status_code == 200 or 400 <= response.status_code < 500, response.text[:300]
+    if response.status_code != 200:
+        assert set(response.json()) == {"error"} and "\n" not in response.json()["error"]
