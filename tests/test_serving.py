@@ -5,9 +5,12 @@ import asyncio
 import base64
 import collections
 import concurrent.futures
+import contextlib
 import io
 import json
 import socket
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -137,6 +140,18 @@ def test_actions_come_with_a_state_when_an_idm_is_loaded(url, models):
     expected = models.idm.actions(scene(), np.array([0.1, 0.6, 0.2, 0.5], np.float32), first_frame)
     np.testing.assert_allclose(plans[0]["actions"], expected, atol=1e-5)
     assert httpx.post(f"{url}/v1/plan", json=body(seed=1), timeout=60).json()["plans"][0]["actions"] is None
+
+
+def test_a_non_finite_action_never_leaves_the_server(models):
+    broken = InverseDynamics(models.idm.config).eval()
+    for parameter in broken.parameters():
+        parameter.data.fill_(float("nan"))
+    with serving(ServedModels(models.planner, "tiny-planner", broken, "broken-idm")) as base:
+        response = httpx.post(f"{base}/v1/plan", json=body(state=[0.1, 0.6, 0.2, 0.5]), timeout=60)
+        assert response.status_code == 500 and response.json() == {
+            "error": "the inverse-dynamics model produced a non-finite action; none returned"
+        }
+        assert httpx.post(f"{base}/v1/plan", json=body(), timeout=60).status_code == 200  # plans without actions
 
 
 def test_a_multipart_upload_of_a_non_square_jpeg_is_cropped_and_planned(url):
@@ -369,3 +384,36 @@ def test_fields_around_a_valid_image_get_a_plan_or_a_4xx(url, fields):
     assert response.status_code == 200 or 400 <= response.status_code < 500, response.text[:300]
     if response.status_code != 200:
         assert set(response.json()) == {"error"} and "\n" not in response.json()["error"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_vp_serve_loads_saved_models_and_logs_json_lines(models, tmp_path):
+    """The command as a user runs it: models from directories, a real process, one JSON access line per request."""
+    models.planner.save_pretrained(tmp_path / "planner")
+    models.idm.save_pretrained(tmp_path / "idm")
+    port = free_port()
+    command = [sys.executable, "-m", "video_planner.cli", "serve", "--planner", str(tmp_path / "planner")]
+    command += ["--idm", str(tmp_path / "idm"), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(1200):
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            assert server.poll() is None, server.stderr.read()
+            threading.Event().wait(0.05)
+        answer = httpx.post(f"{base}/v1/plan", json=body(seed=7, state=[0.1, 0.6, 0.2, 0.5]), timeout=60).json()
+        assert answer["models"] == {"planner": str(tmp_path / "planner"), "prior": None, "idm": str(tmp_path / "idm")}
+        local = models.planner.plan(scene(), "open the door", seed=7).frames[0]
+        np.testing.assert_array_equal(decode_png(answer["plans"][0]["frames"][1]), local)
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert {"path": "/v1/plan", "status": 200} in [{k: line[k] for k in ("path", "status")} for line in lines]

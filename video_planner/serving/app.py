@@ -31,6 +31,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foundation.errors import InputError
+from robot_io.safety import UnsafeActionError
 from video_planner.model.protocols import PlanRequest
 from video_planner.serving.batcher import Batcher, ModelFault, QueueFull
 from video_planner.serving.codec import camera_image, decode_base64, encode_plan
@@ -180,6 +181,8 @@ def create_app(models: ServedModels, settings: ServeSettings, token: str | None)
             raise HTTPException(504, f"no plan within {settings.request_timeout_s:g} s; retry later") from None
         except ModelFault:
             raise HTTPException(500, "planning failed; the server log has the details") from None
+        except UnsafeActionError:
+            raise HTTPException(500, "the inverse-dynamics model produced a non-finite action; none returned") from None
         plans = await run_in_threadpool(encoded_plans, answer, query.format)
         latency = time.perf_counter() - start
         metrics.plan_seconds.observe(latency)

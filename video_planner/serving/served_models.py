@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inverse_dynamics.model import InverseDynamics
+from robot_io.safety import UnsafeActionError
 from video_planner.control.agent import check_compatible
 from video_planner.model.composition import ComposedPlanner
 from video_planner.model.loading import load_planner
@@ -73,13 +74,16 @@ class ServedModels:
             }
         return models
 
-    def answer(self, asks: Sequence[PlanAsk]) -> list[PlanAnswer]:
-        """Runs in the model's thread: one `plan_batch` for all asks, then the IDM for those with a state."""
+    def answer(self, asks: Sequence[PlanAsk]) -> list[PlanAnswer | UnsafeActionError]:
+        """Runs in the model's thread: one `plan_batch` for all asks, then the IDM for those with a state. An
+        IDM that produces a non-finite action fails only its own ask: no such action leaves the server."""
         plans = self.planner.plan_batch([ask.request for ask in asks])
-        answers = []
-        for ask, request_plans in zip(asks, plans, strict=True):
-            actions = None
-            if ask.state is not None and self.idm is not None:
-                actions = [self.idm.actions(ask.request.image, ask.state, plan.frames[0]) for plan in request_plans]
-            answers.append(PlanAnswer(request_plans, actions))
-        return answers
+        return [self._with_actions(ask, request_plans) for ask, request_plans in zip(asks, plans, strict=True)]
+
+    def _with_actions(self, ask: PlanAsk, plans: list[VideoPlan]) -> PlanAnswer | UnsafeActionError:
+        if ask.state is None or self.idm is None:
+            return PlanAnswer(plans, None)
+        try:
+            return PlanAnswer(plans, [self.idm.actions(ask.request.image, ask.state, plan.frames[0]) for plan in plans])
+        except UnsafeActionError as err:
+            return err
