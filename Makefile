@@ -12,13 +12,13 @@ export HF_HUB_DISABLE_TELEMETRY ?= 1
 
 setup: $(STAMP)
 
-PLUGIN := video_planner/lerobot_policy/plugin
+PLUGINS := video_planner/lerobot_policy/plugin robot_io/lerobot_robot/plugin
 
-$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml scripts/install_system_deps.sh scripts/find_python312.sh
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) scripts/install_system_deps.sh scripts/find_python312.sh
 	bash scripts/install_system_deps.sh
 	[ -x $(PY) ] || $$(bash scripts/find_python312.sh) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e $(PLUGIN)  # the plugin: LeRobot's commands know our policy type
+	$(PY) -m pip install --quiet -e '.[dev]' $(addprefix -e ,$(PLUGINS))  # plugins: LeRobot knows our policy and robot types
 	touch $(STAMP)
 
 demo: $(STAMP)
