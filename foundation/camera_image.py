@@ -9,7 +9,7 @@ import torch
 from einops import rearrange
 
 from foundation.errors import InputError
-from foundation.frames import resize_frames
+from foundation.frames import centre_square, resize_frames
 
 logger = logging.getLogger(__name__)
 MIN_IMAGE_SIZE = 8  # pixels per side: smaller shows nothing a model could use
@@ -24,6 +24,13 @@ def camera_image_to_frame(image: np.ndarray, size: int) -> torch.Tensor:
         logger.warning("resizing the %dx%d image to the model's %dx%d", *image.shape[:2], size, size)
         frame = resize_frames(frame, size)
     return frame
+
+
+def centre_square_image(image: np.ndarray) -> np.ndarray:
+    """The largest centred square of a camera image, by the rule of `foundation.frames.centre_square` (a
+    640×480 image loses 80 columns a side). # (H, W, 3) -> (S, S, 3), S = min(H, W)"""
+    square = centre_square(rearrange(torch.from_numpy(np.ascontiguousarray(image)), "h w c -> c h w"))
+    return np.ascontiguousarray(rearrange(square, "c h w -> h w c").numpy())
 
 
 def check_camera_image(image: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
     foundation → robot_io → inverse_dynamics → video_planner.model → video_planner.training
     → video_planner.control → video_planner.sail → video_planner.lerobot_policy → video_planner.serving
-    → video_planner.cli
+    → video_planner.daemon → video_planner.cli
 
 Every `import` in the library counts, the lazy ones inside functions included. A new module goes in the
 lowest layer that holds everything it imports.
@@ -23,6 +23,7 @@ LAYERS = (
     "video_planner.sail",
     "video_planner.lerobot_policy",
     "video_planner.serving",
+    "video_planner.daemon",
     "video_planner.cli",
 )
 PACKAGES = ("foundation", "robot_io", "inverse_dynamics", "video_planner")

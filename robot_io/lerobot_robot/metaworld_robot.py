@@ -5,7 +5,12 @@ Observations are flat, as LeRobot robots give them: one float per state name (`h
 `robot_io.metaworld_env` names them) and the camera image under `camera`. Actions are one float per action
 name. Beyond the Robot API, a simulator can do what an arm cannot: `reset_scene(seed)` puts a new scene in
 front of it, and `last_success` holds the simulator's verdict for reports (never for a model to read).
+
+The simulator lives in one thread of its own: its OpenGL (EGL) context may be current in one thread only, and
+a daemon reads the robot from its control thread while others (a status page, a test) read it too.
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from lerobot.robots.robot import Robot
@@ -24,6 +29,7 @@ class MetaWorldRobot(Robot):
     def __init__(self, config: MetaWorldRobotConfig):
         super().__init__(config)
         self.config = config
+        self._sim_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metaworld")
         self.env: MetaWorldEnv | None = None
         self._observation: Observation | None = None
         self.last_success = False
@@ -55,20 +61,20 @@ class MetaWorldRobot(Robot):
         if self.env is not None:
             raise RuntimeError(f"{self} is already connected")
         config = self.config
-        self.env = MetaWorldEnv(
-            config.task, config.camera, config.image_size, max_episode_steps=config.max_episode_steps
+        self.env = self._in_sim_thread(
+            MetaWorldEnv, config.task, config.camera, config.image_size, max_episode_steps=config.max_episode_steps
         )
         self.reset_scene(config.seed)
 
     def reset_scene(self, seed: int) -> None:
         """A fresh scene of the task, drawn from `seed` (the simulator's reset; an arm has none)."""
-        self._observation = self._env().reset(seed)
+        self._observation = self._in_sim_thread(self._env().reset, seed)
         self.last_success = False
 
     def get_observation(self) -> dict:
         env, observation = self._env(), self._observation
         if observation.image is None:
-            observation = Observation(env.render(), observation.state, observation.instruction)
+            observation = Observation(self._in_sim_thread(env.render), observation.state, observation.instruction)
         state = dict(zip(METAWORLD_FEATURES.state_names, map(float, observation.state), strict=True))
         return state | {CAMERA: observation.image}
 
@@ -79,14 +85,17 @@ class MetaWorldRobot(Robot):
         if missing:
             raise ValueError(f"action lacks {', '.join(missing)}; a metaworld action has {', '.join(names)}")
         vector = np.array([action[name] for name in names], dtype=np.float32)
-        result = self._env().step(vector)
+        result = self._in_sim_thread(self._env().step, vector)
         self._observation, self.last_success = result.observation, self.last_success or result.success
         return dict(zip(names, map(float, vector), strict=True))
 
     def disconnect(self) -> None:
         if self.env is not None:
-            self.env.close()
+            self._in_sim_thread(self.env.close)
         self.env, self._observation = None, None
+
+    def _in_sim_thread(self, function, *args, **kwargs):
+        return self._sim_thread.submit(function, *args, **kwargs).result()
 
     def _env(self) -> MetaWorldEnv:
         if self.env is None:

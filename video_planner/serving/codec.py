@@ -7,13 +7,10 @@ import io
 
 import av
 import numpy as np
-import torch
-from einops import rearrange
 from PIL import Image
 
-from foundation.camera_image import MIN_IMAGE_SIZE, decode_image
+from foundation.camera_image import MIN_IMAGE_SIZE, centre_square_image, decode_image
 from foundation.errors import InputError
-from foundation.frames import centre_square
 
 PLAN_FORMATS = ("png", "mp4", "npz")
 VIDEO_FPS = 4
@@ -37,8 +34,7 @@ def camera_image(data: bytes, max_pixels: int) -> np.ndarray:
     if min(image.shape[:2]) < MIN_IMAGE_SIZE:
         height, width = image.shape[:2]
         raise InputError(f"the image is {width}x{height}; send at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels")
-    square = centre_square(rearrange(torch.from_numpy(image), "h w c -> c h w"))
-    return np.ascontiguousarray(rearrange(square, "c h w -> h w c").numpy())
+    return centre_square_image(image)
 
 
 def png_base64(frame: np.ndarray) -> str:
