@@ -21,9 +21,12 @@ SEED_KEY = "seed"
 PLAN_IMAGE_KEY = "plan.target_image"  # rollouts only: the planned frame the policy was heading for
 
 
-def episode_features(image_size: int, robot: RobotFeatures, with_plan_images: bool = False) -> dict:
+def episode_features(
+    image_size: int, robot: RobotFeatures, with_plan_images: bool = False, with_outcomes: bool = True
+) -> dict:
     """The LeRobotDataset feature spec of an episode of `robot` with square RGB frames of `image_size` pixels;
-    rollouts of a planning agent also carry, per step, the planned frame it was heading for."""
+    rollouts of a planning agent also carry, per step, the planned frame it was heading for. Episodes of a
+    robot that cannot tell success (a real arm) have no `next.success` column (`with_outcomes=False`)."""
     image = {"dtype": "video", "shape": (image_size, image_size, 3), "names": ["height", "width", "channels"]}
     plan = {PLAN_IMAGE_KEY: image} if with_plan_images else {}
     features = {
@@ -37,6 +40,8 @@ def episode_features(image_size: int, robot: RobotFeatures, with_plan_images: bo
     } | plan
     if not robot.env_state_dim:  # a real arm has no simulator state, and LeRobot cannot record a size-0 feature
         del features[ENV_STATE_KEY]
+    if not with_outcomes:
+        del features[SUCCESS_KEY]
     return features
 
 
@@ -48,15 +53,15 @@ class Episode:
     states: np.ndarray  # (T, S) float32
     env_states: np.ndarray  # (T, E) float32
     actions: np.ndarray  # (T, A) float32, the actions actually executed
-    successes: np.ndarray  # (T,) bool, task solved right after each action
+    successes: np.ndarray | None  # (T,) bool, task solved right after each action; None: nobody can tell
     instruction: str
     camera: str
     seed: int
     plan_images: np.ndarray | None = None  # (T, H, W, 3) uint8, rollouts of a planning agent only
 
     @property
-    def success(self) -> bool:
-        return bool(self.successes.any())
+    def success(self) -> bool | None:
+        return None if self.successes is None else bool(self.successes.any())
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -66,14 +71,15 @@ class Episode:
         for t in range(len(self)):
             plan = {} if self.plan_images is None else {PLAN_IMAGE_KEY: self.plan_images[t]}
             env_state = {ENV_STATE_KEY: self.env_states[t]} if self.env_states.shape[1] else {}
+            outcome = {} if self.successes is None else {SUCCESS_KEY: self.successes[t : t + 1]}
             yield (
                 plan
                 | env_state
+                | outcome
                 | {
                     IMAGE_KEY: self.images[t],
                     STATE_KEY: self.states[t],
                     ACTION_KEY: self.actions[t],
-                    SUCCESS_KEY: self.successes[t : t + 1],
                     CAMERA_KEY: self.camera,
                     SEED_KEY: np.array([self.seed], dtype=np.int64),
                     "task": self.instruction,

@@ -12,9 +12,12 @@ from robot_io.types import RobotFeatures
 ROLLOUT_SIDECAR = "rollout_progress.json"
 
 
-def open_rollout_store(root: Path, image_size: int, robot: RobotFeatures) -> AtomicDatasetStore:
-    """The rollout dataset at `root` of episodes of `robot` (see `robot_io.envs.task_features`)."""
-    features = episode_features(image_size, robot, with_plan_images=True)
+def open_rollout_store(
+    root: Path, image_size: int, robot: RobotFeatures, with_outcomes: bool = True
+) -> AtomicDatasetStore:
+    """The rollout dataset at `root` of episodes of `robot` (see `robot_io.envs.task_features`); without
+    outcomes for a robot that cannot tell success."""
+    features = episode_features(image_size, robot, with_plan_images=True, with_outcomes=with_outcomes)
     return AtomicDatasetStore(
         Path(root), "video-planner/rollouts", robot.fps, features, robot.robot_type, ROLLOUT_SIDECAR
     )

@@ -136,3 +136,23 @@ def test_models_that_do_not_fit_the_robot_are_refused_at_start(robot, planner):
         Daemon(RobotLink.of(robot), planner, tiny_idm(), DaemonSettings(replan_every=6, stale_after=40))
     with pytest.raises(InputError, match="no camera 'wrist'"):
         RobotLink.of(robot, camera="wrist")
+
+
+def test_each_episode_lands_in_a_lerobot_dataset_the_trainers_read(robot, planner, tmp_path):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from robot_io.frame_bank import FrameBank
+    from video_planner.daemon.recorder import EpisodeRecorder
+
+    link = RobotLink.of(robot)
+    recorder = EpisodeRecorder(tmp_path / "episodes", 32, link.features(SETTINGS.fps, (-1.0, 1.0)), link.camera)
+    daemon = Daemon(link, planner, tiny_idm(), SETTINGS, recorder)
+    first = run_episode(daemon, "open the door")
+    second = run_episode(daemon, "close the door")
+    daemon.close()
+    dataset = LeRobotDataset("local/daemon", root=tmp_path / "episodes")
+    assert dataset.num_episodes == 2 and dataset.num_frames == first["actions"] + second["actions"]
+    assert "next.success" not in dataset.features  # a robot's episodes carry no outcome
+    assert [row["ended"] for row in recorder.episodes()] == ["step limit", "step limit"]
+    bank = FrameBank.load(tmp_path / "episodes", image_size=32)
+    assert bank.successes is None and sorted(set(bank.instructions)) == ["close the door", "open the door"]

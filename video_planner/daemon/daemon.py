@@ -21,6 +21,7 @@ from robot_io.action_guard import ActionGuard, ActionLimits
 from video_planner.control.agent import check_compatible, refuse_mismatch
 from video_planner.daemon.controller import Controller
 from video_planner.daemon.plan_worker import PlanWorker
+from video_planner.daemon.recorder import EpisodeRecorder
 from video_planner.daemon.robot_link import RobotLink
 from video_planner.daemon.settings import DaemonSettings
 from video_planner.model.protocols import Planner
@@ -57,7 +58,16 @@ class DaemonStatus:
 
 
 class Daemon:
-    def __init__(self, link: RobotLink, planner: Planner, idm: InverseDynamics, settings: DaemonSettings):
+    def __init__(
+        self,
+        link: RobotLink,
+        planner: Planner,
+        idm: InverseDynamics,
+        settings: DaemonSettings,
+        recorder: EpisodeRecorder | None = None,
+    ):
+        """With a `recorder`, every episode that sent actions is committed to its dataset when it ends (dry runs
+        send none, so record none)."""
         check_compatible(planner, idm)
         refuse_mismatch(
             ("inverse-dynamics model and robot", "IDM", "robot"),
@@ -75,7 +85,7 @@ class Daemon:
             raise InputError(
                 "change_reference 'state' needs actions named as the state (an arm commanded in positions)"
             )
-        self.link, self.settings = link, settings
+        self.link, self.settings, self.recorder = link, settings, recorder
         limits = ActionLimits.uniform(
             idm.config.action_dim, idm.config.action_low, idm.config.action_high, settings.max_step_change
         )
@@ -88,6 +98,7 @@ class Daemon:
         self._send_lock = threading.Lock()  # estop() takes it: no send is under way when estop() returns
         self._episode: threading.Thread | None = None
         self._last_tick = time.monotonic()
+        self._ticking = threading.Event()  # set while the control loop runs (not while an episode is recorded)
         self._closed = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._watchdog.start()
@@ -104,6 +115,8 @@ class Daemon:
         status.estop_reason = None
         status.lateness_s = []
         self.controller.start(instruction, status.episodes)
+        if self.recorder is not None:
+            self.recorder.begin(instruction, self.settings.seed * 1000 + status.episodes)
         status.episodes += 1
         self._last_tick = time.monotonic()
         self._episode = threading.Thread(target=self._run, args=(instruction,), name="control", daemon=True)
@@ -135,13 +148,15 @@ class Daemon:
     def _run(self, instruction: str) -> None:
         period, status = 1.0 / self.settings.fps, self.status_
         deadline = time.monotonic()
+        self._ticking.set()
         try:
             while not (self._stop.is_set() or self._estop.is_set()) and status.steps < self.settings.max_episode_steps:
                 started = time.monotonic()
                 self._last_tick = started
                 lateness = started - deadline
                 status.lateness_s.append(lateness)
-                decision = self.controller.tick(self.link.observe(instruction))
+                observation = self.link.observe(instruction)
+                decision = self.controller.tick(observation)
                 status.steps += 1
                 reasons = decision.reasons if decision.action is None else ()
                 if decision.action is not None and lateness > period:
@@ -153,6 +168,8 @@ class Daemon:
                         logger.info("dry run, not sent: %s", decision.action.tolist())
                     elif not reasons:
                         self.link.send(decision.action)
+                        if self.recorder is not None:
+                            self.recorder.add(observation, decision.action, decision.target_frame)
                     status.actions += not reasons
                 for reason in reasons:
                     status.holds[reason] += 1
@@ -164,13 +181,28 @@ class Daemon:
             logger.exception("episode failed")
             status.last_error = f"{type(err).__name__}: {err}"
             self.estop("the episode failed")
+        finally:
+            self._ticking.clear()
+        self._record(status)
         if status.state == "running":
             status.state = "idle"
+
+    def _record(self, status: DaemonStatus) -> None:
+        """Commits the episode, with how it ended; a failing disk is reported, not raised."""
+        if self.recorder is None:
+            return
+        ended = status.estop_reason or ("step limit" if status.steps >= self.settings.max_episode_steps else "stop")
+        summary = {"steps": status.steps, "actions": status.actions, "ended": ended}
+        try:
+            self.recorder.commit(summary)
+        except OSError as err:
+            logger.exception("recording the episode failed")
+            status.last_error = f"recording failed: {err}"
 
     def _watch(self) -> None:
         period = 1.0 / self.settings.fps
         while not self._closed.wait(period):
-            running = self._episode is not None and self._episode.is_alive() and not self._estop.is_set()
+            running = self._ticking.is_set() and not self._estop.is_set()
             silent = time.monotonic() - self._last_tick
             if running and silent > self.settings.watchdog_periods * period:
                 self.estop(f"watchdog: the control loop was silent for {silent:.2f} s")

@@ -1,0 +1,60 @@
+"""Each daemon episode as a LeRobotDataset episode, committed whole when the episode ends (a crash loses at most
+the episode in progress): the camera image, the state and the executed action of every tick that sent one,
+the planned frame it headed for, and the instruction. A real arm cannot tell success, so the dataset has no
+`next.success` column; the sidecar's row per episode says how it went (steps, holds, how it ended)."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from einops import rearrange
+
+from foundation.frames import resize_frames
+from robot_io.episode_format import Episode
+from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
+from robot_io.types import Observation, RobotFeatures
+
+
+def to_size(image: np.ndarray, size: int) -> np.ndarray:
+    """A square camera image at `size` pixels. # (S, S, 3) -> (size, size, 3)"""
+    frame = rearrange(torch.from_numpy(np.ascontiguousarray(image)), "h w c -> 1 c h w")
+    return rearrange(resize_frames(frame, size)[0], "c h w -> h w c").numpy()
+
+
+class EpisodeRecorder:
+    def __init__(self, root: Path, image_size: int, robot: RobotFeatures, camera: str):
+        self.store = open_rollout_store(Path(root), image_size, robot, with_outcomes=False)
+        self.image_size, self.camera, self.robot = image_size, camera, robot
+        self.begin("", 0)
+
+    def begin(self, instruction: str, seed: int) -> None:
+        self.instruction, self.seed = instruction, seed
+        self.rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, observation: Observation, action: np.ndarray, target_frame: np.ndarray) -> None:
+        """One executed tick: what the robot saw and did, and the planned frame it headed for."""
+        size = self.image_size
+        self.rows.append((to_size(observation.image, size), observation.state, action, to_size(target_frame, size)))
+
+    def commit(self, summary: dict) -> int:
+        """Appends the episode (when it executed anything) and its summary row; returns its step count."""
+        if not self.rows:
+            return 0
+        images, states, actions, plans = (np.stack(column) for column in zip(*self.rows, strict=True))
+        episode = Episode(
+            images,
+            states.astype(np.float32),
+            np.zeros((len(actions), 0), np.float32),
+            actions.astype(np.float32),
+            None,
+            self.instruction,
+            self.camera,
+            self.seed,
+            plans,
+        )
+        record_episodes(self.store, [episode], [summary | {"instruction": self.instruction, "seed": self.seed}])
+        return len(actions)
+
+    def episodes(self) -> list[dict]:
+        """The summary rows of the episodes recorded so far."""
+        return recorded_rows(self.store)
