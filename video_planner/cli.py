@@ -11,6 +11,8 @@
     vp export-lerobot --planner outputs/planner/avdc11-cpu/checkpoint --idm outputs/idm/avdc11/checkpoint \
         --output outputs/lerobot/avdc11      # then: lerobot-eval --policy.path=outputs/lerobot/avdc11 ...
     vp serve --planner outputs/planner/avdc11-cpu/checkpoint --idm outputs/idm/avdc11/checkpoint --port 8000
+    vp daemon --robot.type=so101_follower --robot.port=/dev/ttyACM0 --planner http://gpu-box:8000 --idm ... \
+        --output outputs/daemon/so101      # then: curl -X POST localhost:8100/start -d '{"instruction": ...}'
 
 Bad input (unknown task or camera, missing dataset, typo'd recipe key) exits with status 2 and one
 line on stderr that names the problem. Benchmarks are scripts of their own: `scripts/bench_*.py`.
@@ -223,6 +225,16 @@ def _serve(args: argparse.Namespace) -> None:
     if source.planner == "oracle":
         raise InputError("the oracle replays a simulator's expert and cannot be served; give a trained planner")
     serve(source, args.idm, settings)
+
+
+def _daemon(args: argparse.Namespace) -> None:
+    from video_planner.daemon.run import run_daemon
+    from video_planner.daemon.settings import ControlSettings, DaemonSettings
+
+    settings = DaemonSettings(**_flag_values(args, DaemonSettings))
+    control = ControlSettings(**_flag_values(args, ControlSettings))
+    options = dict(output=args.output, camera=args.camera, device=args.device)
+    run_daemon(args.robot_flags, args.planner, args.idm, settings, control, **options)
 
 
 def _flag_values(args: argparse.Namespace, cls) -> dict:
@@ -454,12 +466,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_flags(p, ServeSettings)
     p.set_defaults(run=_serve)
 
+    p = sub.add_parser(
+        "daemon",
+        help="run episodes on a robot from LeRobot's registry (--robot.type=... --robot.port=...) under HTTP control",
+    )
+    from video_planner.daemon.settings import ControlSettings, DaemonSettings
+
+    p.add_argument("--planner", required=True, help="planner directory, Hub repo id, or a planning server's URL")
+    p.add_argument("--idm", required=True, help="inverse-dynamics directory or Hub repo id, trained on this robot")
+    p.add_argument("--camera", help="the robot camera to plan from (default: its only camera)")
+    p.add_argument("--output", type=Path, help="record each episode into this LeRobotDataset (default: no recording)")
+    p.add_argument("--device", help="where local models run (default: cuda when there is one, else cpu)")
+    _add_dataclass_flags(p, DaemonSettings)
+    _add_dataclass_flags(p, ControlSettings)
+    p.set_defaults(run=_daemon)
+
     return parser
+
+
+def _robot_flags(unknown: list[str]) -> list[str]:
+    """The `--robot.*` flags (and their values) `vp daemon` passes to LeRobot's parser; anything else is refused."""
+    stray = [
+        arg
+        for i, arg in enumerate(unknown)
+        if not arg.startswith("--robot.")
+        and not (i and unknown[i - 1].startswith("--robot.") and "=" not in unknown[i - 1])
+    ]
+    if stray:
+        build_parser().error(f"unrecognized arguments: {' '.join(stray)}")
+    return unknown
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    args.robot_flags = _robot_flags(unknown) if args.command == "daemon" else unknown
+    if args.command != "daemon" and unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.argv = argv  # the command line, for the provenance of result files
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return exit_status(lambda: args.run(args))

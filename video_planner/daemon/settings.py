@@ -33,3 +33,14 @@ class DaemonSettings:
                 f"stale_after {self.stale_after} is below replan_every {self.replan_every}: every plan would go "
                 "stale before the next is asked for"
             )
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    host: str = "127.0.0.1"  # address of the control interface; any but loopback needs a token
+    port: int = ranged(8100, "[0, 65535]")  # port of the control interface; 0 picks a free one
+    # a file holding the token control clients must send (else the VP_DAEMON_TOKEN variable)
+    token_file: str | None = None
+
+    def __post_init__(self):
+        check_ranges(self, "control settings")

@@ -46,6 +46,40 @@ ROUTES = ("/", "/healthz", "/readyz", "/metrics", "/v1/models", "/v1/plan", "/do
 ERRORS = {status: {"model": ErrorResponse} for status in (401, 408, 413, 422, 429, 503, 504)}
 
 
+def token_check(token: str | None):
+    """A FastAPI dependency that admits requests carrying `Authorization: Bearer <token>` (all, when None)."""
+    bearer = HTTPBearer(auto_error=False, description="the server's bearer token")
+
+    def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if token is None:
+            return
+        given = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                401, "missing or wrong token; send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
+            )
+
+    return authorized
+
+
+def answer_errors_in_one_line(app: FastAPI) -> None:
+    """Every error response of `app` is `{"error": "<one line>"}`: HTTP errors with their detail, validation
+    errors with the first problem, anything unexpected as a 500 with no traceback (that goes to the log)."""
+
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's and Starlette's own (a malformed multipart body)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(err.detail)}, err.status_code, headers=err.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": one_line(err)}, 422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, err: Exception) -> JSONResponse:
+        logger.error("unhandled error on %s", request.url.path, exc_info=err)
+        return JSONResponse({"error": "internal error; the server log has the details"}, 500)
+
+
 def one_line(err: ValidationError | RequestValidationError) -> str:
     """A pydantic error list as one line: the first problem, where it is, and how many more there are."""
     errors = err.errors()
@@ -92,16 +126,7 @@ def create_app(models: ServedModels, settings: ServeSettings, token: str | None)
         version="1",
         lifespan=lifespan,
     )
-    bearer = HTTPBearer(auto_error=False, description="the server's token (VP_API_TOKEN or --token-file)")
-
-    def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if token is None:
-            return
-        given = credentials.credentials if credentials is not None else ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise HTTPException(
-                401, "missing or wrong token; send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
-            )
+    authorized = token_check(token)
 
     def within_rate(request: Request) -> None:
         wait = limiter.retry_after(request.client.host if request.client else "unknown")
@@ -109,18 +134,7 @@ def create_app(models: ServedModels, settings: ServeSettings, token: str | None)
             seconds = math.ceil(wait)
             raise HTTPException(429, f"too many requests; retry in {seconds} s", {"Retry-After": str(seconds)})
 
-    @app.exception_handler(StarletteHTTPException)  # FastAPI's and Starlette's own (a malformed multipart body)
-    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(err.detail)}, err.status_code, headers=err.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": one_line(err)}, 422)
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, err: Exception) -> JSONResponse:
-        logger.error("unhandled error on %s", request.url.path, exc_info=err)
-        return JSONResponse({"error": "internal error; the server log has the details"}, 500)
+    answer_errors_in_one_line(app)
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:

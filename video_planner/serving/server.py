@@ -36,14 +36,19 @@ def serve(source: PlannerSource, idm: str | None, settings: ServeSettings) -> No
     """Checks the token rule, loads the models, and serves until interrupted."""
     token = settings.token()  # before loading: a refused start costs nothing
     models = ServedModels.load(source, idm)
+    log_access_as_json_lines()
+    where = f"http://{settings.host}:{settings.port}"
+    print(f"serving {source.planner} on {where} (docs: {where}/docs; token {'required' if token else 'off'})")
+    uvicorn.Server(uvicorn_config(create_app(models, settings, token), settings)).run()
+
+
+def log_access_as_json_lines() -> None:
+    """The access log (one JSON line per request) on stderr, alone: not through the root logger's format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access_logger.addHandler(handler)
     access_logger.setLevel(logging.INFO)
     access_logger.propagate = False
-    where = f"http://{settings.host}:{settings.port}"
-    print(f"serving {source.planner} on {where} (docs: {where}/docs; token {'required' if token else 'off'})")
-    uvicorn.Server(uvicorn_config(create_app(models, settings, token), settings)).run()
 
 
 @contextlib.contextmanager

@@ -39,32 +39,37 @@ class ServeSettings:
         if self.max_samples > self.max_batch:
             raise InputError(f"max_samples {self.max_samples} exceeds max_batch {self.max_batch}; lower it")
 
-    def is_loopback(self) -> bool:
-        """Whether only this machine can reach the server."""
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
     def token(self) -> str | None:
-        """The bearer token clients must send: from `token_file`, else the VP_API_TOKEN variable, else none.
-        None is refused unless the server binds loopback; a short token is refused always."""
-        if self.token_file is not None:
-            path = Path(self.token_file)
-            if not path.is_file():
-                raise InputError(f"token file {path} does not exist; write the token into it (one line)")
-            token = path.read_text().strip()
-        else:
-            token = os.environ.get(TOKEN_ENV, "").strip()
-        if not token:
-            if not self.is_loopback():
-                raise InputError(
-                    f"refusing to serve on {self.host} without a token: set {TOKEN_ENV} or pass --token-file "
-                    "(or bind 127.0.0.1)"
-                )
-            return None
-        if len(token) < MIN_TOKEN_CHARS:
-            raise InputError(f"the token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} random ones")
-        return token
+        """The bearer token clients must send (see `bearer_token`)."""
+        return bearer_token(self.host, self.token_file, TOKEN_ENV)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to `host` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_token(host: str, token_file: str | None, env_var: str) -> str | None:
+    """The token a server on `host` requires: from `token_file`, else the `env_var` variable, else none. None is
+    refused unless the server binds loopback; a short token is refused always."""
+    if token_file is not None:
+        path = Path(token_file)
+        if not path.is_file():
+            raise InputError(f"token file {path} does not exist; write the token into it (one line)")
+        token = path.read_text().strip()
+    else:
+        token = os.environ.get(env_var, "").strip()
+    if not token:
+        if not is_loopback(host):
+            raise InputError(
+                f"refusing to serve on {host} without a token: set {env_var} or pass --token-file (or bind 127.0.0.1)"
+            )
+        return None
+    if len(token) < MIN_TOKEN_CHARS:
+        raise InputError(f"the token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} random ones")
+    return token
