@@ -33,16 +33,22 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 4) -> Path:
             images = [Image.fromarray(frame) for frame in frames]
             images[0].save(tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
         else:
-            with av.open(str(tmp), "w") as container:
-                stream = container.add_stream("libx264", rate=fps)
-                stream.height, stream.width = frames.shape[1:3]
-                stream.pix_fmt = "yuv444p"
-                stream.options = {"crf": "0"}
-                for frame in frames:
-                    container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-                container.mux(stream.encode())
+            encode_mp4(str(tmp), frames, fps)
         tmp.rename(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def encode_mp4(target, frames: np.ndarray, fps: int, pix_fmt: str = "yuv444p", crf: int = 0) -> None:
+    """H.264 mp4 of frames (T, H, W, 3) uint8 into `target` (a path or a binary file object). The default is
+    lossless 4:4:4; browsers play only yuv420p (even H and W)."""
+    with av.open(target, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = pix_fmt
+        stream.options = {"crf": str(crf)}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())

@@ -143,9 +143,14 @@ def test_each_episode_lands_in_a_lerobot_dataset_the_trainers_read(robot, planne
 
     from robot_io.frame_bank import FrameBank
     from video_planner.daemon.recorder import EpisodeRecorder
+    from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
 
     link = RobotLink.of(robot)
-    recorder = EpisodeRecorder(tmp_path / "episodes", 32, link.features(SETTINGS.fps, (-1.0, 1.0)), link.camera)
+    detector = SuccessDetector(
+        SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=16), planner.text_encoder
+    )
+    features = link.features(SETTINGS.fps, (-1.0, 1.0))
+    recorder = EpisodeRecorder(tmp_path / "episodes", 32, features, link.camera, detector.eval())
     daemon = Daemon(link, planner, tiny_idm(), SETTINGS, recorder)
     first = run_episode(daemon, "open the door")
     second = run_episode(daemon, "close the door")
@@ -153,6 +158,26 @@ def test_each_episode_lands_in_a_lerobot_dataset_the_trainers_read(robot, planne
     dataset = LeRobotDataset("local/daemon", root=tmp_path / "episodes")
     assert dataset.num_episodes == 2 and dataset.num_frames == first["actions"] + second["actions"]
     assert "next.success" not in dataset.features  # a robot's episodes carry no outcome
-    assert [row["ended"] for row in recorder.episodes()] == ["step limit", "step limit"]
+    rows = recorder.episodes()
+    assert [row["ended"] for row in rows] == ["step limit", "step limit"]
+    assert all(0.0 <= row["detector_p_success"] <= 1.0 for row in rows)  # an estimate beside, not a label
     bank = FrameBank.load(tmp_path / "episodes", image_size=32)
     assert bank.successes is None and sorted(set(bank.instructions)) == ["close the door", "open the door"]
+
+
+def test_a_simulated_robot_starts_from_a_fresh_scene_and_an_arm_cannot(robot, planner):
+    daemon = Daemon(RobotLink.of(robot), planner, tiny_idm(), SETTINGS)
+    robot.reset_scene(7)
+    scene_seven = hand(robot)
+    run_episode(daemon)
+    assert np.linalg.norm(hand(robot) - scene_seven) > 1e-3
+    daemon.start("open the door", scene_seed=7)  # the scene of seed 7 again, before the first tick
+    daemon.estop()
+    daemon.close()
+    np.testing.assert_allclose(hand(robot), scene_seven, atol=0.02)
+
+    class Arm:  # the Robot API without a simulator's reset
+        name = "so101_follower"
+
+    with pytest.raises(InputError, match="cannot reset its scene"):
+        RobotLink(Arm(), "front", ("a",), ("a",)).reset_scene(0)

@@ -233,7 +233,7 @@ def _daemon(args: argparse.Namespace) -> None:
 
     settings = DaemonSettings(**_flag_values(args, DaemonSettings))
     control = ControlSettings(**_flag_values(args, ControlSettings))
-    options = dict(output=args.output, camera=args.camera, device=args.device)
+    options = dict(output=args.output, camera=args.camera, device=args.device, detector=args.detector)
     run_daemon(args.robot_flags, args.planner, args.idm, settings, control, **options)
 
 
@@ -477,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", help="the robot camera to plan from (default: its only camera)")
     p.add_argument("--output", type=Path, help="record each episode into this LeRobotDataset (default: no recording)")
     p.add_argument("--device", help="where local models run (default: cuda when there is one, else cpu)")
+    p.add_argument("--detector", help="a success detector whose estimate goes into each recorded episode's row")
     _add_dataclass_flags(p, DaemonSettings)
     _add_dataclass_flags(p, ControlSettings)
     p.set_defaults(run=_daemon)

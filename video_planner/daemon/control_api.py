@@ -22,6 +22,7 @@ MAX_INSTRUCTION_CHARS = 500
 class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instruction: str = Field(min_length=1, max_length=MAX_INSTRUCTION_CHARS, description="what to do")
+    scene_seed: int | None = Field(None, ge=0, description="simulated robots: set up this scene first")
 
 
 def create_control_app(daemon: Daemon, token: str | None) -> FastAPI:
@@ -40,7 +41,7 @@ def create_control_app(daemon: Daemon, token: str | None) -> FastAPI:
     @app.post("/start", dependencies=guarded)
     def start(request: StartRequest) -> dict:
         try:
-            daemon.start(request.instruction)
+            daemon.start(request.instruction, request.scene_seed)
         except InputError as err:
             raise HTTPException(409 if "running" in str(err) else 422, str(err)) from None
         return daemon.status()

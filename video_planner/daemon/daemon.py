@@ -103,11 +103,14 @@ class Daemon:
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._watchdog.start()
 
-    def start(self, instruction: str) -> None:
+    def start(self, instruction: str, scene_seed: int | None = None) -> None:
+        """Runs an episode of `instruction`; a simulated robot first sets up the scene of `scene_seed`."""
         if not instruction.strip():
             raise InputError("empty instruction; say what to do, e.g. 'open the door'")
         if self._episode is not None and self._episode.is_alive():
             raise InputError("an episode is running; stop it first")
+        if scene_seed is not None:
+            self.link.reset_scene(scene_seed)
         self._estop.clear()
         self._stop.clear()
         status = self.status_

@@ -1,7 +1,9 @@
 """Each daemon episode as a LeRobotDataset episode, committed whole when the episode ends (a crash loses at most
 the episode in progress): the camera image, the state and the executed action of every tick that sent one,
 the planned frame it headed for, and the instruction. A real arm cannot tell success, so the dataset has no
-`next.success` column; the sidecar's row per episode says how it went (steps, holds, how it ended)."""
+`next.success` column; the sidecar's row per episode says how it went (steps, actions, how it ended) and, with a
+learned success detector, its estimate `detector_p_success` from the first and last camera images: an
+estimate for an operator to read, not a label (SAIL's learned filter makes its own verdicts)."""
 
 from pathlib import Path
 
@@ -22,9 +24,10 @@ def to_size(image: np.ndarray, size: int) -> np.ndarray:
 
 
 class EpisodeRecorder:
-    def __init__(self, root: Path, image_size: int, robot: RobotFeatures, camera: str):
+    def __init__(self, root: Path, image_size: int, robot: RobotFeatures, camera: str, detector=None):
+        """`detector`: a `SuccessDetector` whose estimate goes into each episode's row."""
         self.store = open_rollout_store(Path(root), image_size, robot, with_outcomes=False)
-        self.image_size, self.camera, self.robot = image_size, camera, robot
+        self.image_size, self.camera, self.robot, self.detector = image_size, camera, robot, detector
         self.begin("", 0)
 
     def begin(self, instruction: str, seed: int) -> None:
@@ -52,7 +55,11 @@ class EpisodeRecorder:
             self.seed,
             plans,
         )
-        record_episodes(self.store, [episode], [summary | {"instruction": self.instruction, "seed": self.seed}])
+        row = summary | {"instruction": self.instruction, "seed": self.seed}
+        if self.detector is not None:
+            estimate = self.detector.probabilities([images[0]], [images[-1]], [self.instruction])[0]
+            row["detector_p_success"] = float(estimate)
+        record_episodes(self.store, [episode], [row])
         return len(actions)
 
     def episodes(self) -> list[dict]:

@@ -63,5 +63,12 @@ class RobotLink:
             return None
         return Observation(centre_square_image(image), state, instruction)
 
+    def reset_scene(self, seed: int) -> None:
+        """A fresh scene, for a robot that can set one up (the `metaworld` simulator); an arm cannot."""
+        reset = getattr(self.robot, "reset_scene", None)
+        if reset is None:
+            raise InputError(f"a {self.robot.name} robot cannot reset its scene; set the scene up by hand")
+        reset(seed)
+
     def send(self, action: np.ndarray) -> None:
         self.robot.send_action(dict(zip(self.action_names, map(float, action), strict=True)))

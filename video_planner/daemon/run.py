@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from lerobot.robots.utils import make_robot_from_config
 
+from foundation.errors import InputError
 from inverse_dynamics.model import InverseDynamics
 from video_planner.daemon.control_api import create_control_app
 from video_planner.daemon.daemon import Daemon
@@ -45,11 +46,19 @@ def run_daemon(
     output: Path | None = None,
     camera: str | None = None,
     device: str | None = None,
+    detector: str | None = None,
 ) -> None:
     token = bearer_token(control.host, control.token_file, DAEMON_TOKEN_ENV)  # before anything moves
     robot_config = robot_config_from_flags(robot_flags)
     plans = load_daemon_planner(planner, device)
     model = InverseDynamics.from_pretrained(idm)
+    judge = None
+    if detector is not None:
+        if output is None:
+            raise InputError("--detector estimates the success of recorded episodes; give --output too")
+        from video_planner.sail.success_detector import SuccessDetector
+
+        judge = SuccessDetector.from_pretrained(detector)
     robot = make_robot_from_config(robot_config)
     robot.connect()
     daemon = None
@@ -58,9 +67,8 @@ def run_daemon(
         bounds = (model.config.action_low, model.config.action_high)
         recorder = None
         if output is not None:
-            recorder = EpisodeRecorder(
-                output, model.config.image_size, link.features(settings.fps, bounds), link.camera
-            )
+            features = link.features(settings.fps, bounds)
+            recorder = EpisodeRecorder(output, model.config.image_size, features, link.camera, judge)
         daemon = Daemon(link, plans, model, settings, recorder)
         log_access_as_json_lines()
         where = f"http://{control.host}:{control.port}"

@@ -5,12 +5,12 @@ import base64
 import binascii
 import io
 
-import av
 import numpy as np
 from PIL import Image
 
 from foundation.camera_image import MIN_IMAGE_SIZE, centre_square_image, decode_image
 from foundation.errors import InputError
+from foundation.video_io import encode_mp4
 
 PLAN_FORMATS = ("png", "mp4", "npz")
 VIDEO_FPS = 4
@@ -47,14 +47,7 @@ def png_base64(frame: np.ndarray) -> str:
 def mp4_bytes(frames: np.ndarray, fps: int = VIDEO_FPS) -> bytes:
     """(T, H, W, 3) uint8 -> H.264 mp4 in yuv420p, which browsers play (H and W even: planner frames are)."""
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "12"}
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
+    encode_mp4(buffer, frames, fps, pix_fmt="yuv420p", crf=12)
     return buffer.getvalue()
 
 
