@@ -19,7 +19,10 @@ from video_planner.daemon.robot_link import RobotLink
 from video_planner.daemon.settings import DaemonSettings
 from video_planner.model.planner import VideoPlanner
 
-SETTINGS = DaemonSettings(fps=40, replan_every=8, stale_after=40, max_episode_steps=40, max_step_change=0.5)
+# A 1 s watchdog: a test machine under load must not trip it (its own test sets a shorter one)
+SETTINGS = DaemonSettings(
+    fps=40, replan_every=8, stale_after=40, max_episode_steps=40, max_step_change=0.5, watchdog_periods=40
+)
 
 
 @pytest.fixture(scope="module")
@@ -110,19 +113,19 @@ class HangingRobot(MetaWorldRobot):
 
     def get_observation(self):
         if self.hang.is_set():
-            time.sleep(1.0)
+            time.sleep(3.0)
         return super().get_observation()
 
 
 def test_the_watchdog_estops_a_loop_that_stops_ticking(planner, tmp_path):
     config = MetaWorldRobotConfig(task="door-open", image_size=32, calibration_dir=tmp_path)
     with HangingRobot(config) as robot:
-        settings = DaemonSettings(**(SETTINGS.__dict__ | {"max_episode_steps": 10_000}))
+        settings = DaemonSettings(**(SETTINGS.__dict__ | {"max_episode_steps": 10_000, "watchdog_periods": 20}))
         daemon = Daemon(RobotLink.of(robot), planner, tiny_idm(), settings)
         daemon.start("open the door")
         time.sleep(0.2)
         robot.hang.set()
-        time.sleep(0.6)
+        time.sleep(1.5)  # the watchdog waits 0.5 s, the robot hangs for 3
         status = daemon.status()
         robot.hang.clear()
         daemon.close()

@@ -70,6 +70,7 @@ def test_vp_daemon_runs_episodes_over_its_control_interface_and_keeps_them_throu
         str(tmp_path / "run"),
     ]
     command += ["--fps", "40", "--replan-every", "8", "--stale-after", "40", "--max-episode-steps", "40"]
+    command += ["--watchdog-periods", "40"]  # 1 s: a loaded test machine must not trip it
     command += ["--port", str(port)]
     daemon = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -107,7 +108,9 @@ def test_the_arm_holds_while_the_planning_server_is_down_and_resumes_when_it_ret
     with MetaWorldRobot(config) as robot:
         with running_server(app(), settings) as url:
             client = PlannerClient(url, retries=0, timeout_s=5)
-            daemon_settings = DaemonSettings(fps=40, replan_every=8, stale_after=16, max_episode_steps=100_000)
+            daemon_settings = DaemonSettings(
+                fps=40, replan_every=8, stale_after=40, max_episode_steps=100_000, watchdog_periods=40
+            )
             daemon = Daemon(RobotLink.of(robot), client, idm, daemon_settings)
             daemon.start("open the door")
             wait_for(lambda: daemon.status()["actions"] >= 10)
