@@ -44,7 +44,7 @@ def episode(robot, planner, idm, fps: int, seconds: float, replan_every: int) ->
     while daemon.status()["state"] == "running":
         time.sleep(0.05)
     status = daemon.status()
-    lateness = daemon.status_.lateness_s
+    lateness = daemon.progress.lateness_s
     first_action = status["holds"].get("no plan yet", 0)  # the ticks before the first plan arrived
     daemon.close()
     if status["estop_reason"]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from foundation.errors import InputError
 from inverse_dynamics.model import InverseDynamics
 from robot_io.action_guard import ActionGuard, ActionLimits
-from video_planner.control.agent import check_compatible, refuse_mismatch
+from video_planner.control.agent import check_compatible, check_robot_compatible
 from video_planner.daemon.controller import Controller
 from video_planner.daemon.plan_worker import PlanWorker
 from video_planner.daemon.recorder import EpisodeRecorder
@@ -69,14 +69,7 @@ class Daemon:
         """With a `recorder`, every episode that sent actions is committed to its dataset when it ends (dry runs
         send none, so record none)."""
         check_compatible(planner, idm)
-        refuse_mismatch(
-            ("inverse-dynamics model and robot", "IDM", "robot"),
-            {
-                "action dimension": (idm.config.action_dim, len(link.action_names)),
-                "state dimension": (idm.config.state_dim, len(link.state_names)),
-            },
-            fix="train the IDM on this robot's recordings",
-        )
+        check_robot_compatible(idm, link.features(settings.fps, (idm.config.action_low, idm.config.action_high)))
         if settings.replan_every % idm.config.chunk_size:
             raise InputError(
                 f"replan_every {settings.replan_every} must be a multiple of the IDM chunk size {idm.config.chunk_size}"
@@ -92,7 +85,7 @@ class Daemon:
         self.guard = ActionGuard(limits)
         self.worker = PlanWorker(planner)
         self.controller = Controller(self.worker, idm, self.guard, settings)
-        self.status_ = DaemonStatus()
+        self.progress = DaemonStatus()
         self._estop = threading.Event()
         self._stop = threading.Event()
         self._send_lock = threading.Lock()  # estop() takes it: no send is under way when estop() returns
@@ -113,7 +106,7 @@ class Daemon:
             self.link.reset_scene(scene_seed)
         self._estop.clear()
         self._stop.clear()
-        status = self.status_
+        status = self.progress
         status.state, status.instruction, status.steps, status.actions = "running", instruction, 0, 0
         status.estop_reason = None
         status.lateness_s = []
@@ -135,12 +128,12 @@ class Daemon:
         """Stops sending now: when this returns no send is under way and none will start."""
         self._estop.set()
         with self._send_lock:
-            self.status_.state, self.status_.estop_reason = "estopped", reason
+            self.progress.state, self.progress.estop_reason = "estopped", reason
         logger.warning("e-stop: %s", reason)
 
     def status(self) -> dict:
-        self.status_.plan_age = self.controller.plan_age
-        return self.status_.as_dict() | {"planner_error": self.worker.last_error, "guard": dict(self.guard.counts)}
+        self.progress.plan_age = self.controller.plan_age
+        return self.progress.as_dict() | {"planner_error": self.worker.last_error, "guard": dict(self.guard.counts)}
 
     def close(self) -> None:
         self.estop("shutting down")
@@ -149,7 +142,7 @@ class Daemon:
         self.worker.close()
 
     def _run(self, instruction: str) -> None:
-        period, status = 1.0 / self.settings.fps, self.status_
+        period, status = 1.0 / self.settings.fps, self.progress
         deadline = time.monotonic()
         self._ticking.set()
         try:
