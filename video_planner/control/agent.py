@@ -41,11 +41,7 @@ class Agent:
         check_compatible(planner, idm)
         self.planner, self.idm = planner, idm
         self.rule = rule or ReplanRule(replan_every=3 * idm.config.chunk_size)
-        if self.rule.replan_every % idm.config.chunk_size:
-            raise InputError(
-                f"replan_every {self.rule.replan_every} must be a multiple of the IDM chunk size "
-                f"{idm.config.chunk_size}"
-            )
+        check_replan_every(self.rule.replan_every, idm)
         self.seed = seed
         self.reset("")
 
@@ -145,6 +141,14 @@ def check_compatible(planner: Planner, idm: InverseDynamics) -> None:
             ),
         },
     )
+
+
+def check_replan_every(replan_every: int, idm: InverseDynamics) -> None:
+    """Refuses a replanning interval that would cut an IDM action chunk in two."""
+    if replan_every % idm.config.chunk_size:
+        raise InputError(
+            f"replan_every {replan_every} must be a multiple of the IDM chunk size {idm.config.chunk_size}"
+        )
 
 
 def check_robot_compatible(idm: InverseDynamics, robot: RobotFeatures) -> None:

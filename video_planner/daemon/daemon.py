@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from foundation.errors import InputError
 from inverse_dynamics.model import InverseDynamics
 from robot_io.action_guard import ActionGuard, ActionLimits
-from video_planner.control.agent import check_compatible, check_robot_compatible
+from video_planner.control.agent import check_compatible, check_replan_every, check_robot_compatible
 from video_planner.daemon.controller import Controller
 from video_planner.daemon.plan_worker import PlanWorker
 from video_planner.daemon.recorder import EpisodeRecorder
@@ -70,10 +70,7 @@ class Daemon:
         send none, so record none)."""
         check_compatible(planner, idm)
         check_robot_compatible(idm, link.features(settings.fps, (idm.config.action_low, idm.config.action_high)))
-        if settings.replan_every % idm.config.chunk_size:
-            raise InputError(
-                f"replan_every {settings.replan_every} must be a multiple of the IDM chunk size {idm.config.chunk_size}"
-            )
+        check_replan_every(settings.replan_every, idm)
         if settings.change_reference == "state" and link.state_names != link.action_names:
             raise InputError(
                 "change_reference 'state' needs actions named as the state (an arm commanded in positions)"

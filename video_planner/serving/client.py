@@ -34,14 +34,12 @@ class PlannerUnavailable(RuntimeError):
 
 
 class PlannerClient:
-    def __init__(
-        self, url: str, token: str | None = None, *, timeout_s: float = 60.0, retries: int = 3, transport=None
-    ):
+    def __init__(self, url: str, token: str | None = None, *, timeout_s: float = 60.0, retries: int = 3):
         """`retries`: how often a 503 (queue full) or a refused connection is retried, waiting as the server's
-        Retry-After says (or 1, 2, 4 s). `transport` replaces httpx's (tests)."""
+        Retry-After says (or 1, 2, 4 s)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url, self.retries = url.rstrip("/"), retries
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s, transport=transport)
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
         self._config: RemotePlanShape | None = None
 
     @property
