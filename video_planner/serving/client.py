@@ -101,7 +101,7 @@ class PlannerClient:
                 problem, wait = f"cannot reach {self.url}: {err}", 2.0**attempt
             else:
                 if response.status_code == 503:
-                    problem = response.json().get("error", "busy")
+                    problem = _error_line(response)  # ours is JSON, uvicorn's own connection limit plain text
                     wait = float(response.headers.get("Retry-After", 2.0**attempt))
                 elif response.is_success:
                     return response.json()
