@@ -197,7 +197,7 @@ def read_episodes(root: str | Path, indices: list[int] | None = None) -> list[Ep
                 if ENV_STATE_KEY in rows
                 else np.zeros((length, 0), np.float32),  # a real arm's episode: no simulator state
                 actions=np.asarray(rows[ACTION_KEY], dtype=np.float32),
-                successes=np.asarray(rows[SUCCESS_KEY]).reshape(-1).astype(bool),
+                successes=np.asarray(rows[SUCCESS_KEY]).reshape(-1).astype(bool) if SUCCESS_KEY in rows else None,
                 instruction=episodes["tasks"][episode][0],
                 camera=str(rows[CAMERA_KEY][0]),
                 seed=int(np.asarray(rows[SEED_KEY][0]).reshape(-1)[0]),

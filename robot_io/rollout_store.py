@@ -6,7 +6,7 @@ from pathlib import Path
 from foundation.config_io import checked_keys
 from robot_io.dataset_io import open_metadata
 from robot_io.dataset_store import AtomicDatasetStore
-from robot_io.episode_format import ACTION_KEY, ENV_STATE_KEY, STATE_KEY, Episode, episode_features
+from robot_io.episode_format import ACTION_KEY, ENV_STATE_KEY, STATE_KEY, SUCCESS_KEY, Episode, episode_features
 from robot_io.types import RobotFeatures
 
 ROLLOUT_SIDECAR = "rollout_progress.json"
@@ -53,3 +53,8 @@ def recorded_robot(root: Path) -> RobotFeatures:
         action_names=tuple(meta.features[ACTION_KEY]["names"]),
         env_state_dim=meta.features[ENV_STATE_KEY]["shape"][0] if ENV_STATE_KEY in meta.features else 0,
     )
+
+
+def recorded_outcomes(root: Path) -> bool:
+    """Whether a recorded dataset holds the simulator's verdict per step (`next.success`); a robot's does not."""
+    return SUCCESS_KEY in open_metadata(root).features

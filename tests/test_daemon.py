@@ -2,6 +2,7 @@
 (random weights): episodes run at the control rate while plans are made in another thread; e-stop, dry run,
 a hung robot and mismatched models are handled as the daemon promises."""
 
+import json
 import threading
 import time
 
@@ -145,31 +146,75 @@ def test_models_that_do_not_fit_the_robot_are_refused_at_start(robot, planner):
         RobotLink.of(robot, camera="wrist")
 
 
-def test_each_episode_lands_in_a_lerobot_dataset_the_trainers_read(robot, planner, tmp_path):
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-    from robot_io.frame_bank import FrameBank
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory, planner):
+    """Two daemon episodes (two instructions) recorded with a success detector's estimates; (dataset, the
+    recorder's rows, the episodes' final statuses, the detector)."""
     from video_planner.daemon.recorder import EpisodeRecorder
     from video_planner.sail.success_detector import SuccessDetector, SuccessDetectorConfig
 
-    link = RobotLink.of(robot)
+    root = tmp_path_factory.mktemp("daemon_recording")
+    config = MetaWorldRobotConfig(task="door-open", image_size=32, seed=3, calibration_dir=root / "calibration")
+    torch.manual_seed(2)
     detector = SuccessDetector(
         SuccessDetectorConfig(image_size=32, encoder_channels=(8, 16), hidden_dim=16), planner.text_encoder
-    )
-    features = link.features(SETTINGS.fps, (-1.0, 1.0))
-    recorder = EpisodeRecorder(tmp_path / "episodes", 32, features, link.camera, detector.eval())
-    daemon = Daemon(link, planner, tiny_idm(), SETTINGS, recorder)
-    first = run_until(daemon, 10, "open the door")
-    second = run_until(daemon, 10, "close the door")
-    daemon.close()
-    dataset = LeRobotDataset("local/daemon", root=tmp_path / "episodes")
+    ).eval()
+    with MetaWorldRobot(config) as robot:
+        link = RobotLink.of(robot)
+        features = link.features(SETTINGS.fps, (-1.0, 1.0))
+        recorder = EpisodeRecorder(root / "episodes", 32, features, link.camera, detector)
+        daemon = Daemon(link, planner, tiny_idm(), SETTINGS, recorder)
+        statuses = [run_until(daemon, 10, "open the door"), run_until(daemon, 10, "close the door")]
+        daemon.close()
+    return root / "episodes", recorder.episodes(), statuses, detector
+
+
+def test_each_episode_lands_in_a_lerobot_dataset_the_trainers_read(recorded):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from robot_io.frame_bank import FrameBank
+
+    episodes, rows, (first, second), _ = recorded
+    dataset = LeRobotDataset("local/daemon", root=episodes)
     assert dataset.num_episodes == 2 and dataset.num_frames == first["actions"] + second["actions"]
     assert "next.success" not in dataset.features  # a robot's episodes carry no outcome
-    rows = recorder.episodes()
     assert [row["ended"] for row in rows] == ["stop", "stop"]
     assert all(0.0 <= row["detector_p_success"] <= 1.0 for row in rows)  # an estimate beside, not a label
-    bank = FrameBank.load(tmp_path / "episodes", image_size=32)
+    bank = FrameBank.load(episodes, image_size=32)
     assert bank.successes is None and sorted(set(bank.instructions)) == ["close the door", "open the door"]
+
+
+def test_vp_sail_step_filters_the_daemons_episodes_and_fine_tunes_on_them(recorded, planner, tmp_path, capsys):
+    """The daemon's dataset is SAIL's input: the learned filter keeps the episode its detector rates likelier
+    solved, and the planner and IDM are fine-tuned on it; the oracle filter, which needs the simulator's
+    verdict, is refused in one line, since a robot's episodes record none."""
+    from foundation.hub import weights_digest
+    from robot_io.dataset_io import read_end_frames
+    from video_planner.cli import main
+
+    episodes, _, _, detector = recorded
+    for name, model in (("planner", planner), ("idm", tiny_idm()), ("detector", detector)):
+        model.save_pretrained(tmp_path / name)
+    firsts, lasts, instructions = read_end_frames(episodes)
+    probabilities = detector.probabilities(list(firsts), list(lasts), instructions)
+    models = ["--planner", str(tmp_path / "planner"), "--idm", str(tmp_path / "idm")]
+    schedule = ["--planner-steps", "2", "--idm-steps", "2", "--warmup-steps", "1"]
+    step = ["sail-step", "--rollouts", str(episodes), *models, *schedule, "--output", str(tmp_path / "step")]
+    learned = ["--detector", str(tmp_path / "detector"), "--threshold", str(float(probabilities.max()))]
+    assert main([*step, *learned]) == 0
+    assert "kept 1 of 2 rollouts (learned filter)" in capsys.readouterr().out
+    result = json.loads((tmp_path / "step" / "filter.json").read_text())
+    assert [v["kept"] for v in result["verdicts"]] == list(probabilities == probabilities.max())
+    assert "oracle_successes" not in result and all("success" not in v for v in result["verdicts"])
+    new = json.loads((tmp_path / "step" / "models.json").read_text())
+    assert new["finetuned_on"] == [str(tmp_path / "step" / "kept")]
+    assert weights_digest(VideoPlanner.from_pretrained(new["planner"])) != weights_digest(planner)
+    assert weights_digest(InverseDynamics.from_pretrained(new["idm"])) != weights_digest(tiny_idm())
+
+    assert main([*step[:-1], str(tmp_path / "oracle"), "--filter", "oracle"]) == 2
+    assert not (tmp_path / "oracle").exists()  # refused before anything was written
+    error = capsys.readouterr().err.strip()
+    assert "records no simulator verdict" in error and "\n" not in error
 
 
 def test_a_simulated_robot_starts_from_a_fresh_scene_and_an_arm_cannot(robot, planner):

@@ -8,6 +8,7 @@
     vp train-success --dataset outputs/datasets/metaworld_mt50_prior --output outputs/success/mt50
     vp score-success --detector outputs/success/mt50 --dataset outputs/eval/avdc11-recorded/rollouts
     vp sail --tasks drawer-close,reach-wall --planner ... --idm ... --filter learned --detector ... --output ...
+    vp sail-step --rollouts outputs/daemon/so101 --planner ... --idm ... --detector ... --output ...
     vp export-lerobot --planner outputs/planner/avdc11-cpu/checkpoint --idm outputs/idm/avdc11/checkpoint \
         --output outputs/lerobot/avdc11      # then: lerobot-eval --policy.path=outputs/lerobot/avdc11 ...
     vp serve --planner outputs/planner/avdc11-cpu/checkpoint --idm outputs/idm/avdc11/checkpoint --port 8000
@@ -132,6 +133,17 @@ def _sail(args: argparse.Namespace) -> None:
     report = run_sail(SailSettings(**_flag_values(args, SailSettings)), args.output)
     print(report.read_text())
     print(f"report: {report}")
+
+
+def _sail_step(args: argparse.Namespace) -> None:
+    from video_planner.sail.recorded_step import run_sail_step
+    from video_planner.sail.settings import SailStepSettings
+
+    step = run_sail_step(SailStepSettings(**_flag_values(args, SailStepSettings)), args.output)
+    kept = step["filter"]
+    print(f"kept {kept['kept']} of {kept['rollouts']} rollouts ({kept['filter']} filter)")
+    for model in ("planner", "idm"):
+        print(f"{model}: {step['models'][model]}")
 
 
 def _train_success(args: argparse.Namespace) -> None:
@@ -374,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_flags(p, SailSettings)
     p.add_argument("--output", required=True, type=Path, help="run directory: iter_k/ folders and report.md")
     p.set_defaults(run=_sail)
+
+    p = sub.add_parser("sail-step", help="one SAIL step on recorded rollouts (the daemon's): filter, fine-tune")
+    from video_planner.sail.settings import SailStepSettings
+
+    _add_dataclass_flags(p, SailStepSettings)
+    p.add_argument("--output", required=True, type=Path, help="step directory: kept/, planner/, idm/, models.json")
+    p.set_defaults(run=_sail_step)
 
     p = sub.add_parser("train-success", help="train the learned success filter on demos and labelled rollouts")
     from video_planner.sail.success_train_config import SuccessTrainConfig

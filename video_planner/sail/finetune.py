@@ -11,7 +11,7 @@ from inverse_dynamics.model import InverseDynamics
 from inverse_dynamics.train import InverseDynamicsTrainer
 from inverse_dynamics.train_config import IDMTrainConfig
 from video_planner.model.config import PlannerConfig
-from video_planner.sail.settings import SailSettings
+from video_planner.sail.settings import SelfTrainingSettings
 from video_planner.training.train import PlannerTrainer
 from video_planner.training.train_config import TrainConfig
 
@@ -29,7 +29,9 @@ def write_models(iteration_dir: Path, models: dict) -> None:
     write_text_atomic(iteration_dir / MODELS_FILE, json.dumps(models, indent=2))
 
 
-def fine_tune(settings: SailSettings, previous: dict, kept: list[str], iteration_dir: Path, show_progress: bool):
+def fine_tune(
+    settings: SelfTrainingSettings, previous: dict, kept: list[str], iteration_dir: Path, show_progress: bool
+):
     """The iteration's models: `previous` ones fine-tuned on the `kept` datasets (unchanged when none)."""
     models = read_models(iteration_dir)
     if models is not None:
@@ -50,7 +52,7 @@ def _train(trainer_cls, model_config, train_config, run: Path, show_progress: bo
     return trainer_cls(model_config, train_config, run, resume=resume, show_progress=show_progress).run()
 
 
-def _schedule(steps: int, settings: SailSettings) -> dict:
+def _schedule(steps: int, settings: SelfTrainingSettings) -> dict:
     return {"steps": steps, "warmup_steps": settings.warmup_steps, "checkpoint_every": max(1, steps // CHECKPOINTS)}
 
 

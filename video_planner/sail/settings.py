@@ -33,21 +33,13 @@ FILTERS, FINETUNE_TARGETS = typing.get_args(Filter), typing.get_args(FinetuneTar
 SETTINGS_FILE = "sail.json"
 
 
-@dataclass(frozen=True)
-class SailSettings(PlannerSource):
-    """A SAIL run. `planner` is the in-domain planner of iteration 0, the one fine-tuned; a prior is never
-    fine-tuned."""
+@dataclass(frozen=True, kw_only=True)
+class SelfTrainingSettings:
+    """SAIL's step after the rollouts: which rollouts are kept and how the models are fine-tuned on them. Shared
+    by `vp sail` (rollouts it runs in MetaWorld) and `vp sail-step` (rollouts recorded elsewhere: the daemon's).
+    The planner fine-tuned is the in-domain one; a prior is never fine-tuned."""
 
-    tasks: tuple[str, ...]  # MetaWorld tasks to improve on, e.g. ones no model was trained on
-    idm: str  # inverse-dynamics directory or Hub repo id of iteration 0
-    # fine-tuning rounds; iterations 0..N are evaluated
-    iterations: int = ranged(4, f"[0, {SAIL_MAX_ITERATIONS - 1}]")
-    rollouts: int = ranged(30, "[1, inf)")  # per task and iteration, spread evenly over the cameras
-    eval_seeds: int = ranged(5, "[1, inf)")  # evaluation episodes per task and camera, the same scenes every iteration
-    # selection episodes per task and camera, each iteration, on scenes of their own: choose settings on these,
-    # never on the evaluation scenes (0: none)
-    selection_seeds: int = ranged(0, "[0, 1000]")
-    cameras: tuple[str, ...] = ControlEvalSettings.cameras  # cameras of rollouts and evaluations
+    idm: str  # inverse-dynamics directory or Hub repo id to start from
     filter: Filter = "oracle"  # which rollouts fine-tune: all, the simulator's solved ones, or the detector's
     detector: str | None = None  # success detector directory, for --filter learned (and its scores)
     threshold: float = ranged(0.5, "[0, 1]")  # detector probability above which a rollout counts as solved
@@ -64,16 +56,8 @@ class SailSettings(PlannerSource):
     replay: tuple[str, ...] = ()
     replay_fraction: float = ranged(0.5, "(0, 1)")  # share of each batch drawn from the replay datasets, in (0, 1)
     match_replay_pace: bool = False  # the planner's clips of rollouts paced to the replay demos' mean length
-    # evaluations and the oracle filter's rollouts end here or at a success; the other filters' rollouts run this long
-    max_episode_steps: int = ControlEvalSettings.max_episode_steps
-    replan_every: int = ControlEvalSettings.replan_every  # env steps between plans
-    # let a target be a task the planner, prior, IDM or detector trained on (the report then says so)
-    allow_seen_targets: bool = False
 
     def __post_init__(self):
-        super().__post_init__()
-        object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
-        object.__setattr__(self, "cameras", tuple(validate_camera(c) for c in self.cameras))
         for name, value, valid in (("filter", self.filter, FILTERS), ("finetune", self.finetune, FINETUNE_TARGETS)):
             if value not in valid:
                 raise InputError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
@@ -87,6 +71,37 @@ class SailSettings(PlannerSource):
                 f"--keep-fraction ranks the learned filter's verdicts: it needs --filter learned and a value in "
                 f"(0, 1], got --filter {self.filter} --keep-fraction {self.keep_fraction}"
             )
+        check_ranges(self, "sail", SelfTrainingSettings)
+
+    def fine_tunes(self, model: str) -> bool:
+        return self.finetune in (model, "both")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SailSettings(SelfTrainingSettings, PlannerSource):
+    """A SAIL run in MetaWorld: iteration 0's models roll out, are filtered and fine-tuned, iteration after
+    iteration, and every iteration is evaluated."""
+
+    tasks: tuple[str, ...]  # MetaWorld tasks to improve on, e.g. ones no model was trained on
+    # fine-tuning rounds; iterations 0..N are evaluated
+    iterations: int = ranged(4, f"[0, {SAIL_MAX_ITERATIONS - 1}]")
+    rollouts: int = ranged(30, "[1, inf)")  # per task and iteration, spread evenly over the cameras
+    eval_seeds: int = ranged(5, "[1, inf)")  # evaluation episodes per task and camera, the same scenes every iteration
+    # selection episodes per task and camera, each iteration, on scenes of their own: choose settings on these,
+    # never on the evaluation scenes (0: none)
+    selection_seeds: int = ranged(0, "[0, 1000]")
+    cameras: tuple[str, ...] = ControlEvalSettings.cameras  # cameras of rollouts and evaluations
+    # evaluations and the oracle filter's rollouts end here or at a success; the other filters' rollouts run this long
+    max_episode_steps: int = ControlEvalSettings.max_episode_steps
+    replan_every: int = ControlEvalSettings.replan_every  # env steps between plans
+    # let a target be a task the planner, prior, IDM or detector trained on (the report then says so)
+    allow_seen_targets: bool = False
+
+    def __post_init__(self):
+        PlannerSource.__post_init__(self)
+        SelfTrainingSettings.__post_init__(self)
+        object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
+        object.__setattr__(self, "cameras", tuple(validate_camera(c) for c in self.cameras))
         if self.rollouts < 1 or self.rollouts % len(self.cameras):
             raise InputError(
                 f"rollouts per task ({self.rollouts}) must be a positive multiple of the {len(self.cameras)} cameras"
@@ -119,9 +134,6 @@ class SailSettings(PlannerSource):
             stop_at_success=stop_at_success,
         )
 
-    def fine_tunes(self, model: str) -> bool:
-        return self.finetune in (model, "both")
-
 
 def pin_settings(output: Path, settings: SailSettings) -> None:
     """Writes `sail.json`, or checks a rerun against it: only `iterations` (to extend a run) and `device` may
@@ -137,3 +149,13 @@ def pin_settings(output: Path, settings: SailSettings) -> None:
                 "rerun with its settings or choose another --output"
             )
     write_text_atomic(path, json.dumps(dataclass_to_dict(settings), indent=2))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SailStepSettings(SelfTrainingSettings):
+    """One SAIL step on rollouts recorded elsewhere (a daemon's episodes on a real arm, or `vp eval --record`'s):
+    filter them, then fine-tune the models on the kept ones. Nothing is evaluated: there is no simulator."""
+
+    rollouts: str  # the recorded rollouts: a LeRobotDataset written by `vp daemon` or by `vp eval --record`
+    planner: str  # planner directory or Hub repo id to fine-tune
+    filter: Filter = "learned"  # which rollouts fine-tune: all, the simulator's solved ones, or the detector's
