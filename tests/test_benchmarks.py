@@ -68,3 +68,28 @@ def test_the_results_table_is_made_from_result_files_with_their_provenance(tmp_p
     assert "- ours: 30 episodes; `vp eval --seeds 5`" in table and "commit abc123" in table
     monkeypatch.setattr(sys, "argv", ["results_table.py", str(a), "--names", "x", "y"])
     assert results_table.main() == 2 and "2 names for 1 result files" in capsys.readouterr().err
+
+
+def test_the_daemon_and_vp_eval_score_the_same_scenes(tmp_path, monkeypatch, capsys, text_encoder, tiny_planner_config):
+    """Both sides of scripts/daemon_vs_eval.py run every scene and write `vp eval`'s results; the daemon's
+    episode ends at the scene's step limit, where the simulator stops stepping."""
+    import json
+
+    import daemon_vs_eval
+    from sail_runs import save_untrained_models
+
+    models = save_untrained_models(tmp_path / "models", text_encoder, tiny_planner_config)
+    flags = ["--planner", models["planner"], "--idm", models["idm"], "--tasks", "door-open", "--seeds", "2"]
+    flags += ["--max-episode-steps", "12", "--fps", "40", "--output", str(tmp_path / "out")]
+    monkeypatch.setattr(sys, "argv", ["daemon_vs_eval.py", *flags])
+    assert daemon_vs_eval.main() == 0
+    assert "2 scenes: solved by vp eval only" in capsys.readouterr().out
+    sides = {side: json.loads((tmp_path / "out" / side / "results.json").read_text()) for side in ("eval", "daemon")}
+    scenes = {side: [(r["task"], r["camera"], r["seed"]) for r in s["episodes"]] for side, s in sides.items()}
+    assert (
+        scenes["eval"] == scenes["daemon"] == [("door-open", "corner", 1_000_000), ("door-open", "corner", 1_000_001)]
+    )
+    for row in sides["daemon"]["episodes"]:
+        assert row["steps"] == 12 or row["success"]  # the scene's limit, as in vp eval
+        assert row["holds"].get("no plan yet", 0) >= 1  # the arm held until the first plan came
+    assert "daemon_vs_eval.py" in sides["daemon"]["run"]["command"]
