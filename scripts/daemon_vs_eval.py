@@ -14,6 +14,8 @@ How the daemon side differs from `vp eval`'s protocol, as a daemon must:
 - until the first plan arrives the arm holds, and the simulator does not step;
 - plan noise comes from the daemon's seeds (`DaemonSettings.seed`), not the agent's, so single episodes may
   differ by chance: compare rates with their standard errors.
+`--planner oracle` plans with the scripted expert, rolled ahead on the simulator's own thread: with it the
+comparison measures the loop alone, the video model left out.
 Like `vp eval`, an episode ends at the simulator's first success or after 500 actions; the verdict is read by
 this script, never by the daemon. Both sides resume: rerunning skips finished episodes.
 """
@@ -21,10 +23,13 @@ this script, never by the daemon. Both sides resume: rerunning skips finished ep
 import argparse
 import itertools
 import json
+import math
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from foundation.config_io import dataclass_to_dict
 from foundation.errors import exit_status
@@ -38,21 +43,45 @@ from video_planner.daemon.daemon import Daemon
 from video_planner.daemon.robot_link import RobotLink
 from video_planner.daemon.settings import DaemonSettings
 from video_planner.model.loading import load_planner
+from video_planner.model.oracle_planner import Oracle
 from video_planner.model.planner_source import PlannerSource
+from video_planner.model.protocols import VideoPlan
 
 EPISODES_FILE = "episodes.jsonl"
 
 
+class SimThreadOracle:
+    """`--planner oracle` for the daemon: the scripted expert's frames from the robot's simulator, rolled ahead
+    on the simulator's own thread so they never interleave with the daemon's actions."""
+
+    def __init__(self, robot: MetaWorldRobot, idm: InverseDynamics, replan_every: int):
+        chunk = idm.config.chunk_size
+        self.robot = robot
+        self.oracle = Oracle().planner_for(robot.env, math.ceil(replan_every / chunk), chunk)
+        self.config = self.oracle.config
+
+    def plan(self, image: np.ndarray, instruction: str, **options) -> VideoPlan:
+        return self.robot.in_sim_thread(self.oracle.plan, image, instruction, **options)
+
+
 class ScoredRobot(MetaWorldRobot):
-    """The `metaworld` robot with `vp eval`'s episode end: past its step limit it stops stepping the simulator
-    (a daemon keeps sending until it is stopped) and says so."""
+    """The `metaworld` robot with `vp eval`'s episode end: after the scene's step limit of actions it stops
+    stepping the simulator (a daemon keeps sending until it is stopped) and says so. Its own count, since an
+    oracle rolls the simulator ahead and back between actions."""
+
+    def reset_scene(self, seed: int) -> None:
+        super().reset_scene(seed)
+        self.sent = 0
 
     @property
     def exhausted(self) -> bool:
-        return self.env is not None and self.env.steps >= self.env.max_episode_steps
+        return self.sent >= self.config.max_episode_steps
 
     def send_action(self, action: dict) -> dict:
-        return action if self.exhausted else super().send_action(action)
+        if self.exhausted:
+            return action
+        self.sent += 1
+        return super().send_action(action)
 
 
 def daemon_episode(daemon: Daemon, robot: ScoredRobot, task: str, camera: str, seed: int) -> dict:
@@ -71,7 +100,7 @@ def daemon_episode(daemon: Daemon, robot: ScoredRobot, task: str, camera: str, s
         "camera": camera,
         "seed": seed,
         "success": robot.last_success,
-        "steps": robot.env.steps,
+        "steps": robot.sent,
         "plans": daemon.controller.plan_number,
         "stall_replans": 0,
         "holds": {reason: n - held.get(reason, 0) for reason, n in status["holds"].items() if n > held.get(reason, 0)},
@@ -101,7 +130,8 @@ def run_daemon_side(
                 calibration_dir=Path(calibration),
             )
             with ScoredRobot(config) as robot:
-                daemon = Daemon(RobotLink.of(robot), planner, idm, daemon_settings)
+                here = SimThreadOracle(robot, idm, settings.replan_every) if isinstance(planner, Oracle) else planner
+                daemon = Daemon(RobotLink.of(robot), here, idm, daemon_settings)
                 try:
                     for _, _, seed in group:
                         row = daemon_episode(daemon, robot, task, camera, seed)
@@ -131,7 +161,7 @@ def disagreements(eval_dir: Path, daemon_dir: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--planner", required=True, help="planner directory")
+    parser.add_argument("--planner", required=True, help="planner directory, or 'oracle' (the expert's frames)")
     parser.add_argument("--idm", required=True, help="inverse-dynamics directory")
     parser.add_argument("--tasks", default="avdc11", help="MetaWorld tasks, comma-separated, or avdc11")
     parser.add_argument("--cameras", default="corner", help="cameras, comma-separated")
@@ -150,7 +180,8 @@ def main() -> int:
             max_episode_steps=args.max_episode_steps,
         )
         daemon_settings = DaemonSettings(fps=args.fps, replan_every=settings.replan_every, max_episode_steps=10**9)
-        planner = load_planner(PlannerSource(planner=args.planner, sampling_steps=args.sampling_steps))
+        source = PlannerSource(planner=args.planner, sampling_steps=args.sampling_steps)
+        planner = Oracle() if args.planner == Oracle.name else load_planner(source)
         idm = InverseDynamics.from_pretrained(args.idm).eval()
         provenance = run_record(["python", *sys.argv])
         eval_summary = evaluate_control(planner, idm, settings, args.output / "eval", provenance=provenance)

@@ -70,16 +70,21 @@ def test_the_results_table_is_made_from_result_files_with_their_provenance(tmp_p
     assert results_table.main() == 2 and "2 names for 1 result files" in capsys.readouterr().err
 
 
-def test_the_daemon_and_vp_eval_score_the_same_scenes(tmp_path, monkeypatch, capsys, text_encoder, tiny_planner_config):
+@pytest.mark.parametrize("planner", ["tiny", "oracle"])
+def test_the_daemon_and_vp_eval_score_the_same_scenes(
+    planner, tmp_path, monkeypatch, capsys, text_encoder, tiny_planner_config
+):
     """Both sides of scripts/daemon_vs_eval.py run every scene and write `vp eval`'s results; the daemon's
-    episode ends at the scene's step limit, where the simulator stops stepping."""
+    episode ends at the scene's step limit, where the simulator stops stepping, even while the oracle rolls the
+    simulator ahead to plan."""
     import json
 
     import daemon_vs_eval
     from sail_runs import save_untrained_models
 
     models = save_untrained_models(tmp_path / "models", text_encoder, tiny_planner_config)
-    flags = ["--planner", models["planner"], "--idm", models["idm"], "--tasks", "door-open", "--seeds", "2"]
+    source = models["planner"] if planner == "tiny" else "oracle"
+    flags = ["--planner", source, "--idm", models["idm"], "--tasks", "door-open", "--seeds", "2"]
     flags += ["--max-episode-steps", "12", "--fps", "40", "--output", str(tmp_path / "out")]
     monkeypatch.setattr(sys, "argv", ["daemon_vs_eval.py", *flags])
     assert daemon_vs_eval.main() == 0
@@ -91,5 +96,6 @@ def test_the_daemon_and_vp_eval_score_the_same_scenes(tmp_path, monkeypatch, cap
     )
     for row in sides["daemon"]["episodes"]:
         assert row["steps"] == 12 or row["success"]  # the scene's limit, as in vp eval
+        assert row["plans"] >= 1
         assert row["holds"].get("no plan yet", 0) >= 1  # the arm held until the first plan came
     assert "daemon_vs_eval.py" in sides["daemon"]["run"]["command"]

@@ -61,20 +61,20 @@ class MetaWorldRobot(Robot):
         if self.env is not None:
             raise RuntimeError(f"{self} is already connected")
         config = self.config
-        self.env = self._in_sim_thread(
+        self.env = self.in_sim_thread(
             MetaWorldEnv, config.task, config.camera, config.image_size, max_episode_steps=config.max_episode_steps
         )
         self.reset_scene(config.seed)
 
     def reset_scene(self, seed: int) -> None:
         """A fresh scene of the task, drawn from `seed` (the simulator's reset; an arm has none)."""
-        self._observation = self._in_sim_thread(self._env().reset, seed)
+        self._observation = self.in_sim_thread(self._env().reset, seed)
         self.last_success = False
 
     def get_observation(self) -> dict:
         env, observation = self._env(), self._observation
         if observation.image is None:
-            observation = Observation(self._in_sim_thread(env.render), observation.state, observation.instruction)
+            observation = Observation(self.in_sim_thread(env.render), observation.state, observation.instruction)
         state = dict(zip(METAWORLD_FEATURES.state_names, map(float, observation.state), strict=True))
         return state | {CAMERA: observation.image}
 
@@ -85,16 +85,19 @@ class MetaWorldRobot(Robot):
         if missing:
             raise ValueError(f"action lacks {', '.join(missing)}; a metaworld action has {', '.join(names)}")
         vector = np.array([action[name] for name in names], dtype=np.float32)
-        result = self._in_sim_thread(self._env().step, vector)
+        result = self.in_sim_thread(self._env().step, vector)
         self._observation, self.last_success = result.observation, self.last_success or result.success
         return dict(zip(names, map(float, vector), strict=True))
 
     def disconnect(self) -> None:
         if self.env is not None:
-            self._in_sim_thread(self.env.close)
+            self.in_sim_thread(self.env.close)
         self.env, self._observation = None, None
 
-    def _in_sim_thread(self, function, *args, **kwargs):
+    def in_sim_thread(self, function, *args, **kwargs):
+        """Runs `function` on the simulator's own thread, after every call already queued there (MuJoCo's
+        rendering context belongs to that thread; an oracle that rolls the simulator ahead must not interleave
+        with `send_action`)."""
         return self._sim_thread.submit(function, *args, **kwargs).result()
 
     def _env(self) -> MetaWorldEnv:
