@@ -4,6 +4,7 @@
     vp summary outputs/datasets/metaworld_avdc11 [--verify]
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
+    vp encode --dataset outputs/datasets/metaworld_mt50_prior --planner DIR --output outputs/shards/mt50
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
     vp train-success --dataset outputs/datasets/metaworld_mt50_prior --output outputs/success/mt50
     vp score-success --detector outputs/success/mt50 --dataset outputs/eval/avdc11-recorded/rollouts
@@ -201,6 +202,17 @@ def _plan(args: argparse.Namespace) -> None:
     plan = planner.plan(image, args.instruction, steps=args.steps, seed=args.seed, guidance=args.guidance)
     write_video(args.output, np.concatenate([plan.context_frame[None], plan.frames]), fps=args.fps)
     print(f"{len(plan.frames)} frames in {plan.latency_s:.2f} s ({plan.sampler}, {plan.steps} steps) -> {args.output}")
+
+
+def _encode(args: argparse.Namespace) -> None:
+    from video_planner.model.planner import VideoPlanner
+    from video_planner.training.encode_shards import encode_datasets
+
+    planner = VideoPlanner.from_pretrained(args.planner)
+    manifest = encode_datasets(planner, args.dataset, args.output, args.clips_per_shard)
+    print(
+        f"{manifest['clips']} clips of {manifest['frames']} frames in {len(manifest['shards'])} shards: {args.output}"
+    )
 
 
 def _eval_planner(args: argparse.Namespace) -> None:
@@ -429,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the plan's noise (default: 0)")
     p.add_argument("--fps", type=int, default=4, help="frames per second of the written video (default: 4)")
     p.set_defaults(run=_plan)
+
+    p = sub.add_parser("encode", help="encode datasets once into latent shards for pretraining")
+    _list_flag(p, "--dataset", "LeRobot datasets to encode", required=True)
+    p.add_argument("--planner", required=True, help="planner directory whose latent space and text encoder encode")
+    p.add_argument("--output", required=True, type=Path, help="shard directory: shard-*.safetensors, manifest.json")
+    p.add_argument("--clips-per-shard", type=int, default=1000, help="clips per shard, whole episodes (default: 1000)")
+    p.set_defaults(run=_encode)
 
     p = sub.add_parser("eval-planner", help="future-frame PSNR/SSIM per task on held-out demos, with baselines")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")
