@@ -5,6 +5,7 @@
     vp train-planner --dataset outputs/datasets/metaworld_avdc11 --preset cpu --output outputs/planner/avdc11-cpu
     vp plan --planner outputs/planner/avdc11-cpu/checkpoint --image first.png --instruction "open the door"
     vp encode --dataset outputs/datasets/metaworld_mt50_prior --planner DIR --output outputs/shards/mt50
+    vp pretrain --shards outputs/shards/mt50 --output outputs/planner/mt50-pretrained   # or under torchrun
     vp eval-planner --planner outputs/planner/avdc11-cpu/checkpoint --dataset outputs/datasets/metaworld_avdc11_heldout
     vp train-success --dataset outputs/datasets/metaworld_mt50_prior --output outputs/success/mt50
     vp score-success --detector outputs/success/mt50 --dataset outputs/eval/avdc11-recorded/rollouts
@@ -213,6 +214,22 @@ def _encode(args: argparse.Namespace) -> None:
     print(
         f"{manifest['clips']} clips of {manifest['frames']} frames in {len(manifest['shards'])} shards: {args.output}"
     )
+
+
+def _pretrain(args: argparse.Namespace) -> None:
+    from video_planner.model.config import PlannerConfig
+    from video_planner.training.pretrain import ShardPretrainer
+    from video_planner.training.pretrain_config import PretrainConfig
+
+    config = PretrainConfig(**_flag_values(args, PretrainConfig))
+    planner_config = PlannerConfig.load(args.config) if args.config else None
+    trainer = ShardPretrainer(config, args.output, planner_config, resume=args.resume)
+    try:
+        checkpoint = trainer.run()
+    finally:
+        trainer.processes.close()
+    if trainer.processes.is_main:
+        print(f"planner: {checkpoint} (VideoPlanner.from_pretrained reads it)")
 
 
 def _eval_planner(args: argparse.Namespace) -> None:
@@ -448,6 +465,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path, help="shard directory: shard-*.safetensors, manifest.json")
     p.add_argument("--clips-per-shard", type=int, default=1000, help="clips per shard, whole episodes (default: 1000)")
     p.set_defaults(run=_encode)
+
+    p = sub.add_parser("pretrain", help="train the denoiser from latent shards, on 1 or N processes; resumable")
+    from video_planner.training.pretrain_config import PretrainConfig
+
+    _add_dataclass_flags(p, PretrainConfig)
+    p.add_argument("--output", required=True, type=Path, help="run directory; the planner lands in <output>/checkpoint")
+    p.add_argument("--config", type=Path, help="planner config.json of the denoiser (default: the shards' own)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
+    p.set_defaults(run=_pretrain)
 
     p = sub.add_parser("eval-planner", help="future-frame PSNR/SSIM per task on held-out demos, with baselines")
     p.add_argument("--planner", required=True, help="planner directory or Hub repo id")

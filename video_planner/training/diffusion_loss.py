@@ -1,4 +1,5 @@
-"""The denoiser's training objective, shared by the trainer and the benchmarks."""
+"""The denoiser's training objective, shared by the trainer, the pretrainer (from latent shards) and the
+benchmarks."""
 
 import torch
 import torch.nn.functional as F
@@ -20,3 +21,29 @@ def diffusion_loss(config: PlannerConfig, scheduler, prediction, clean, noise, t
     clipped = torch.clamp(snr, max=config.snr_gamma)
     weight = clipped / (snr + 1) if config.prediction_type == "v_prediction" else clipped / snr
     return (weight * per_sample).mean()
+
+
+def clip_loss(
+    config: PlannerConfig,
+    denoiser: torch.nn.Module,
+    drop_text,
+    scheduler,
+    clip: torch.Tensor,
+    text: torch.Tensor,
+    mask: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """The denoiser's diffusion loss on a batch of clip latents and their instruction embeddings. Noise,
+    timesteps and instruction dropout are drawn on the CPU from `generator` (the same draws on every device).
+    `denoiser` may be wrapped for distributed training; `drop_text` is the bare denoiser's.
+    clip: (B, K+1, C, h, w) normalised latents of the first and the K future frames; text: (B, L, D);
+    mask: (B, L) -> () loss"""
+    device = clip.device
+    first, future = clip[:, 0], clip[:, 1:]
+    batch = len(clip)
+    noise = torch.randn(future.shape, generator=generator).to(device)
+    timesteps = torch.randint(config.num_train_timesteps, (batch,), generator=generator).to(device)
+    drop = (torch.rand(batch, generator=generator) < config.text_dropout).to(device)
+    text, mask = drop_text(text.to(device), mask.to(device), drop)
+    prediction = denoiser(scheduler.add_noise(future, noise, timesteps), timesteps, first, text, mask)
+    return diffusion_loss(config, scheduler, prediction, future, noise, timesteps)

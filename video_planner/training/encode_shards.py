@@ -5,9 +5,9 @@ planner's autoencoder and text encoder, so pretraining never decodes a video or 
         --output outputs/shards/mt50 [--clips-per-shard 1000]
 
 The planner directory gives the latent space: its autoencoder, latent normalisation, text encoder, resolution,
-K and frame stride. A shard holds whole episodes of one dataset and about `clips_per_shard` clips. The output
-appears whole or not at all: shards and manifest are written to a staging directory that replaces `--output`
-when the last shard is done.
+K and frame stride; its files (not the denoiser) are copied into `SHARDS/latent_space/`. A shard holds whole
+episodes of one dataset and about `clips_per_shard` clips. The output appears whole or not at all: shards and
+manifest are written to a staging directory that replaces `--output` when the last shard is done.
 """
 
 import hashlib
@@ -23,8 +23,10 @@ from foundation.atomic_dir import atomic_directory
 from foundation.errors import InputError
 from foundation.hub import weights_digest
 from robot_io.frame_bank import FrameBank, PlannerClips
+from robot_io.metaworld_tasks import task_of_instruction
+from video_planner.model.checkpoint import AUTOENCODER_DIR, CONFIG_FILE, NORMALIZATION_FILE
 from video_planner.model.planner import VideoPlanner
-from video_planner.training.latent_shards import MANIFEST_FILE, SHARD_FORMAT, shard_name
+from video_planner.training.latent_shards import LATENT_SPACE_DIR, MANIFEST_FILE, SHARD_FORMAT, shard_name
 
 ENCODE_BATCH = 256  # frames per autoencoder call
 
@@ -43,6 +45,17 @@ def latent_space(planner: VideoPlanner) -> dict:
         "frame_stride": config.frame_stride,
         "text_encoder": config.to_dict()["text_encoder"],
     }
+
+
+def write_latent_space(planner: VideoPlanner, directory: Path) -> None:
+    """The planner files that define the shards' latents (config, latent normalisation, the in-domain
+    autoencoder), so a pretraining box needs the shard directory and nothing else."""
+    directory.mkdir()
+    planner.config.save(directory / CONFIG_FILE)
+    normalization = {"latent_shift": planner.latent_shift.tolist(), "latent_scale": planner.latent_scale.tolist()}
+    (directory / NORMALIZATION_FILE).write_text(json.dumps(normalization, indent=2))
+    if not planner.config.autoencoder.pretrained:
+        planner.autoencoder.save_pretrained(directory / AUTOENCODER_DIR)
 
 
 def episode_groups(clips_per_episode: np.ndarray, clips_per_shard: int) -> list[range]:
@@ -90,8 +103,9 @@ def encode_datasets(
         raise InputError(f"--clips-per-shard must be >= 1, got {clips_per_shard}")
     config = planner.config
     planner.eval()
-    sources, shards = [], []
+    sources, shards, tasks = [], [], set()
     with atomic_directory(Path(output)) as staging:
+        write_latent_space(planner, staging / LATENT_SPACE_DIR)
         for dataset in datasets:
             bank = FrameBank.load(dataset, config.image_size, show_progress)
             clips = PlannerClips(bank, config.num_future_frames, config.frame_stride)
@@ -111,10 +125,12 @@ def encode_datasets(
                     }
                 )
             sources.append({"dataset": str(dataset), "episodes": len(bank.lengths), "frames": len(bank.frames)})
+            tasks |= {task_of_instruction(i) for i in bank.instructions}
         manifest = {
             "format": SHARD_FORMAT,
             "latent_space": latent_space(planner),
             "sources": sources,
+            "tasks": sorted(tasks),
             "shards": shards,
             "clips": sum(s["clips"] for s in shards),
             "frames": sum(s["frames"] for s in shards),

@@ -2,8 +2,9 @@
 nothing else. A reader needs torch and safetensors only: no LeRobot, no MuJoCo, no video decoder, no text
 encoder, so it runs on any bare GPU box.
 
-    SHARDS/manifest.json              written last: format, the latent space it was encoded in, sources, and the
-                                      frames and clips of each shard
+    SHARDS/manifest.json              written last: format, the latent space it was encoded in, sources, the
+                                      tasks, and the frames and clips of each shard
+    SHARDS/latent_space/              the encoding planner's config, latent normalisation and autoencoder
     SHARDS/shard-00000.safetensors    one shard (whole episodes, about `clips_per_shard` clips):
         latents     (N, C, h, w) float32  normalised autoencoder latents of the shard's frames
         clips       (M, K+1) int64        rows of `latents`: each clip's first frame and its K future frames
@@ -29,6 +30,7 @@ from foundation.errors import InputError
 
 SHARD_FORMAT = 1
 MANIFEST_FILE = "manifest.json"
+LATENT_SPACE_DIR = "latent_space"
 SHARD_KEYS = ("latents", "clips", "clip_is_pad", "clip_text", "text", "text_mask")
 
 

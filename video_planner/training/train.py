@@ -40,7 +40,7 @@ from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.model.checkpoint import PlannerFiles, load_autoencoder, load_planner_files, write_planner_files
 from video_planner.model.config import SAMPLING_FIELDS, PlannerConfig
 from video_planner.model.planner import VideoPlanner, training_scheduler
-from video_planner.training.diffusion_loss import diffusion_loss
+from video_planner.training.diffusion_loss import clip_loss
 from video_planner.training.sample_grid import write_sample_gif
 from video_planner.training.train_config import RESUMABLE_CHANGES, TrainConfig
 
@@ -67,20 +67,10 @@ def denoiser_loss(
     instructions: list[str],
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """The denoiser's diffusion loss on a batch of clip latents, as every training step computes it: noise,
-    timesteps and instruction dropout are drawn on the CPU from `generator` (the same draws on every device).
-    `denoiser` is the planner's, possibly wrapped for distributed training.
-    clip: (B, K+1, C, h, w) normalised latents of the first and the K future frames -> () loss"""
-    config, device = planner.config, clip.device
-    first, future = clip[:, 0], clip[:, 1:]
-    batch = len(clip)
-    noise = torch.randn(future.shape, generator=generator).to(device)
-    timesteps = torch.randint(config.num_train_timesteps, (batch,), generator=generator).to(device)
-    drop = (torch.rand(batch, generator=generator) < config.text_dropout).to(device)
+    """`clip_loss` with the instructions embedded by the planner's text encoder. `denoiser` is the planner's,
+    possibly wrapped for distributed training. clip: (B, K+1, C, h, w) -> () loss"""
     text, mask = planner.text_encoder(instructions)  # (B, L, D), (B, L)
-    text, mask = planner.denoiser.drop_text(text, mask, drop)
-    prediction = denoiser(scheduler.add_noise(future, noise, timesteps), timesteps, first, text, mask)
-    return diffusion_loss(config, scheduler, prediction, future, noise, timesteps)
+    return clip_loss(planner.config, denoiser, planner.denoiser.drop_text, scheduler, clip, text, mask, generator)
 
 
 class PlannerTrainer:
