@@ -11,11 +11,9 @@ settings give the same table. Scene seeds start at 1,000,000, far from every rec
 """
 
 import csv
-import hashlib
 import io
 import itertools
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +23,14 @@ from foundation.atomic_dir import write_text_atomic
 from foundation.config_io import checked_keys, dataclass_to_dict, read_json
 from foundation.errors import InputError
 from foundation.hub import weights_digest
-from foundation.video_io import write_video
 from inverse_dynamics.model import InverseDynamics
-from robot_io.envs import make_env, task_features
-from robot_io.executor import Executor
-from robot_io.metaworld_env import MetaWorldEnv
+from robot_io.envs import task_features
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
-from video_planner.control.agent import Agent, check_robot_compatible
-from video_planner.control.settings import ControlEvalSettings, ReplanRule
+from video_planner.control.agent import check_robot_compatible
+from video_planner.control.episode_runner import Finished, GroupRun, run_group, run_group_in_workers
+from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.composition import ComposedPlanner
-from video_planner.model.oracle_planner import Oracle, OraclePlanner
+from video_planner.model.oracle_planner import Oracle
 from video_planner.model.protocols import Planner
 
 EPISODES_FILE = "episodes.jsonl"
@@ -110,28 +106,22 @@ def evaluate_control(
     total = len(settings.episodes())
     bar = tqdm(total=total, initial=total - len(todo), desc="eval", disable=not show_progress)
     with (output / EPISODES_FILE).open("a") as log:
+
+        def on_done(finished: Finished) -> None:
+            if not record:
+                _append_rows(log, [finished.row])
+            bar.update(1)
+
         for (task, camera), group in itertools.groupby(todo, key=lambda e: e[:2]):
-            rows, episodes = [], []
-            with make_env(task, camera, idm.config.image_size, max_episode_steps=settings.max_episode_steps) as env:
-                here = _oracle(planner, env, idm, settings) if isinstance(planner, Oracle) else planner
-                agent = Agent(here, idm, ReplanRule(settings.replan_every))
-                record_images = record or settings.videos
-                executor = Executor(env, agent, record_images=record_images, stop_at_success=settings.stop_at_success)
-                for _, _, seed in group:
-                    rollout = executor.run(seed)
-                    rows.append(_episode_row(task, camera, seed, rollout, agent))
-                    if record or settings.videos:
-                        targets = np.stack([agent.target_frame(t) for t in range(rollout.steps)])  # (T, H, W, 3)
-                    if record:
-                        episodes.append(rollout.to_episode(camera, targets))
-                    if settings.videos:
-                        side_by_side = np.concatenate([rollout.images, targets], axis=2)  # (T, H, 2W, 3)
-                        write_video(output / "videos" / f"{task}_{camera}_{seed}.mp4", side_by_side[::2], fps=20)
-                    if not record:
-                        _append_rows(log, rows[-1:])
-                    bar.update(1)
+            seeds = [seed for _, _, seed in group]
+            run = GroupRun(planner, idm, settings, task, camera, output, record)
+            if settings.workers == 1:
+                finished = run_group(run, seeds, on_done)
+            else:
+                finished = run_group_in_workers(run, seeds, settings.workers, on_done)
             if record:
-                record_episodes(store, episodes, rows)
+                rows = [f.row for f in finished]
+                record_episodes(store, [f.episode for f in finished], rows)
                 _append_rows(log, rows)
     bar.close()
     done = _finished(output, store)
@@ -141,12 +131,6 @@ def evaluate_control(
     run = {"settings": dataclass_to_dict(settings), "episode_seconds": round(episode_seconds, 1)}
     write_reports(summary, rows, output, run | (provenance or {}))
     return summary
-
-
-def _oracle(oracle: Oracle, env: MetaWorldEnv, idm: InverseDynamics, settings: ControlEvalSettings) -> OraclePlanner:
-    """The env's oracle, looking only as far ahead as the agent uses before it replans."""
-    chunk = idm.config.chunk_size
-    return oracle.planner_for(env, num_future_frames=math.ceil(settings.replan_every / chunk), frame_stride=chunk)
 
 
 def _append_rows(log, rows: list[dict]) -> None:
@@ -184,20 +168,6 @@ def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
             "choose another --output"
         )
     write_text_atomic(path, json.dumps(current, indent=2))
-
-
-def _episode_row(task: str, camera: str, seed: int, rollout, agent: Agent) -> dict:
-    return {
-        "task": task,
-        "camera": camera,
-        "seed": seed,
-        "success": rollout.success,
-        "steps": rollout.steps,
-        "plans": len(agent.log.plans),
-        "stall_replans": agent.log.stall_replans,
-        "actions_sha1": hashlib.sha1(rollout.actions.tobytes()).hexdigest(),
-        "seconds": {k: round(v, 4) for k, v in (rollout.seconds | agent.log.seconds).items()},
-    }
 
 
 def binomial_stderr(rate: float, episodes: int) -> float:

@@ -34,6 +34,9 @@ class ControlEvalSettings:
     stop_at_success: bool = True
     replan_every: int = ReplanRule.replan_every  # env steps between plans; a multiple of the IDM chunk size
     videos: bool = False  # an mp4 per rollout: execution left, the planned frame it heads for right
+    # environments stepping side by side, each in a Ray worker process; their plans share one planner call.
+    # A scene's result does not depend on it (pip install 'video-planner[ray]' for more than 1)
+    workers: int = ranged(1, "[1, 256]")
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(resolve_tasks(list(self.tasks))))
