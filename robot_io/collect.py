@@ -1,9 +1,15 @@
 """Records scripted-expert demonstrations into a LeRobotDataset, resumable and crash-safe.
 
 Each (task, camera) group is one atomic append: a crash loses at most the group in progress, and the
-rerun continues from the committed progress with the same scene seeds.
+rerun continues from the committed progress with the same scene seeds. With `workers`, a group's attempts run
+that many at a time in Ray environment processes and are taken in attempt order, so the dataset is the one
+a single process records (the expert's noise is drawn from each episode's seed).
 """
 
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,17 +19,12 @@ from foundation.config_io import checked_keys, dataclass_from_dict
 from foundation.errors import InputError
 from robot_io.dataset_store import AtomicDatasetStore
 from robot_io.episode_format import Episode, episode_features
-from robot_io.executor import Executor
 from robot_io.metaworld_env import MetaWorldEnv
-from robot_io.metaworld_expert import NoisyExpert
+from robot_io.metaworld_expert import NoisyExpert, expert_episode
+from robot_io.ray_envs import EnvWorkers, WorkerDied
 from robot_io.recipe import CollectionRecipe
 
 PROGRESS_SIDECAR = "collection_progress.json"
-
-
-def expert_episode(env: MetaWorldEnv, expert: NoisyExpert, seed: int) -> Episode:
-    """One episode of `expert` from scene `seed`, run by the Executor until success or the step limit."""
-    return Executor(env, expert, record_images=True).run(seed).to_episode(env.camera)
 
 
 @dataclass
@@ -73,10 +74,53 @@ def read_progress(sidecar: dict, source: str) -> tuple[CollectionRecipe, dict[st
     return recipe, groups
 
 
-def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool = True) -> dict[str, GroupProgress]:
-    """Collects the recipe's demos into `output`, resuming committed progress; returns per-group stats."""
+def demos_here(recipe: CollectionRecipe, task: str, camera: str, expert: NoisyExpert, seeds) -> Iterator[Episode]:
+    """The expert's episode of each seed, one after another in this process."""
+    with MetaWorldEnv(task, camera, recipe.image_size, max_episode_steps=recipe.max_episode_steps) as env:
+        for seed in seeds:
+            yield expert_episode(env, expert, seed)
+
+
+def demos_in_workers(
+    recipe: CollectionRecipe, task: str, camera: str, expert: NoisyExpert, seeds, workers: EnvWorkers
+) -> Iterator[Episode]:
+    """The expert's episode of each seed, one per worker at a time, in seed order; a seed whose worker dies is
+    rerun in a fresh one."""
+    envs = workers.open(task, camera, recipe.image_size, recipe.max_episode_steps)
+
+    def demo(slot: int, seed: int) -> Episode:
+        try:
+            return envs[slot].apply(expert_episode, expert, seed)
+        except WorkerDied:
+            envs[slot] = workers.replace(envs[slot])
+            return envs[slot].apply(expert_episode, expert, seed)
+
+    with ThreadPoolExecutor(workers.count) as pool:
+        while batch := list(itertools.islice(seeds, workers.count)):
+            yield from pool.map(demo, range(len(batch)), batch)
+
+
+def collect(
+    recipe: CollectionRecipe, output: str | Path, *, workers: int = 1, show_progress: bool = True
+) -> dict[str, GroupProgress]:
+    """Collects the recipe's demos into `output`, resuming committed progress; returns per-group stats.
+    `workers` > 1 runs each group's attempts that many at a time in Ray worker processes."""
+    if workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
     store = open_store(recipe, Path(output))
     progress = load_progress(store, recipe)
+    with EnvWorkers(workers) if workers > 1 else nullcontext() as env_workers:
+        _collect_groups(store, recipe, progress, env_workers, show_progress)
+    return progress
+
+
+def _collect_groups(
+    store: AtomicDatasetStore,
+    recipe: CollectionRecipe,
+    progress: dict[str, GroupProgress],
+    workers: EnvWorkers | None,
+    show_progress: bool,
+) -> None:
     target = len(recipe.tasks) * len(recipe.cameras) * recipe.episodes_per_camera
     done = sum(min(p.successes, recipe.episodes_per_camera) for p in progress.values())
     bar = tqdm(total=target, initial=done, desc=f"collect {recipe.name}", unit="demo", disable=not show_progress)
@@ -86,8 +130,7 @@ def collect(recipe: CollectionRecipe, output: str | Path, *, show_progress: bool
             for camera_index, camera in enumerate(recipe.cameras):
                 group = progress.setdefault(group_key(task, camera), GroupProgress())
                 if not _group_finished(group, recipe):
-                    _collect_group(store, recipe, task, camera_index, expert, progress, bar)
-    return progress
+                    _collect_group(store, recipe, task, camera_index, expert, progress, bar, workers)
 
 
 def _collect_group(
@@ -98,18 +141,19 @@ def _collect_group(
     expert: NoisyExpert,
     progress: dict[str, GroupProgress],
     bar: tqdm,
+    workers: EnvWorkers | None,
 ) -> None:
     """Runs the expert on one (task, camera) group until it is finished, as one atomic append whose sidecar
     records every group's progress."""
     camera = recipe.cameras[camera_index]
     group = progress[group_key(task, camera)]
-    with (
-        MetaWorldEnv(task, camera, recipe.image_size, max_episode_steps=recipe.max_episode_steps) as env,
-        store.append() as txn,
-    ):
-        while not _group_finished(group, recipe):
-            seed = recipe.scene_seed(group.attempts, camera_index)
-            episode = expert_episode(env, expert, seed)
+    seeds = (recipe.scene_seed(attempt, camera_index) for attempt in itertools.count(group.attempts))
+    if workers is None:
+        demos = demos_here(recipe, task, camera, expert, seeds)
+    else:
+        demos = demos_in_workers(recipe, task, camera, expert, seeds, workers)
+    with closing(demos), store.append() as txn:
+        for episode in demos:
             group.attempts += 1
             group.successes += episode.success
             if episode.success or recipe.keep_failed:
@@ -119,6 +163,8 @@ def _collect_group(
                 group.recorded += 1
             bar.update(int(episode.success))
             bar.set_postfix(task=task, camera=camera, failures=group.attempts - group.successes)
+            if _group_finished(group, recipe):
+                break
         txn.sidecar = {"recipe": recipe.to_dict(), "groups": {k: vars(v) for k, v in progress.items()}}
 
 

@@ -5,7 +5,9 @@ import warnings
 import metaworld.policies
 import numpy as np
 
-from robot_io.metaworld_env import METAWORLD_FEATURES
+from robot_io.episode_format import Episode
+from robot_io.executor import Executor
+from robot_io.metaworld_env import METAWORLD_FEATURES, MetaWorldEnv
 from robot_io.metaworld_tasks import resolve_task
 
 # The experts' proportional gains exceed the action range on purpose (the env clips); MetaWorld warns
@@ -72,3 +74,8 @@ class NoisyExpert:
         if self.action_noise_std > 0:
             action = action + rng.normal(0.0, self.action_noise_std, size=action.shape).astype(np.float32)
         return np.clip(action, -1.0, 1.0)
+
+
+def expert_episode(env: MetaWorldEnv, expert: NoisyExpert, seed: int) -> Episode:
+    """One episode of `expert` from scene `seed`, run by the Executor until success or the step limit."""
+    return Executor(env, expert, record_images=True).run(seed).to_episode(env.camera)

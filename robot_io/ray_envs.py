@@ -1,23 +1,27 @@
-"""MetaWorld environments in Ray actors: each steps and renders in a process of its own, so several episodes run
-side by side while the caller keeps the models. `RemoteEnv` is an `Env` (and has the snapshot/restore the
-oracle planner rolls ahead with), so the executor, the agent and the oracle run on it unchanged.
+"""MetaWorld environments in Ray worker processes: each steps and renders in a process of its own, so several
+episodes run side by side while the caller keeps the models. `RemoteEnv` is an `Env` (with the
+snapshot/restore the oracle planner rolls ahead with), so the executor, the agent and the oracle run on it
+unchanged. `EnvWorkers` starts the processes once per run and switches their environment from one
+(task, camera) group to the next: a process and its imports cost seconds, a new environment in it little.
 
-    start_ray(workers=2)
-    env = RemoteEnv("door-open", "corner", image_size=64)
-    observation = env.reset(seed=1_000_000)
+    with EnvWorkers(2) as workers:
+        for env in workers.open("door-open", "corner", image_size=64, max_episode_steps=500):
+            ...                              # one RemoteEnv per worker
+        env = workers.replace(env)           # a fresh process for one that died (`WorkerDied`)
 
 Ray is an optional dependency (`pip install 'video-planner[ray]'`); asking for workers without it is refused in
-one line. A worker process that dies raises `WorkerDied` from the call that found it.
+one line.
 """
 
 import copy
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from foundation.errors import InputError
 from robot_io.envs import make_env
-from robot_io.types import Observation, RobotFeatures, StepResult
+from robot_io.types import Observation, StepResult
 
 
 class WorkerDied(RuntimeError):
@@ -32,33 +36,33 @@ def _ray():
     return ray
 
 
-def start_ray(workers: int) -> None:
-    """A local Ray runtime with room for `workers` environment processes (reused when one is running)."""
-    ray = _ray()
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
-
-
 class _EnvHost:
-    """The actor's body: one environment, its methods called by name."""
+    """The worker's body: one environment at a time, its methods called by name."""
 
-    def __init__(self, task: str, camera: str, image_size: int, max_episode_steps: int):
+    def __init__(self):
+        self.env = None
+
+    def open(self, task: str, camera: str, image_size: int, max_episode_steps: int):
+        if self.env is not None:
+            self.env.close()
         self.env = make_env(task, camera, image_size, max_episode_steps=max_episode_steps)
+        return self.env.features, os.getpid()
 
     def call(self, method: str, *args, **kwargs):
         return getattr(self.env, method)(*args, **kwargs)
 
-    def describe(self) -> tuple[RobotFeatures, int]:
-        return self.env.features, os.getpid()
+    def apply(self, function, *args):
+        return function(self.env, *args)
 
 
 class RemoteEnv:
-    def __init__(self, task: str, camera: str, image_size: int, *, max_episode_steps: int):
-        ray = _ray()
+    """One worker's environment (made by `EnvWorkers.open`)."""
+
+    def __init__(self, actor, task: str, camera: str, image_size: int, max_episode_steps: int):
+        self._actor = actor
         self.task, self.camera, self.image_size = task, camera, image_size
-        self._actor = ray.remote(num_cpus=1)(_EnvHost).remote(task, camera, image_size, max_episode_steps)
-        self.features, self.pid = self._get(self._actor.describe.remote())
+        self.max_episode_steps = max_episode_steps
+        self.features, self.pid = self._get(actor.open.remote(task, camera, image_size, max_episode_steps))
 
     def _get(self, ref):
         """The call's result as this process's own (writable) objects: Ray hands out read-only arrays."""
@@ -70,6 +74,11 @@ class RemoteEnv:
 
     def _call(self, method: str, *args, **kwargs):
         return self._get(self._actor.call.remote(method, *args, **kwargs))
+
+    def apply(self, function, *args):
+        """`function(env, *args)` run in the worker, beside its environment (a whole scripted episode, say):
+        one round trip instead of one per step."""
+        return self._get(self._actor.apply.remote(function, *args))
 
     def reset(self, seed: int | None = None, *, render: bool = True) -> Observation:
         return self._call("reset", seed, render=render)
@@ -87,9 +96,47 @@ class RemoteEnv:
         self._call("restore", snapshot)
 
     def close(self) -> None:
-        _ray().kill(self._actor)
+        """Nothing: the worker and its environment belong to `EnvWorkers`."""
 
-    def __enter__(self) -> "RemoteEnv":
+
+class EnvWorkers:
+    def __init__(self, count: int):
+        if count < 1:
+            raise InputError(f"--workers must be >= 1, got {count}")
+        ray = _ray()
+        if not ray.is_initialized():
+            ray.init(num_cpus=count, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self.count = count
+        self._host = ray.remote(num_cpus=1)(_EnvHost)
+        self._actors = [self._host.remote() for _ in range(count)]
+
+    def open(self, task: str, camera: str, image_size: int, max_episode_steps: int) -> list[RemoteEnv]:
+        """Every worker's environment switched to (task, camera), all at once; a worker found dead is
+        replaced."""
+
+        def one(slot: int) -> RemoteEnv:
+            try:
+                return RemoteEnv(self._actors[slot], task, camera, image_size, max_episode_steps)
+            except WorkerDied:
+                self._actors[slot] = self._host.remote()
+                return RemoteEnv(self._actors[slot], task, camera, image_size, max_episode_steps)
+
+        with ThreadPoolExecutor(self.count) as pool:
+            return list(pool.map(one, range(self.count)))
+
+    def replace(self, env: RemoteEnv) -> RemoteEnv:
+        """A fresh worker for one whose process died, opened on the same environment."""
+        slot = self._actors.index(env._actor)
+        self._actors[slot] = self._host.remote()
+        return RemoteEnv(self._actors[slot], env.task, env.camera, env.image_size, env.max_episode_steps)
+
+    def close(self) -> None:
+        ray = _ray()
+        for actor in self._actors:
+            ray.kill(actor)
+        self._actors = []
+
+    def __enter__(self) -> "EnvWorkers":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,12 +13,12 @@ import pytest
 
 from foundation.atomic_dir import exchange_directories
 from foundation.errors import InputError
-from robot_io.collect import PROGRESS_SIDECAR, collect, expert_episode
+from robot_io.collect import PROGRESS_SIDECAR, collect
 from robot_io.dataset_io import open_dataset
 from robot_io.dataset_summary import episode_table
 from robot_io.episode_format import ACTION_KEY, IMAGE_KEY, STATE_KEY
 from robot_io.metaworld_env import MetaWorldEnv
-from robot_io.metaworld_expert import NoisyExpert
+from robot_io.metaworld_expert import NoisyExpert, expert_episode
 from robot_io.recipe import CollectionRecipe
 
 REPO = Path(__file__).resolve().parents[1]

@@ -106,3 +106,25 @@ def test_a_worker_killed_mid_episode_is_rerun_and_recorded_once(idm, tmp_path):
     assert open_dataset(rollouts).meta.total_episodes == 2
     rows = recorded_rows(open_rollout_store(rollouts, 32, recorded_robot(rollouts)))
     assert sorted(r["seed"] for r in rows) == [1_000_000, 1_000_001]
+
+
+def test_vp_collect_with_two_workers_records_the_sequential_dataset(two_episode_dataset, two_episode_recipe, tmp_path):
+    """Attempts run two at a time but are taken in order: a group that finishes on its first attempt discards
+    the second, as one process would never have run it."""
+    import numpy as np
+
+    from robot_io.collect import collect
+    from robot_io.dataset_summary import episode_table
+    from robot_io.episode_format import ACTION_KEY, STATE_KEY
+
+    progress = collect(two_episode_recipe, tmp_path / "two", workers=2, show_progress=False)
+    assert {key: vars(group) for key, group in progress.items()} == {
+        "button-press-topdown/corner": {"attempts": 1, "successes": 1, "recorded": 1},
+        "button-press-topdown/corner2": {"attempts": 1, "successes": 1, "recorded": 1},
+    }
+    assert episode_table(tmp_path / "two") == episode_table(two_episode_dataset)
+    ours, theirs = (
+        open_dataset(root).hf_dataset.with_format("numpy") for root in (tmp_path / "two", two_episode_dataset)
+    )
+    for key in (ACTION_KEY, STATE_KEY):
+        np.testing.assert_array_equal(np.asarray(ours[key]), np.asarray(theirs[key]))

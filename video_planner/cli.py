@@ -42,7 +42,7 @@ def _collect(args: argparse.Namespace) -> None:
 
     recipe = CollectionRecipe.from_toml(args.recipe)
     output = args.output or Path("outputs/datasets") / recipe.name
-    progress = collect(recipe, output)
+    progress = collect(recipe, output, workers=args.workers)
     if not any(group.recorded for group in progress.values()):
         raise InputError(f"the experts failed every attempt of {recipe.name}; no dataset written to {output}")
     print(summarize(output))
@@ -347,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collect", help="record scripted-expert demos as a LeRobotDataset (resumable)")
     p.add_argument("--recipe", required=True, type=Path, help="recipe TOML, e.g. datasets/metaworld_avdc11.toml")
     p.add_argument("--output", type=Path, help="dataset directory (default: outputs/datasets/<recipe name>)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="attempts run at once in Ray worker processes; same dataset (default: 1)"
+    )
     p.set_defaults(run=_collect)
 
     p = sub.add_parser("summary", help="print what a dataset holds per task and how the experts fared")

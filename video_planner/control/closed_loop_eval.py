@@ -14,6 +14,7 @@ import csv
 import io
 import itertools
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from foundation.errors import InputError
 from foundation.hub import weights_digest
 from inverse_dynamics.model import InverseDynamics
 from robot_io.envs import task_features
+from robot_io.ray_envs import EnvWorkers
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
 from video_planner.control.agent import check_robot_compatible
 from video_planner.control.episode_runner import Finished, GroupRun, run_group, run_group_in_workers
@@ -105,7 +107,10 @@ def evaluate_control(
     todo = [e for e in settings.episodes() if e not in done]
     total = len(settings.episodes())
     bar = tqdm(total=total, initial=total - len(todo), desc="eval", disable=not show_progress)
-    with (output / EPISODES_FILE).open("a") as log:
+    with (
+        (output / EPISODES_FILE).open("a") as log,
+        EnvWorkers(settings.workers) if settings.workers > 1 and todo else nullcontext() as workers,
+    ):
 
         def on_done(finished: Finished) -> None:
             if not record:
@@ -115,10 +120,10 @@ def evaluate_control(
         for (task, camera), group in itertools.groupby(todo, key=lambda e: e[:2]):
             seeds = [seed for _, _, seed in group]
             run = GroupRun(planner, idm, settings, task, camera, output, record)
-            if settings.workers == 1:
+            if workers is None:
                 finished = run_group(run, seeds, on_done)
             else:
-                finished = run_group_in_workers(run, seeds, settings.workers, on_done)
+                finished = run_group_in_workers(run, seeds, workers, on_done)
             if record:
                 rows = [f.row for f in finished]
                 record_episodes(store, [f.episode for f in finished], rows)

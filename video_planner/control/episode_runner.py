@@ -1,5 +1,5 @@
 """One (task, camera) group of a closed-loop evaluation, episode by episode: in this process, or (`--workers N`)
-in N Ray environment processes side by side, their plans gathered into one planner call. Either way each
+in N Ray environment processes (`EnvWorkers`) side by side, their plans gathered into one planner call. Either way each
 episode runs the same agent and executor code from its scene seed, so a scene's result does not depend on
 how the group was run (the oracle's plans and the actions are identical; a batched planner's frames may differ
 from single plans in the last bit, `plan_batch`).
@@ -24,7 +24,7 @@ from inverse_dynamics.model import InverseDynamics
 from robot_io.envs import make_env
 from robot_io.episode_format import Episode
 from robot_io.executor import Executor
-from robot_io.ray_envs import RemoteEnv, WorkerDied, start_ray
+from robot_io.ray_envs import EnvWorkers, WorkerDied
 from video_planner.control.agent import Agent
 from video_planner.control.gathering_planner import GatheringPlanner
 from video_planner.control.settings import ControlEvalSettings, ReplanRule
@@ -108,35 +108,21 @@ def run_group(group: GroupRun, seeds: list[int], on_done: Callable[[Finished], N
 
 
 def run_group_in_workers(
-    group: GroupRun, seeds: list[int], workers: int, on_done: Callable[[Finished], None]
+    group: GroupRun, seeds: list[int], workers: EnvWorkers, on_done: Callable[[Finished], None]
 ) -> list[Finished]:
-    """The group's episodes in `workers` Ray environment processes at once. A batch planner answers the
-    episodes' plans together; an episode whose process dies is rerun from its seed in a fresh one (at most
-    `WORKER_RETRIES` times), so each is finished once."""
-    start_ray(workers)
-    workers = min(workers, len(seeds))
-    image_size, steps = group.idm.config.image_size, group.settings.max_episode_steps
-
-    def open_env() -> RemoteEnv:
-        for attempt in range(WORKER_RETRIES + 1):
-            try:
-                return RemoteEnv(group.task, group.camera, image_size, max_episode_steps=steps)
-            except WorkerDied:
-                if attempt == WORKER_RETRIES:
-                    raise
-
+    """The group's episodes, one per worker at a time. A batch planner answers the episodes' plans together;
+    an episode whose worker dies is rerun from its seed in a fresh one (at most `WORKER_RETRIES` times), so
+    each is finished once."""
+    idle = workers.open(group.task, group.camera, group.idm.config.image_size, group.settings.max_episode_steps)
     batched = not isinstance(group.planner, Oracle) and hasattr(group.planner, "plan_batch")
     planner = GatheringPlanner(group.planner) if batched else group.planner
-    with ThreadPoolExecutor(workers) as pool:  # all at once, so the first episodes start (and plan) together
-        idle = list(pool.map(lambda _: open_env(), range(workers)))  # environments between episodes
     lock = threading.Lock()
 
     def one(seed: int) -> Finished:
         with lock:
-            env = idle.pop() if idle else None
+            env = idle.pop()
         for attempt in range(WORKER_RETRIES + 1):
             try:
-                env = env or open_env()
                 with planner.episode() if batched else nullcontext():
                     result = run_episode(group, env, planner, seed)
                 break
@@ -144,17 +130,15 @@ def run_group_in_workers(
                 if attempt == WORKER_RETRIES:
                     raise
                 logger.warning("%s; rerunning seed %d in a fresh worker", err, seed)
-                env = None
+                env = workers.replace(env)
         with lock:
             idle.append(env)
             on_done(result)
         return result
 
     try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
+        with ThreadPoolExecutor(workers.count, thread_name_prefix="episode") as pool:
             return list(pool.map(one, seeds))
     finally:
         if batched:
             planner.close()
-        for env in idle:
-            env.close()

@@ -96,6 +96,7 @@ class SailSettings(SelfTrainingSettings, PlannerSource):
     replan_every: int = ControlEvalSettings.replan_every  # env steps between plans
     # let a target be a task the planner, prior, IDM or detector trained on (the report then says so)
     allow_seen_targets: bool = False
+    workers: int = ControlEvalSettings.workers  # environments stepping side by side in Ray worker processes
 
     def __post_init__(self):
         PlannerSource.__post_init__(self)
@@ -132,18 +133,19 @@ class SailSettings(SelfTrainingSettings, PlannerSource):
             max_episode_steps=self.max_episode_steps,
             replan_every=self.replan_every,
             stop_at_success=stop_at_success,
+            workers=self.workers,
         )
 
 
 def pin_settings(output: Path, settings: SailSettings) -> None:
-    """Writes `sail.json`, or checks a rerun against it: only `iterations` (to extend a run) and `device` may
-    change."""
+    """Writes `sail.json`, or checks a rerun against it: only `iterations` (to extend a run), `device` and
+    `workers` may change."""
     path = output / SETTINGS_FILE
     if path.is_file():
         saved = dataclass_from_dict(SailSettings, read_json(path), str(path))
-        if replace(saved, iterations=settings.iterations, device=settings.device) != settings:
+        if replace(saved, iterations=settings.iterations, device=settings.device, workers=settings.workers) != settings:
             ours, theirs = dataclass_to_dict(settings), dataclass_to_dict(saved)
-            changed = [k for k in ours if ours[k] != theirs[k] and k not in ("iterations", "device")]
+            changed = [k for k in ours if ours[k] != theirs[k] and k not in ("iterations", "device", "workers")]
             raise InputError(
                 f"{output} holds a SAIL run with other settings ({', '.join(changed)} changed); "
                 "rerun with its settings or choose another --output"
