@@ -14,6 +14,7 @@ any rank exactly, on the same number of processes. Only torch, diffusers and saf
 
 import json
 import shutil
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -106,7 +107,7 @@ class ShardPretrainer:
         device = self.processes.device
         self.denoiser = VideoDenoiser(self.planner_config, self.data.text.shape[-1]).to(device)
         self.scheduler = training_scheduler(self.planner_config)
-        self.step, self.losses = 0, []
+        self.step, self.losses, self.train_seconds = 0, [], 0.0
         self.optimizer = torch.optim.AdamW(self.denoiser.parameters(), lr=config.learning_rate)
         self.lr_scheduler = get_scheduler("constant_with_warmup", self.optimizer, num_warmup_steps=config.warmup_steps)
         self.ema = EMAModel(self.denoiser.parameters(), decay=config.ema_decay, use_ema_warmup=True)
@@ -139,7 +140,7 @@ class ShardPretrainer:
         self.lr_scheduler.load_state_dict(load_state(state_dir, "lr_scheduler"))
         self.ema.load_state_dict(load_state(state_dir, "ema"))
         self.ema.to(self.processes.device)
-        self.step, self.losses = saved["step"], saved["losses"]
+        self.step, self.losses, self.train_seconds = saved["step"], saved["losses"], saved["train_seconds"]
 
     def run(self) -> Path:
         config, processes = self.config, self.processes
@@ -152,6 +153,7 @@ class ShardPretrainer:
             model = torch.compile(model)
         bar = tqdm(total=config.steps, initial=self.step, desc="pretrain", disable=not self.show_progress)
         while self.step < config.steps:
+            started = time.perf_counter()
             loss = 0.0
             for micro in range(config.gradient_accumulation):
                 last = micro == config.gradient_accumulation - 1
@@ -167,6 +169,7 @@ class ShardPretrainer:
             self.ema.step(self.denoiser.parameters())
             self.step += 1
             self.losses.append(processes.mean(loss))
+            self.train_seconds += time.perf_counter() - started
             bar.update(1)
             bar.set_postfix(loss=f"{self.losses[-1]:.4f}")
             if self.step % config.checkpoint_every == 0 or self.step == config.steps:
@@ -206,6 +209,7 @@ class ShardPretrainer:
             trainer_state = {
                 "step": self.step,
                 "losses": self.losses,
+                "train_seconds": round(self.train_seconds, 3),  # in steps, without loading and checkpoints
                 "world_size": self.processes.world_size,
                 "planner_config": self.planner_config.to_dict(),
                 "pretrain_config": dataclass_to_dict(self.config),
