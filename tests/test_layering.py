@@ -104,7 +104,9 @@ def declared_modules() -> set[str]:
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = [re.split(r"[\[<>=;! ]", requirement, maxsplit=1)[0].lower() for requirement in project["dependencies"]]
+    extras = [r for name, group in project["optional-dependencies"].items() if name != "dev" for r in group]
+    requirements = project["dependencies"] + extras  # an extra's package is imported by the feature it enables
+    names = [re.split(r"[\[<>=;! ]", requirement, maxsplit=1)[0].lower() for requirement in requirements]
     return {IMPORT_NAMES.get(name, name) for name in names if name not in USED_THROUGH}
 
 

@@ -108,6 +108,7 @@ def test_a_worker_killed_mid_episode_is_rerun_and_recorded_once(idm, tmp_path):
     assert sorted(r["seed"] for r in rows) == [1_000_000, 1_000_001]
 
 
+@pytest.mark.slow  # a second pool of workers; the default suite runs the two-worker evaluation above
 def test_vp_collect_with_two_workers_records_the_sequential_dataset(two_episode_dataset, two_episode_recipe, tmp_path):
     """Attempts run two at a time but are taken in order: a group that finishes on its first attempt discards
     the second, as one process would never have run it."""

@@ -116,3 +116,20 @@ def test_finetune_starts_the_denoiser_from_the_given_planner(tmp_path, tiny_plan
         PlannerTrainer(epsilon, tuned, tmp_path / "mismatch", show_progress=False)
     with pytest.raises(InputError, match="finetune needs init_from"):
         replace(base, finetune=True)
+
+
+def test_a_run_continued_from_its_checkpoint_repeats_the_uninterrupted_losses(
+    tmp_path, tiny_planner_config, two_episode_dataset
+):
+    """The default suite's short version of test_train_sigkill.py: stopping after each stage's first checkpoint
+    and resuming gives the uninterrupted run's losses and weights, bit for bit."""
+    whole = seconds_long_run(two_episode_dataset, steps=4, autoencoder_steps=4)
+    PlannerTrainer(tiny_planner_config, whole, tmp_path / "straight", show_progress=False).run()
+    first = seconds_long_run(two_episode_dataset, steps=2, autoencoder_steps=4)
+    PlannerTrainer(tiny_planner_config, first, tmp_path / "continued", show_progress=False).run()
+    PlannerTrainer(tiny_planner_config, whole, tmp_path / "continued", resume=True, show_progress=False).run()
+    expected, resumed = trainer_state(tmp_path / "straight"), trainer_state(tmp_path / "continued")
+    assert resumed["losses"] == expected["losses"] and len(expected["losses"]["denoiser"]) == 4
+    weights_a = load_file(tmp_path / "straight" / "checkpoint" / "model.safetensors")
+    weights_b = load_file(tmp_path / "continued" / "checkpoint" / "model.safetensors")
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)

@@ -73,6 +73,7 @@ def tiny_config_file(tmp_path_factory, tiny_planner_config) -> Path:
     return path
 
 
+@pytest.mark.slow  # three training processes; test_train.py continues a run in-process in the default suite
 def test_sigkill_then_resume_repeats_the_uninterrupted_losses(tmp_path, tiny_config_file, two_episode_dataset):
     straight = tmp_path / "straight"  # uninterrupted, in this process: the killed runs must match it bit for bit
     assert main(train_command(tiny_config_file, two_episode_dataset, straight)[3:]) == 0
