@@ -129,3 +129,14 @@ def test_vp_collect_with_two_workers_records_the_sequential_dataset(two_episode_
     )
     for key in (ACTION_KEY, STATE_KEY):
         np.testing.assert_array_equal(np.asarray(ours[key]), np.asarray(theirs[key]))
+
+
+def test_workers_without_ray_are_refused_in_one_line(monkeypatch):
+    import sys
+
+    from foundation.errors import InputError
+    from robot_io.ray_envs import EnvWorkers
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on an install without the [ray] extra
+    with pytest.raises(InputError, match=r"parallel rollouts need Ray: pip install 'video-planner\[ray\]'"):
+        EnvWorkers(2)
