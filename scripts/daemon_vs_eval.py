@@ -143,7 +143,12 @@ def run_daemon_side(
                     daemon.close()
     rows = [done[key] for key in settings.episodes()]
     summary = summarize(rows, settings, idm.trained_tasks)
-    run = {"settings": dataclass_to_dict(settings), "daemon": dataclass_to_dict(daemon_settings)}
+    episode_seconds = round(sum(row["seconds"]["episode"] for row in rows), 1)
+    run = {
+        "settings": dataclass_to_dict(settings),
+        "daemon": dataclass_to_dict(daemon_settings),
+        "episode_seconds": episode_seconds,
+    }
     write_reports(summary, rows, output, run | provenance)
     return summary
 
