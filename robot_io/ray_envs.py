@@ -14,7 +14,6 @@ one line.
 """
 
 import copy
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -46,7 +45,7 @@ class _EnvHost:
         if self.env is not None:
             self.env.close()
         self.env = make_env(task, camera, image_size, max_episode_steps=max_episode_steps)
-        return self.env.features, os.getpid()
+        return self.env.features
 
     def call(self, method: str, *args, **kwargs):
         return getattr(self.env, method)(*args, **kwargs)
@@ -62,7 +61,7 @@ class RemoteEnv:
         self._actor = actor
         self.task, self.camera, self.image_size = task, camera, image_size
         self.max_episode_steps = max_episode_steps
-        self.features, self.pid = self._get(actor.open.remote(task, camera, image_size, max_episode_steps))
+        self.features = self._get(actor.open.remote(task, camera, image_size, max_episode_steps))
 
     def _get(self, ref):
         """The call's result as this process's own (writable) objects: Ray hands out read-only arrays."""

@@ -28,7 +28,6 @@ class GatheringPlanner:
     def __init__(self, planner: BatchPlanner, window_s: float = 0.1, max_batch: int = 64):
         self.planner, self.config = planner, planner.config
         self.window_s, self.max_batch = window_s, max_batch
-        self.calls: list[int] = []  # the batch size of every planner call, for reports
         self._cond = threading.Condition()
         self._waiting: list[_Job] = []
         self._active = 0
@@ -78,7 +77,6 @@ class GatheringPlanner:
 
     def _serve(self) -> None:
         while (batch := self._next_batch()) is not None:
-            self.calls.append(len(batch))
             try:
                 answers = self.planner.plan_batch([job.request for job in batch])
                 for job, plans in zip(batch, answers, strict=True):
