@@ -37,7 +37,14 @@ from foundation.provenance import run_record
 from inverse_dynamics.model import InverseDynamics
 from robot_io.lerobot_robot import MetaWorldRobot, MetaWorldRobotConfig
 from robot_io.metaworld_tasks import instruction_for
-from video_planner.control.closed_loop_eval import evaluate_control, markdown_table, summarize, write_reports
+from video_planner.control.closed_loop_eval import (
+    EPISODES_FILE,
+    evaluate_control,
+    markdown_table,
+    read_episode_log,
+    summarize,
+    write_reports,
+)
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.daemon.daemon import Daemon
 from video_planner.daemon.robot_link import RobotLink
@@ -46,8 +53,6 @@ from video_planner.model.loading import load_planner
 from video_planner.model.oracle_planner import Oracle
 from video_planner.model.planner_source import PlannerSource
 from video_planner.model.protocols import VideoPlan
-
-EPISODES_FILE = "episodes.jsonl"
 
 
 class SimThreadOracle:
@@ -115,10 +120,7 @@ def run_daemon_side(
     summary, as `vp eval` writes it."""
     output.mkdir(parents=True, exist_ok=True)
     log_path = output / EPISODES_FILE
-    done = {}
-    if log_path.is_file():
-        rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-        done = {(r["task"], r["camera"], r["seed"]): r for r in rows}
+    done = {(r["task"], r["camera"], r["seed"]): r for r in read_episode_log(log_path)}
     todo = [e for e in settings.episodes() if e not in done]
     with log_path.open("a") as log, tempfile.TemporaryDirectory() as calibration:
         for (task, camera), group in itertools.groupby(todo, key=lambda e: e[:2]):

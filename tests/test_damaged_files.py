@@ -123,18 +123,18 @@ def test_a_damaged_collection_sidecar_is_reported_never_rebuilt(
 
 
 def test_a_damaged_run_log_line_is_named_by_number(tmp_path):
-    from video_planner.control.closed_loop_eval import _read_rows
+    from video_planner.control.closed_loop_eval import read_episode_log
 
     row = {"task": "door-open", "camera": "corner", "seed": 3, "success": True, "steps": 40, "seconds": {}}
     log = tmp_path / "episodes.jsonl"
     log.write_text(json.dumps(row) + "\n" + json.dumps(row)[:-9] + "\n" + json.dumps(row) + "\n")
     with pytest.raises(InputError, match=r"episodes.jsonl line 2 is damaged"):
-        _read_rows(log)
+        read_episode_log(log)
     log.write_text(json.dumps(row | {"seed": "3"}) + "\n")
     with pytest.raises(InputError, match=r"line 1 is damaged \(seed: '3'\)"):
-        _read_rows(log)
+        read_episode_log(log)
     log.write_text(json.dumps(row) + "\n" + json.dumps(row)[:-9])  # a last line cut short by a crash
-    assert _read_rows(log) == [row]  # is dropped: its episode runs again
+    assert read_episode_log(log) == [row]  # is dropped: its episode runs again
 
 
 @dataclass(frozen=True)

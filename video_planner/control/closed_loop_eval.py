@@ -38,7 +38,7 @@ from video_planner.model.protocols import Planner
 EPISODES_FILE = "episodes.jsonl"
 
 
-def _read_rows(path: Path) -> list[dict]:
+def read_episode_log(path: Path) -> list[dict]:
     """Rows of `episodes.jsonl`. A last line cut short by a crash is dropped from the file (its episode runs
     again), so rows appended after it start on a line of their own."""
     if not path.is_file():
@@ -72,7 +72,7 @@ def _finished(output: Path, store) -> dict[tuple, dict]:
     if store is not None:
         source = str(store.root / store.sidecar_path)
         recorded = [checked_row(row, f"{source} [rows]") for row in recorded_rows(store)]
-    rows = _read_rows(output / EPISODES_FILE) + recorded
+    rows = read_episode_log(output / EPISODES_FILE) + recorded
     return {(r["task"], r["camera"], r["seed"]): r for r in rows}
 
 

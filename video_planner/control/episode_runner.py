@@ -114,7 +114,7 @@ def run_group_in_workers(
     an episode whose worker dies is rerun from its seed in a fresh one (at most `WORKER_RETRIES` times), so
     each is finished once."""
     idle = workers.open(group.task, group.camera, group.idm.config.image_size, group.settings.max_episode_steps)
-    batched = not isinstance(group.planner, Oracle) and hasattr(group.planner, "plan_batch")
+    batched = hasattr(group.planner, "plan_batch")  # the oracle plans inside each environment, one by one
     planner = GatheringPlanner(group.planner) if batched else group.planner
     lock = threading.Lock()
 

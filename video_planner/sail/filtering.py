@@ -30,6 +30,15 @@ from video_planner.sail.train_success import detector_verdicts, verdict_scores
 FILTER_FILE = "filter.json"
 
 
+def load_detector(directory: str | None):
+    """The success detector at `directory` (None without one)."""
+    if directory is None:
+        return None
+    from video_planner.sail.success_detector import SuccessDetector
+
+    return SuccessDetector.from_pretrained(directory)
+
+
 def filter_settings(filter_name: str, detector, threshold: float, keep_fraction: float | None) -> dict:
     """What decides a filter's verdicts, as recorded in `filter.json`: a result is only reused under the same."""
     return {

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from foundation.atomic_dir import recover_directory, write_text_atomic
 from foundation.config_io import read_json
+from foundation.hub import resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
 from inverse_dynamics.train import InverseDynamicsTrainer
 from inverse_dynamics.train_config import IDMTrainConfig
+from robot_io.dataset_io import open_dataset
 from video_planner.model.config import PlannerConfig
 from video_planner.sail.settings import SelfTrainingSettings
 from video_planner.training.train import PlannerTrainer
@@ -17,6 +19,17 @@ from video_planner.training.train_config import TrainConfig
 
 MODELS_FILE = "models.json"
 CHECKPOINTS = 4  # per fine-tuning run, so a crash loses at most a quarter of it
+
+
+def starting_models(settings: SelfTrainingSettings) -> dict:
+    """The planner (`settings.planner`) and IDM that fine-tuning starts from, as local directories. Every replay
+    dataset is opened too: a missing or corrupt one stops the run before anything is written."""
+    for dataset in settings.replay:
+        open_dataset(dataset)
+    return {
+        "planner": str(resolve_model_directory(settings.planner, None, "planner")),
+        "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
+    }
 
 
 def read_models(iteration_dir: Path) -> dict | None:

@@ -15,17 +15,15 @@ import dataclasses
 from pathlib import Path
 
 from foundation.errors import InputError
-from foundation.hub import resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
-from robot_io.dataset_io import open_dataset
 from robot_io.envs import task_features
 from video_planner.control.agent import Agent, check_robot_compatible
 from video_planner.control.closed_loop_eval import evaluate_control
 from video_planner.control.settings import ReplanRule
 from video_planner.model.loading import load_planner, resolve_device
 from video_planner.model.protocols import Prior
-from video_planner.sail.filtering import filter_rollouts, filter_settings, read_filter_result
-from video_planner.sail.finetune import fine_tune, read_models, write_models
+from video_planner.sail.filtering import filter_rollouts, filter_settings, load_detector, read_filter_result
+from video_planner.sail.finetune import fine_tune, read_models, starting_models, write_models
 from video_planner.sail.report import write_report
 from video_planner.sail.settings import SailSettings, pin_settings
 
@@ -59,22 +57,13 @@ def _check_inputs(settings: SailSettings):
     """Loads every model before anything is written, so bad input stops the run with nothing on disk.
     Returns iteration 0's models as local directories, the prior (None without one), the success
     detector (None without one) and the targets each model was trained on (`seen_targets`)."""
-    models = {
-        "planner": str(resolve_model_directory(settings.planner, None, "planner")),
-        "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
-    }
+    models = starting_models(settings)
     planner, idm = _load_models(settings, models, None)
     prior = None if settings.prior is None else planner.prior
     Agent(planner, idm, ReplanRule(settings.replan_every))  # refuses a planner/IDM/replanning mismatch
     for task in settings.tasks:
         check_robot_compatible(idm, task_features(task))
-    for dataset in settings.replay:
-        open_dataset(dataset)  # a missing or corrupt replay dataset stops the run before any rollout
-    detector = None
-    if settings.detector is not None:
-        from video_planner.sail.success_detector import SuccessDetector
-
-        detector = SuccessDetector.from_pretrained(settings.detector)
+    detector = load_detector(settings.detector)
     trained = {
         "planner": getattr(planner, "in_domain", planner).trained_tasks,
         "prior": getattr(prior, "trained_tasks", ()),  # a web-video prior records no MetaWorld task

@@ -12,14 +12,13 @@ runs, and `models.json` (written last) names the new models. A rerun after a cra
 from pathlib import Path
 
 from foundation.errors import InputError
-from foundation.hub import resolve_model_directory
 from inverse_dynamics.model import InverseDynamics
 from robot_io.dataset_io import open_dataset
 from robot_io.rollout_store import recorded_robot
 from video_planner.control.agent import check_compatible, check_robot_compatible
 from video_planner.model.planner import VideoPlanner
-from video_planner.sail.filtering import filter_rollouts
-from video_planner.sail.finetune import fine_tune
+from video_planner.sail.filtering import filter_rollouts, load_detector
+from video_planner.sail.finetune import fine_tune, starting_models
 from video_planner.sail.settings import SailStepSettings
 
 
@@ -28,20 +27,11 @@ def run_sail_step(settings: SailStepSettings, output: Path, *, show_progress: bo
     models (`models.json`). Every input is checked before anything is written."""
     rollouts = Path(settings.rollouts)
     open_dataset(rollouts)  # a missing or damaged dataset is refused in one line
-    models = {
-        "planner": str(resolve_model_directory(settings.planner, None, "planner")),
-        "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
-    }
+    models = starting_models(settings)
     idm = InverseDynamics.from_pretrained(models["idm"])
     check_compatible(VideoPlanner.from_pretrained(models["planner"]), idm)
     check_robot_compatible(idm, recorded_robot(rollouts))
-    for dataset in settings.replay:
-        open_dataset(dataset)
-    detector = None
-    if settings.detector is not None:
-        from video_planner.sail.success_detector import SuccessDetector
-
-        detector = SuccessDetector.from_pretrained(settings.detector)
+    detector = load_detector(settings.detector)
     result = filter_rollouts(
         rollouts,
         output / "kept",
