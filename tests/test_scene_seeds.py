@@ -72,3 +72,15 @@ def test_vp_eval_selection_scores_on_the_selection_scenes_only(capsys):
     assert "selection seeds [1000000, 1003000) overlap the scenes of closed-loop evaluation" in capsys.readouterr().err
     assert main(common) == 2  # the default selection scenes pass the seed check; the missing IDM stops it next
     assert "inverse-dynamics" in capsys.readouterr().err
+
+
+def test_sail_evaluates_from_its_first_seed_and_refuses_claimed_scenes(capsys):
+    from video_planner.cli import main
+    from video_planner.sail.settings import SailSettings
+
+    settings = SailSettings(tasks=("drawer-close",), planner="p", idm="i", eval_seeds=2, eval_first_seed=1_000_005)
+    assert [seed for _, _, seed in settings.eval_settings().episodes()][:3] == [1_000_005, 1_000_006, 1_001_005]
+    common = ["sail", "--tasks", "drawer-close", "--planner", "p", "--idm", "i", "--output", "unused"]
+    assert main([*common, "--eval-first-seed", "2000000"]) == 2  # the selection scenes never score an iteration
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "evaluation seeds [2000000, 2003000) overlap the scenes of selection" in err[0]

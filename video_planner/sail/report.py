@@ -156,7 +156,8 @@ def write_report(settings: SailSettings, output: Path, seen: dict[str, list[str]
             f"Filter: {settings.filter}{_filter_text(settings)}; "
             f"fine-tune: {settings.finetune}{_replay_text(settings)}; "
             f"{settings.rollouts} rollouts per task and iteration; evaluation on {settings.eval_seeds} fixed scene "
-            f"seeds per camera ({', '.join(settings.cameras)}), never used for rollouts.",
+            f"seeds per camera from {settings.eval_first_seed} ({', '.join(settings.cameras)}), never used for "
+            "rollouts.",
             _seen_text(seen),
             "",
             "Success (and in brackets the mean steps of the solved episodes) is measured on the evaluation seeds with "

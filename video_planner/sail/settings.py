@@ -1,9 +1,10 @@
 """What one SAIL run does: tasks, models, how many rollouts, how they are filtered and what is fine-tuned
 (import-light, for the CLI).
 
-Seeds (`robot_io/scene_seeds.py`): evaluation always uses the `vp eval` scene seeds (1,000,000 + 1000·camera
-+ i); iteration k's rollouts use 3,000,000 + 100,000·k + 1000·camera + i, so no rollout ever shares a scene
-with an evaluation episode, with a recipe's demos or with another iteration's rollouts.
+Seeds (`robot_io/scene_seeds.py`): evaluation uses `vp eval`'s scene seeds (from 1,000,000, or from
+`eval_first_seed`, + 1000·camera + i); iteration k's rollouts use 3,000,000 + 100,000·k + 1000·camera + i, so
+no rollout ever shares a scene with an evaluation episode, with a recipe's demos or with another iteration's
+rollouts.
 """
 
 import json
@@ -23,6 +24,7 @@ from robot_io.scene_seeds import (
     SAIL_ROLLOUT_FIRST_SEED,
     SAIL_SEEDS_PER_ITERATION,
     SELECTION_FIRST_SEED,
+    check_evaluation_seeds,
 )
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.planner_source import PlannerSource
@@ -87,6 +89,9 @@ class SailSettings(SelfTrainingSettings, PlannerSource):
     iterations: int = ranged(4, f"[0, {SAIL_MAX_ITERATIONS - 1}]")
     rollouts: int = ranged(30, "[1, inf)")  # per task and iteration, spread evenly over the cameras
     eval_seeds: int = ranged(5, "[1, inf)")  # evaluation episodes per task and camera, the same scenes every iteration
+    # scene seed of the first evaluation episode (camera j, episode i: + 1000·j + i), inside the evaluation range:
+    # a later start gives scenes no earlier choice of settings looked at
+    eval_first_seed: int = ranged(EVALUATION_FIRST_SEED, "[0, inf)")
     # selection episodes per task and camera, each iteration, on scenes of their own: choose settings on these,
     # never on the evaluation scenes (0: none)
     selection_seeds: int = ranged(0, "[0, 1000]")
@@ -108,10 +113,11 @@ class SailSettings(SelfTrainingSettings, PlannerSource):
                 f"rollouts per task ({self.rollouts}) must be a positive multiple of the {len(self.cameras)} cameras"
             )
         check_ranges(self, "sail")
+        check_evaluation_seeds(self.eval_first_seed, len(self.cameras))
         self.eval_settings(), self.rollout_settings(0)  # their own checks (seeds per camera at most 1000)
 
     def eval_settings(self):
-        return self._control(self.eval_seeds, EVALUATION_FIRST_SEED)
+        return self._control(self.eval_seeds, self.eval_first_seed)
 
     def selection_settings(self):
         """The iteration's episodes on the selection scenes (None without selection seeds)."""
