@@ -50,7 +50,14 @@ def _closed_loop(name: str, role: Role, first: int, runs: int = 1) -> SeedRange:
 EVALUATION_FIRST_SEED = 1_000_000  # `vp eval` and SAIL's per-iteration evaluation
 SELECTION_FIRST_SEED = 2_000_000  # choosing filter and composition settings; never scores an iteration
 SAIL_ROLLOUT_FIRST_SEED = 3_000_000  # iteration k: + SAIL_SEEDS_PER_ITERATION·k
-PRIOR_ROLLOUT_FIRST_SEED = 5_000_000  # recorded prior-task rollouts, training data of success detectors
+TRAINING_ROLLOUT_FIRST_SEED = 5_000_000  # rollouts recorded to train on (`vp eval --record --for-training`)
+
+FIRST_SEEDS: dict[Role, int] = {  # where each closed-loop role starts by default
+    "evaluation": EVALUATION_FIRST_SEED,
+    "selection": SELECTION_FIRST_SEED,
+    "training": TRAINING_ROLLOUT_FIRST_SEED,
+    "rollouts": SAIL_ROLLOUT_FIRST_SEED,
+}
 
 SEED_RANGES: tuple[SeedRange, ...] = (
     _recipe("metaworld_tiny", 0, attempts=3, cameras=2),
@@ -67,7 +74,7 @@ SEED_RANGES: tuple[SeedRange, ...] = (
         SAIL_ROLLOUT_FIRST_SEED,
         SAIL_ROLLOUT_FIRST_SEED + SAIL_SEEDS_PER_ITERATION * SAIL_MAX_ITERATIONS,
     ),
-    _closed_loop("recorded prior-task rollouts", "training", PRIOR_ROLLOUT_FIRST_SEED),
+    _closed_loop("recorded training rollouts", "training", TRAINING_ROLLOUT_FIRST_SEED),
 )
 
 
@@ -76,13 +83,14 @@ def closed_loop_span(first_seed: int, cameras: int) -> tuple[int, int]:
     return first_seed, first_seed + SEEDS_PER_CAMERA * cameras
 
 
-def check_evaluation_seeds(first_seed: int, cameras: int, role: Role = "evaluation") -> None:
-    """Refuses, in one line, scoring (`role` evaluation or selection) on scenes another range claims: a
-    recipe's, SAIL's rollouts', or the other scored role's."""
+def check_closed_loop_seeds(first_seed: int, cameras: int, role: Role = "evaluation") -> None:
+    """Refuses, in one line, a closed-loop run on scenes that a range of another role claims: scoring
+    (`role` evaluation or selection) on a recipe's, SAIL's rollouts' or the other scored role's scenes, or
+    recording rollouts to train on (`role` training) on scenes that score or that SAIL rolls out on."""
     first, end = closed_loop_span(first_seed, cameras)
     for claimed in SEED_RANGES:
         if claimed.role != role and claimed.overlaps(first, end):
             raise InputError(
                 f"{role} seeds [{first}, {end}) overlap the scenes of {claimed.name} ({claimed.role}, "
-                f"[{claimed.first}, {claimed.end})); choose --first-seed outside it, e.g. {EVALUATION_FIRST_SEED}"
+                f"[{claimed.first}, {claimed.end})); choose --first-seed outside it, e.g. {FIRST_SEEDS[role]}"
             )

@@ -8,7 +8,7 @@ import pytest
 
 from foundation.errors import InputError
 from robot_io.recipe import CollectionRecipe
-from robot_io.scene_seeds import SCORED, SEED_RANGES, check_evaluation_seeds
+from robot_io.scene_seeds import SCORED, SEED_RANGES, check_closed_loop_seeds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,13 +47,13 @@ def test_the_rule_catches_an_overlap():
 )
 def test_scoring_on_claimed_scenes_is_refused(role, first_seed, claimed_by):
     with pytest.raises(InputError, match=f"{role} seeds .* overlap the scenes of {claimed_by}"):
-        check_evaluation_seeds(first_seed, cameras=3, role=role)
+        check_closed_loop_seeds(first_seed, cameras=3, role=role)
 
 
 def test_evaluation_and_selection_each_score_on_their_own_scenes():
-    check_evaluation_seeds(1_000_000, cameras=3)
-    check_evaluation_seeds(7_000_000, cameras=3)  # fresh scenes nobody claims
-    check_evaluation_seeds(2_000_000, cameras=3, role="selection")
+    check_closed_loop_seeds(1_000_000, cameras=3)
+    check_closed_loop_seeds(7_000_000, cameras=3)  # fresh scenes nobody claims
+    check_closed_loop_seeds(2_000_000, cameras=3, role="selection")
 
 
 def test_vp_eval_refuses_claimed_seeds_in_one_line(capsys):
@@ -84,3 +84,16 @@ def test_sail_evaluates_from_its_first_seed_and_refuses_claimed_scenes(capsys):
     assert main([*common, "--eval-first-seed", "2000000"]) == 2  # the selection scenes never score an iteration
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "evaluation seeds [2000000, 2003000) overlap the scenes of selection" in err[0]
+
+
+def test_vp_eval_records_training_rollouts_only_on_scenes_nothing_scores(capsys):
+    from video_planner.cli import main
+
+    common = ["eval", "--planner", "oracle", "--idm", "none", "--for-training"]
+    assert main(common) == 2
+    assert "add --record" in capsys.readouterr().err
+    assert main([*common, "--record", "--first-seed", "1000000"]) == 2  # evaluation scenes never become training data
+    err = capsys.readouterr().err
+    assert "training seeds [1000000, 1003000) overlap the scenes of closed-loop evaluation" in err and "5000000" in err
+    assert main([*common, "--record"]) == 2  # the default training scenes pass the seed check; the missing IDM stops it
+    assert "inverse-dynamics" in capsys.readouterr().err

@@ -105,7 +105,7 @@ def _eval_idm(args: argparse.Namespace) -> None:
 def _eval(args: argparse.Namespace) -> None:
     from foundation.provenance import run_record
     from inverse_dynamics.model import InverseDynamics
-    from robot_io.scene_seeds import SELECTION_FIRST_SEED, check_evaluation_seeds
+    from robot_io.scene_seeds import FIRST_SEEDS, check_closed_loop_seeds
     from video_planner.control.closed_loop_eval import evaluate_control, markdown_table
     from video_planner.control.settings import ControlEvalSettings
     from video_planner.model.loading import load_planner, resolve_device
@@ -113,10 +113,15 @@ def _eval(args: argparse.Namespace) -> None:
     from video_planner.model.planner_source import PlannerSource
 
     values = _flag_values(args, ControlEvalSettings)
-    if args.selection:
-        values.setdefault("first_seed", SELECTION_FIRST_SEED)
+    if args.selection and args.for_training:
+        raise InputError("--selection scores, --for-training records data to train on; give one of them")
+    if args.for_training and not args.record:
+        raise InputError("--for-training records rollouts to train on; add --record")
+    role = "selection" if args.selection else "training" if args.for_training else "evaluation"
+    if role != "evaluation":
+        values.setdefault("first_seed", FIRST_SEEDS[role])
     settings = ControlEvalSettings(**values)
-    check_evaluation_seeds(settings.first_seed, len(settings.cameras), "selection" if args.selection else "evaluation")
+    check_closed_loop_seeds(settings.first_seed, len(settings.cameras), role)
     source = PlannerSource(**_flag_values(args, PlannerSource))
     if source.planner == Oracle.name and (source.prior or source.sampling_steps):
         raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")
@@ -406,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score on the selection scenes (--first-seed defaults to 2000000 and must stay in them): choose "
         "settings here, report them on the evaluation scenes",
+    )
+    p.add_argument(
+        "--for-training",
+        action="store_true",
+        help="record rollouts to train on, such as a success detector's labelled episodes (needs --record): "
+        "--first-seed defaults to 5000000, and no scored or SAIL rollout scene may be used",
     )
     p.add_argument(
         "--output", type=Path, default=Path("outputs/eval"), help="results directory (default: outputs/eval)"

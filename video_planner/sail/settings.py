@@ -24,7 +24,7 @@ from robot_io.scene_seeds import (
     SAIL_ROLLOUT_FIRST_SEED,
     SAIL_SEEDS_PER_ITERATION,
     SELECTION_FIRST_SEED,
-    check_evaluation_seeds,
+    check_closed_loop_seeds,
 )
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.planner_source import PlannerSource
@@ -113,7 +113,7 @@ class SailSettings(SelfTrainingSettings, PlannerSource):
                 f"rollouts per task ({self.rollouts}) must be a positive multiple of the {len(self.cameras)} cameras"
             )
         check_ranges(self, "sail")
-        check_evaluation_seeds(self.eval_first_seed, len(self.cameras))
+        check_closed_loop_seeds(self.eval_first_seed, len(self.cameras))
         self.eval_settings(), self.rollout_settings(0)  # their own checks (seeds per camera at most 1000)
 
     def eval_settings(self):
