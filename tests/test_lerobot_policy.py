@@ -225,19 +225,23 @@ def test_lerobots_evaluation_loop_runs_the_policy_on_its_metaworld_env(policy_di
 
 
 @pytest.mark.slow
-def test_lerobot_eval_runs_an_exported_policy(policy_dir, tmp_path):
-    """The real `lerobot-eval` command on one 500-step MetaWorld episode (about 3 minutes on 2 cores)."""
-    command = [
-        str(Path(sys.executable).with_name("lerobot-eval")),
-        f"--policy.path={policy_dir}",
-        "--policy.device=cpu",
-        "--env.type=metaworld",
-        "--env.task=door-open-v3",
-        "--eval.n_episodes=1",
-        "--eval.batch_size=1",
-        f"--output_dir={tmp_path / 'eval'}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    info = json.loads(next((tmp_path / "eval").rglob("eval_info.json")).read_text())
-    assert info["overall"]["n_episodes"] == 1
+def test_lerobot_eval_and_vp_eval_score_an_exported_policy_side_by_side(policy_dir, tmp_path):
+    """scripts/lerobot_vs_eval.py: the real `lerobot-eval` command on one 500-step MetaWorld episode (about
+    3 minutes on 2 cores) and `vp eval` on one scene with the policy's own replanning interval, both written
+    as `vp eval` results; a rerun reuses the finished `lerobot-eval`."""
+    script = Path(__file__).parents[1] / "scripts" / "lerobot_vs_eval.py"
+    command = [sys.executable, str(script), "--policy", str(policy_dir), "--tasks", "door-open", "--episodes", "1"]
+    command += ["--vp-cameras", "corner2", "--output", str(tmp_path / "out")]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "lerobot-eval door-open: 1 episodes" in first.stdout
+    lerobot = json.loads((tmp_path / "out" / "lerobot_eval" / "results.json").read_text())
+    assert [(r["task"], r["seed"]) for r in lerobot["episodes"]] == [("door-open", 1000)]
+    assert lerobot["summary"]["tasks"]["door-open"]["episodes"] == 1
+    info = json.loads((tmp_path / "out" / "lerobot_eval" / "door-open" / "eval_info.json").read_text())
+    assert "--env.task=door-open-v3" in info["command"] and info["overall"]["n_episodes"] == 1
+    vp_eval = json.loads((tmp_path / "out" / "vp_eval_corner2" / "results.json").read_text())
+    assert vp_eval["run"]["settings"]["replan_every"] == 8  # the exported policy's rule, not vp eval's default
+    assert [(r["task"], r["camera"]) for r in vp_eval["episodes"]] == [("door-open", "corner2")]
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "lerobot-eval door-open" not in again.stdout
