@@ -139,8 +139,7 @@ def test_guidance_follows_the_classifier_free_formula(planner):
     t = torch.full((2,), 500)
     with torch.no_grad():
         conditional = planner.denoiser(noisy, t, first, text, mask)
-        null_text, null_mask = planner.denoiser.drop_text(text, mask, torch.ones(2, dtype=torch.bool))
-        unconditional = planner.denoiser(noisy, t, first, null_text, null_mask)
+        unconditional = planner.denoiser(noisy, t, first, text, mask, drop=torch.ones(2, dtype=torch.bool))
         guided = planner.predict(noisy, 500, first, text, mask, guidance=2.5)
         plain = planner.predict(noisy, 500, first, text, mask, guidance=1.0)
     torch.testing.assert_close(guided, unconditional + 2.5 * (conditional - unconditional))

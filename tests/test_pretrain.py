@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from video_planner.cli import main
 from video_planner.model.planner import VideoPlanner
@@ -87,6 +88,31 @@ def test_two_ranks_read_disjoint_shards_and_end_with_identical_weights(two_proce
     assert main(single) == 0
     one, two = np.mean(trainer_state(tmp_path / "one")["losses"]), np.mean(state["losses"])
     assert abs(two - one) < 0.5 * one, (one, two)
+
+
+def test_fsdp_ranks_hold_shards_and_compute_the_ddp_runs_steps(two_processes, shards, tmp_path):
+    """Two FSDP ranks each hold part of the denoiser, yet train as the DDP run does: a run stopped at step 8
+    and resumed to 12 (optimizer, EMA and weights gathered whole, then sharded again) ends with its losses."""
+    output = tmp_path / "fsdp"
+    first = torchrun(output, shards, "--steps", "8", *SCHEDULE, "--parallelism", "fsdp")
+    log, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, log
+    resumed = torchrun(output, shards, *STEPS, "--parallelism", "fsdp", "--resume")
+    log, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, log
+    np.testing.assert_allclose(trainer_state(output)["losses"], trainer_state(two_processes)["losses"], rtol=1e-4)
+    whole = load_file(output / "checkpoint" / "training_state" / "denoiser.safetensors")
+    held = [rank["weight_elements"] for rank in json.loads((output / "ranks.json").read_text())]
+    assert sum(held) == sum(t.numel() for t in whole.values()) and max(held) < 0.6 * sum(held)
+    VideoPlanner.from_pretrained(output / "checkpoint")
+
+
+def test_fsdp_on_one_process_is_refused_in_one_line(shards, tmp_path, capsys):
+    flags = ["pretrain", "--shards", str(shards), "--parallelism", "fsdp", "--output", str(tmp_path / "run")]
+    assert main(flags) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "torchrun --nproc_per_node N" in err[0]
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow  # four torchrun launches; the 2-process run above is the default suite's DDP check

@@ -75,6 +75,28 @@ def test_one_tiny_iteration_grows_the_data_changes_the_models_and_reports(tiny_r
         run_sail(replace(settings, filter="oracle"), output, show_progress=False)
 
 
+def test_the_iteration_table_is_rendered_from_the_kept_result_files_alone(tiny_run, tmp_path, monkeypatch):
+    """scripts/sail_table.py keeps the files the table reads (small JSON, no rollouts or models) and renders
+    from them the table that report.md holds."""
+    monkeypatch.syspath_prepend(Path(__file__).parents[1] / "scripts")
+    from sail_table import keep_result_files, sail_table
+
+    output, report, _ = tiny_run
+    kept = tmp_path / "kept"
+    keep_result_files(output, kept)
+    files = sorted(str(p.relative_to(kept)) for p in kept.rglob("*") if p.is_file())
+    assert files == [
+        "iter_0/eval/results.json",
+        "iter_0/filter.json",
+        "iter_0/selection/results.json",
+        "iter_1/eval/results.json",
+        "iter_1/selection/results.json",
+        "sail.json",
+    ]
+    table = sail_table(kept)
+    assert table in report.read_text() and "| 1 | **" in table
+
+
 def test_steps_per_solved_episode_leave_failures_out():
     rows = [{"success": True, "steps": 80}, {"success": False, "steps": 500}, {"success": True, "steps": 100}]
     assert mean_steps_solved(rows) == 90.0 and mean_steps_solved(rows[1:2]) is None

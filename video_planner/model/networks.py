@@ -56,8 +56,9 @@ class VideoDenoiser(nn.Module):
         )
         self.null_text = nn.Parameter(torch.zeros(1, 1, text_dim))
 
-    def drop_text(self, text: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor):
-        """Replaces the instruction of rows where `drop` is True by the null token.
+    def _drop_text(self, text: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor):
+        """Replaces the instruction of rows where `drop` is True by the null token. Inside `forward`, so a
+        sharded denoiser (FSDP) has the null token gathered when it is read.
 
         text: (B, L, D), mask: (B, L) bool, drop: (B,) bool -> same shapes.
         """
@@ -76,7 +77,10 @@ class VideoDenoiser(nn.Module):
         first: torch.Tensor,  # (B, C, h, w)
         text: torch.Tensor,  # (B, L, D)
         text_mask: torch.Tensor,  # (B, L) bool
+        drop: torch.Tensor | None = None,  # (B,) bool: rows whose instruction is the null token instead
     ) -> torch.Tensor:  # (B, K, C, h, w)
+        if drop is not None:
+            text, text_mask = self._drop_text(text, text_mask, drop)
         x = torch.cat([first, rearrange(noisy, "b k c h w -> b (k c) h w")], dim=1)  # (B, (K+1)·C, h, w)
         out = self.unet(x, timesteps, encoder_hidden_states=text, encoder_attention_mask=text_mask).sample
         return rearrange(out, "b (k c) h w -> b k c h w", k=noisy.shape[1])

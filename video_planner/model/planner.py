@@ -154,15 +154,15 @@ class VideoPlanner(nn.Module):
         if not unconditional:
             with self._autocast():
                 return self.denoiser(noisy, timesteps, first, text, mask).float(), None
-        drop_all = torch.ones(len(text), dtype=torch.bool, device=text.device)
-        null_text, null_mask = self.denoiser.drop_text(text, mask, drop_all)
+        keep, drop = (torch.full((len(text),), value, device=text.device) for value in (False, True))
         with self._autocast():
             both = self.denoiser(
                 torch.cat([noisy, noisy]),
                 torch.cat([timesteps, timesteps]),
                 torch.cat([first, first]),
-                torch.cat([text, null_text]),
-                torch.cat([mask, null_mask]),
+                torch.cat([text, text]),
+                torch.cat([mask, mask]),
+                drop=torch.cat([keep, drop]),
             ).float()
         conditional, null = both.chunk(2)
         return conditional, null

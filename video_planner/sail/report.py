@@ -18,7 +18,7 @@ from video_planner.sail.settings import SailSettings
 REPORT_FILE, PLOT_FILE, GRID_FILE = "report.md", "success_vs_iteration.png", "plan_vs_execution.mp4"
 
 
-def _iterations(output: Path, settings: SailSettings) -> list[dict]:
+def evaluated_iterations(output: Path, settings: SailSettings) -> list[dict]:
     """What each evaluated iteration measured: eval summary and episode rows, and its filter result if any."""
     found = []
     for k in range(settings.iterations + 1):
@@ -142,7 +142,7 @@ def _seen_text(seen: dict[str, list[str]]) -> str:
 def write_report(settings: SailSettings, output: Path, seen: dict[str, list[str]]) -> None:
     """Rewrites `report.md` and its figures from the iterations evaluated so far; `seen` names the targets
     each model was trained on (empty when every target is unseen)."""
-    iterations = _iterations(output, settings)
+    iterations = evaluated_iterations(output, settings)
     if not iterations:
         return
     _plot(settings, iterations, output / PLOT_FILE)

@@ -26,7 +26,6 @@ def diffusion_loss(config: PlannerConfig, scheduler, prediction, clean, noise, t
 def clip_loss(
     config: PlannerConfig,
     denoiser: torch.nn.Module,
-    drop_text,
     scheduler,
     clip: torch.Tensor,
     text: torch.Tensor,
@@ -35,7 +34,7 @@ def clip_loss(
 ) -> torch.Tensor:
     """The denoiser's diffusion loss on a batch of clip latents and their instruction embeddings. Noise,
     timesteps and instruction dropout are drawn on the CPU from `generator` (the same draws on every device).
-    `denoiser` may be wrapped for distributed training; `drop_text` is the bare denoiser's.
+    `denoiser` may be wrapped for distributed training.
     clip: (B, K+1, C, h, w) normalised latents of the first and the K future frames; text: (B, L, D);
     mask: (B, L) -> () loss"""
     device = clip.device
@@ -44,6 +43,6 @@ def clip_loss(
     noise = torch.randn(future.shape, generator=generator).to(device)
     timesteps = torch.randint(config.num_train_timesteps, (batch,), generator=generator).to(device)
     drop = (torch.rand(batch, generator=generator) < config.text_dropout).to(device)
-    text, mask = drop_text(text.to(device), mask.to(device), drop)
-    prediction = denoiser(scheduler.add_noise(future, noise, timesteps), timesteps, first, text, mask)
+    noisy = scheduler.add_noise(future, noise, timesteps)
+    prediction = denoiser(noisy, timesteps, first, text.to(device), mask.to(device), drop=drop)
     return diffusion_loss(config, scheduler, prediction, future, noise, timesteps)

@@ -6,10 +6,12 @@
 
 The same code runs under every launcher (`processes.py`). Each rank reads its own shards (`rank_shards`),
 draws its batches, noise and timesteps from a generator seeded by (seed, step, micro-batch, rank), and DDP
-averages the gradients, so ranks hold identical weights after every step (checked at the end). Rank 0
-replaces `<output>/checkpoint/` atomically every `checkpoint_every` steps; it is a planner directory
-(`VideoPlanner.from_pretrained`, EMA weights) with `training_state/`, and `--resume` continues a run killed at
-any rank exactly, on the same number of processes. Only torch, diffusers and safetensors are needed.
+averages the gradients, so ranks hold identical weights after every step (checked at the end). With
+`--parallelism fsdp` the ranks hold shards of the denoiser instead (`sharding.py`) and compute the same steps.
+Rank 0 replaces `<output>/checkpoint/` atomically every `checkpoint_every` steps; it is a planner directory
+(`VideoPlanner.from_pretrained`, EMA weights) with `training_state/` (whole tensors, however the ranks held
+them), and `--resume` continues a run killed at any rank exactly, on the same number of processes. Only torch,
+diffusers and safetensors are needed.
 """
 
 import json
@@ -23,6 +25,12 @@ import torch
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file, save_file
+from torch.distributed.checkpoint.state_dict import (
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -40,6 +48,7 @@ from video_planner.training.diffusion_loss import clip_loss
 from video_planner.training.latent_shards import LATENT_SPACE_DIR, LatentShard, load_shard, rank_shards, read_manifest
 from video_planner.training.pretrain_config import RESUMABLE_CHANGES, PretrainConfig
 from video_planner.training.processes import Processes
+from video_planner.training.sharding import FROM_WHOLE, GATHER_TO_MAIN, like, local_elements, shard_denoiser, whole
 
 RANKS_FILE = "ranks.json"
 LATENT_FIELDS = ("image_size", "num_future_frames", "frame_stride", "text_encoder", "autoencoder")
@@ -89,6 +98,11 @@ class ShardPretrainer:
         """`planner_config`: the denoiser to train (its latent fields must be the shards'); unset, the
         encoding planner's config."""
         self.processes = processes or Processes()
+        if config.parallelism == "fsdp" and not self.processes.distributed:
+            raise InputError(
+                "--parallelism fsdp shards the denoiser over several processes; launch them with "
+                "torchrun --nproc_per_node N scripts/pretrain.py (or accelerate launch), or keep ddp"
+            )
         self.config, self.output = config, Path(output)
         self.checkpoint_dir = self.output / "checkpoint"
         self.shards_root = Path(config.shards)
@@ -106,6 +120,8 @@ class ShardPretrainer:
         torch.manual_seed(config.seed)  # initial weights, the same on every rank
         device = self.processes.device
         self.denoiser = VideoDenoiser(self.planner_config, self.data.text.shape[-1]).to(device)
+        if config.parallelism == "fsdp":
+            shard_denoiser(self.denoiser)  # before the optimizer and the EMA, which then hold shards too
         self.scheduler = training_scheduler(self.planner_config)
         self.step, self.losses, self.train_seconds = 0, [], 0.0
         self.optimizer = torch.optim.AdamW(self.denoiser.parameters(), lr=config.learning_rate)
@@ -134,18 +150,22 @@ class ShardPretrainer:
         return saved
 
     def _restore(self, saved: dict) -> None:
+        """Every rank reads the whole tensors and keeps what it holds of them (all, or its shards)."""
         state_dir = self.checkpoint_dir / "training_state"
-        self.denoiser.load_state_dict(load_file(state_dir / "denoiser.safetensors"))
-        self.optimizer.load_state_dict(load_state(state_dir, "optimizer"))
+        set_model_state_dict(self.denoiser, load_file(state_dir / "denoiser.safetensors"), options=FROM_WHOLE)
+        optimizer = load_state(state_dir, "optimizer")
+        set_optimizer_state_dict(self.denoiser, self.optimizer, optimizer, options=FROM_WHOLE)
         self.lr_scheduler.load_state_dict(load_state(state_dir, "lr_scheduler"))
-        self.ema.load_state_dict(load_state(state_dir, "ema"))
-        self.ema.to(self.processes.device)
+        ema = load_state(state_dir, "ema")
+        params = list(self.denoiser.parameters())
+        ema["shadow_params"] = [like(t, p) for t, p in zip(ema["shadow_params"], params, strict=True)]
+        self.ema.load_state_dict(ema)
         self.step, self.losses, self.train_seconds = saved["step"], saved["losses"], saved["train_seconds"]
 
     def run(self) -> Path:
         config, processes = self.config, self.processes
         model = self.denoiser
-        if processes.distributed:
+        if processes.distributed and config.parallelism == "ddp":
             device_ids = [processes.device.index] if processes.device.type == "cuda" else None
             model = DistributedDataParallel(model, device_ids=device_ids)
         synced = model
@@ -157,8 +177,7 @@ class ShardPretrainer:
             loss = 0.0
             for micro in range(config.gradient_accumulation):
                 last = micro == config.gradient_accumulation - 1
-                no_sync = synced.no_sync() if processes.distributed and not last else nullcontext()
-                with no_sync, processes.autocast():
+                with self._gradient_sync(synced, last), processes.autocast():
                     part = self._micro_batch_loss(model, micro) / config.gradient_accumulation
                 part.backward()
                 loss += float(part.detach())
@@ -178,23 +197,35 @@ class ShardPretrainer:
         self._check_ranks_agree()
         return self.checkpoint_dir
 
+    def _gradient_sync(self, model, now: bool):
+        """Where the next backward pass averages gradients across ranks only when `now`: on the last micro-batch
+        of a step, so gradient accumulation communicates once per step."""
+        if isinstance(model, DistributedDataParallel) and not now:
+            return model.no_sync()
+        if self.config.parallelism == "fsdp":
+            self.denoiser.set_requires_gradient_sync(now)
+        return nullcontext()
+
     def _micro_batch_loss(self, model, micro: int) -> torch.Tensor:
         generator = step_generator(self.config.seed, self.step, micro, self.processes.rank)
         rows = torch.randint(len(self.data.clips), (self.config.batch_size,), generator=generator)
         clip, text, mask = self.data.batch(rows)  # (B, K+1, C, h, w), (B, L, D), (B, L)
         device = self.processes.device
-        drop_text = self.denoiser.drop_text
-        return clip_loss(self.planner_config, model, drop_text, self.scheduler, clip.to(device), text, mask, generator)
+        return clip_loss(self.planner_config, model, self.scheduler, clip.to(device), text, mask, generator)
 
     def _save_checkpoint(self) -> None:
+        """Every rank gathers (a collective under FSDP); rank 0 writes."""
+        raw = get_model_state_dict(self.denoiser, options=GATHER_TO_MAIN)
+        optimizer = get_optimizer_state_dict(self.denoiser, self.optimizer, options=GATHER_TO_MAIN)
+        ema = self.ema.state_dict()
+        ema["shadow_params"] = [whole(p).cpu() for p in ema["shadow_params"]]
+        self.ema.store(self.denoiser.parameters())
+        self.ema.copy_to(self.denoiser.parameters())
+        inference = get_model_state_dict(self.denoiser, options=GATHER_TO_MAIN)
+        self.ema.restore(self.denoiser.parameters())
         if not self.processes.is_main:
             return
         space = self.shards_root / LATENT_SPACE_DIR
-        raw = {k: v.detach().cpu().contiguous() for k, v in self.denoiser.state_dict().items()}
-        self.ema.store(self.denoiser.parameters())
-        self.ema.copy_to(self.denoiser.parameters())
-        inference = {k: v.detach().cpu().clone() for k, v in self.denoiser.state_dict().items()}
-        self.ema.restore(self.denoiser.parameters())
         shift, scale = (torch.tensor(self.normalization[key]) for key in ("latent_shift", "latent_scale"))
         with atomic_directory(self.checkpoint_dir) as staging:
             write_planner_files(staging, self.planner_config, inference, None, shift, scale, self.tasks)
@@ -202,10 +233,10 @@ class ShardPretrainer:
                 shutil.copytree(space / AUTOENCODER_DIR, staging / AUTOENCODER_DIR)
             state_dir = staging / "training_state"
             state_dir.mkdir()
-            save_file(raw, state_dir / "denoiser.safetensors")
-            save_state(self.optimizer.state_dict(), state_dir, "optimizer")
+            save_file({k: v.contiguous() for k, v in raw.items()}, state_dir / "denoiser.safetensors")
+            save_state(optimizer, state_dir, "optimizer")
             save_state(self.lr_scheduler.state_dict(), state_dir, "lr_scheduler")
-            save_state(self.ema.state_dict(), state_dir, "ema")
+            save_state(ema, state_dir, "ema")
             trainer_state = {
                 "step": self.step,
                 "losses": self.losses,
@@ -217,12 +248,15 @@ class ShardPretrainer:
             (state_dir / TRAINER_STATE_FILE).write_text(json.dumps(trainer_state))
 
     def _check_ranks_agree(self) -> None:
-        """Every rank's shards and weight digest, in `ranks.json`; ranks whose weights differ are an error
-        (DDP must keep them identical)."""
-        ranks = self.processes.gather(
-            {"shards": [entry["file"] for entry in self.my_shards], "weights": weights_digest(self.denoiser)}
-        )
+        """Every rank's shards, and what it holds of the denoiser, in `ranks.json`: under DDP its weight
+        digest, and ranks whose weights differ are an error (DDP must keep them identical); under FSDP the
+        number of weight elements it holds (its share)."""
+        if self.config.parallelism == "ddp":
+            held = {"weights": weights_digest(self.denoiser)}
+        else:
+            held = {"weight_elements": local_elements(self.denoiser)}
+        ranks = self.processes.gather({"shards": [entry["file"] for entry in self.my_shards]} | held)
         if self.processes.is_main:
             (self.output / RANKS_FILE).write_text(json.dumps(ranks, indent=2))
-        if len({rank["weights"] for rank in ranks}) > 1:
+        if len({rank.get("weights") for rank in ranks}) > 1:
             raise RuntimeError(f"the ranks' weights differ after training: {ranks}")

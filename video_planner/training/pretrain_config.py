@@ -1,8 +1,12 @@
 """Hyperparameters of a pretraining run from latent shards (`vp pretrain`), kept import-light for the CLI."""
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from foundation.config_io import check_ranges, ranged
+from foundation.errors import InputError
+
+Parallelism = Literal["ddp", "fsdp"]
 
 
 @dataclass(frozen=True)
@@ -17,8 +21,13 @@ class PretrainConfig:
     checkpoint_every: int = ranged(500, "[1, inf)")  # steps between atomic checkpoints (what --resume continues from)
     seed: int = ranged(0, "[0, inf)")  # initial weights and every step's draws (each rank draws its own)
     compile: bool = False  # torch.compile the denoiser (worth it on a GPU for long runs)
+    # how ranks hold the denoiser: ddp a whole copy each; fsdp a shard of its weights, gradients and optimizer
+    # state each (every UNet block sharded), for a denoiser too large to copy onto every GPU (the gpu preset)
+    parallelism: Parallelism = "ddp"
 
     def __post_init__(self):
+        if self.parallelism not in get_args(Parallelism):
+            raise InputError(f"unknown parallelism {self.parallelism!r}; valid: {', '.join(get_args(Parallelism))}")
         check_ranges(self, "pretrain config")
 
 

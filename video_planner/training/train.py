@@ -70,7 +70,7 @@ def denoiser_loss(
     """`clip_loss` with the instructions embedded by the planner's text encoder. `denoiser` is the planner's,
     possibly wrapped for distributed training. clip: (B, K+1, C, h, w) -> () loss"""
     text, mask = planner.text_encoder(instructions)  # (B, L, D), (B, L)
-    return clip_loss(planner.config, denoiser, planner.denoiser.drop_text, scheduler, clip, text, mask, generator)
+    return clip_loss(planner.config, denoiser, scheduler, clip, text, mask, generator)
 
 
 class PlannerTrainer:
