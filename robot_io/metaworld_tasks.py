@@ -81,6 +81,12 @@ AVDC11_TASKS: tuple[str, ...] = (
     "hammer",
     "assembly",
 )
+# SAIL's unseen targets: no recipe holds demos of them
+SAIL_TARGETS: tuple[str, ...] = ("button-press-wall", "drawer-close", "reach-wall", "plate-slide")
+TASK_GROUPS: dict[str, tuple[str, ...]] = {
+    "avdc11": AVDC11_TASKS,
+    "mt50-prior": tuple(sorted(set(INSTRUCTIONS) - set(SAIL_TARGETS))),  # the MT50 prior's 46 tasks
+}
 
 
 def resolve_task(name: str) -> str:
@@ -101,13 +107,14 @@ def validate_camera(name: str) -> str:
 
 
 def resolve_tasks(spec: str | list[str]) -> list[str]:
-    """Expands "avdc11" or a comma-separated list (or a list) of task names into canonical names."""
+    """Expands a group name ("avdc11", "mt50-prior") or a comma-separated list (or a list) of task names into
+    canonical names."""
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     names = [n.strip() for n in names if n.strip()]
     if not names:
-        raise InputError("no task given; name at least one MetaWorld task, or 'avdc11'")
-    if names == ["avdc11"]:
-        return list(AVDC11_TASKS)
+        raise InputError(f"no task given; name at least one MetaWorld task, or a group: {', '.join(TASK_GROUPS)}")
+    if len(names) == 1 and names[0] in TASK_GROUPS:
+        return list(TASK_GROUPS[names[0]])
     return [resolve_task(n) for n in names]
 
 

@@ -139,3 +139,35 @@ def test_a_rank_killed_mid_run_resumes_to_the_uninterrupted_losses(shards, tmp_p
     assert uninterrupted.returncode == 0, log
     expected = trainer_state(tmp_path / "whole")["losses"]
     np.testing.assert_allclose(trainer_state(output)["losses"], expected, rtol=1e-6)
+
+
+def test_the_gpu_prior_run_packs_trains_and_comes_back_as_a_planner(shards, tmp_path):
+    """scripts/gpu_prior_run.py in its tiny CPU mode: pack keeps every other shard to fit its budget, train
+    measures each variant's MFU and pretrains, and its bf16 pieces unpack into a planner that plans."""
+    script = [sys.executable, str(REPO / "scripts" / "gpu_prior_run.py")]
+    manifest = read_manifest(shards)
+    space = sum(p.stat().st_size for p in (shards / "latent_space").rglob("*") if p.is_file())
+    room = (space + (shards / manifest["shards"][0]["file"]).stat().st_size + 1) / 2**20  # one shard fits
+    bundle, back, planner_dir = tmp_path / "bundle", tmp_path / "out", tmp_path / "planner"
+    steps = [
+        ["pack", "--shards", str(shards), "--output", str(bundle), "--max-mib", str(room)],
+        ["train", "--bundle", str(bundle), "--output", str(back), "--steps", "2", "--batch-size", "2"]
+        + ["--variants", "eager-sdpa,eager-math", "--peak-size", "64", "--repeats", "1", "--piece-mib", "1"],
+        ["unpack", "--pieces", str(back), "--bundle", str(bundle), "--output", str(planner_dir)],
+    ]
+    env = os.environ | {"CUDA_VISIBLE_DEVICES": ""}
+    for flags in steps:
+        result = subprocess.run([*script, *flags], capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+    packed = read_manifest(bundle)
+    assert packed["subset"]["every"] == 2 and len(packed["shards"]) == 1
+    run = json.loads((back / "run.json").read_text())
+    assert set(run["mfu"]["variants"]) == {"eager-sdpa", "eager-math"} and run["steps"] == 2
+    assert all(0 < v["mfu"] and v["s_per_step"] > 0 for v in run["mfu"]["variants"].values())
+    files = sorted(p.name for p in back.iterdir())
+    assert len(files) <= 8 and len(run["pieces"]) > 1  # several pieces, as a large denoiser would need
+    planner = VideoPlanner.from_pretrained(planner_dir)
+    assert planner.trained_tasks == tuple(manifest["tasks"])
+    weights = next(planner.denoiser.parameters()).detach()
+    assert torch.equal(weights, weights.bfloat16().float())  # the bf16 weights brought back, widened
+    assert planner.plan(np.zeros((64, 64, 3), np.uint8), "open the door", seed=0, steps=2).frames.shape[0] > 0
