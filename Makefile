@@ -8,18 +8,27 @@ export PYOPENGL_PLATFORM ?= egl
 export HF_HUB_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 
-.PHONY: setup demo test test-slow lint clean-demo
+.PHONY: setup demo test test-slow lint lock clean-demo
 
 setup: $(STAMP)
 
 PLUGINS := video_planner/lerobot_policy/plugin robot_io/lerobot_robot/plugin
 
-$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) scripts/install_system_deps.sh scripts/find_python312.sh
+$(STAMP): pyproject.toml requirements.lock $(addsuffix /pyproject.toml,$(PLUGINS)) scripts/install_system_deps.sh scripts/find_python312.sh
 	bash scripts/install_system_deps.sh
 	[ -x $(PY) ] || $$(bash scripts/find_python312.sh) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' $(addprefix -e ,$(PLUGINS))  # plugins: LeRobot knows our policy and robot types
+	$(PY) -m pip install --quiet -r requirements.lock  # the versions the tests passed with
+	$(PY) -m pip install --quiet --no-deps -e '.[dev]' $(addprefix -e ,$(PLUGINS))  # plugins: LeRobot knows our policy and robot types
 	touch $(STAMP)
+
+# requirements.lock anew: pyproject.toml's dependencies and dev extras, each at the version installed in .venv
+lock: $(STAMP)
+	$(PY) -m pip list --format=freeze --exclude-editable > $(VENV)/installed.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --constraint $(VENV)/installed.txt --python-version 3.12 \
+		--no-header --no-annotate --quiet --output-file requirements.lock.new
+	(echo "# make lock: pyproject.toml's dependencies and dev extras at the versions the tests passed with"; \
+		cat requirements.lock.new) > requirements.lock && rm requirements.lock.new
 
 demo: $(STAMP)
 	$(VENV)/bin/vp collect --recipe datasets/tiny.toml --output outputs/demo_dataset
