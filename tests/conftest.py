@@ -83,6 +83,22 @@ def tiny_planner_config():
     )
 
 
+@pytest.fixture(scope="session")
+def latent_shards(tmp_path_factory, two_episode_dataset, text_encoder, tiny_planner_config) -> Path:
+    """The two-episode dataset encoded by an untrained tiny planner, one episode per shard (`vp encode`)."""
+    import torch
+
+    from video_planner.cli import main
+    from video_planner.model.planner import VideoPlanner
+
+    root = tmp_path_factory.mktemp("shards")
+    torch.manual_seed(0)
+    VideoPlanner(tiny_planner_config, text_encoder=text_encoder).save_pretrained(root / "planner")
+    command = ["encode", "--dataset", str(two_episode_dataset), "--planner", str(root / "planner")]
+    assert main([*command, "--output", str(root / "shards"), "--clips-per-shard", "1"]) == 0
+    return root / "shards"
+
+
 class FolderHub:
     """The two HfApi calls a push makes (ours and LeRobot's), served by a local folder (the network is the system
     edge). The upload options LeRobot passes (revision, patterns, pull request) are all unset in these tests."""
