@@ -1,5 +1,6 @@
 """Pretraining the MT50 prior on one GPU from latent shards, with its train-step MFU: one command sized for a
-lent GPU machine (10 minutes, no network, at most 64 MiB in, at most 8 files of 16 MiB back).
+short job on a GPU machine of its own (10 minutes, no network, at most 64 MiB in, at most 8 files of 16 MiB
+back).
 
 Here, on the CPU:
     vp collect --recipe datasets/metaworld_mt50_prior.toml
