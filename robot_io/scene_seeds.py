@@ -52,11 +52,10 @@ SELECTION_FIRST_SEED = 2_000_000  # choosing filter and composition settings; ne
 SAIL_ROLLOUT_FIRST_SEED = 3_000_000  # iteration k: + SAIL_SEEDS_PER_ITERATION·k
 TRAINING_ROLLOUT_FIRST_SEED = 5_000_000  # rollouts recorded to train on (`vp eval --record --for-training`)
 
-FIRST_SEEDS: dict[Role, int] = {  # where each closed-loop role starts by default
+FIRST_SEEDS: dict[Role, int] = {  # where each role of `vp eval` starts by default
     "evaluation": EVALUATION_FIRST_SEED,
     "selection": SELECTION_FIRST_SEED,
     "training": TRAINING_ROLLOUT_FIRST_SEED,
-    "rollouts": SAIL_ROLLOUT_FIRST_SEED,
 }
 
 SEED_RANGES: tuple[SeedRange, ...] = (
