@@ -48,9 +48,9 @@ class AutoencoderConfig:
     pretrained: str | None = None  # Hub id or directory of a pretrained AutoencoderKL; None = train in-domain
     subfolder: str | None = None  # e.g. "vae" inside a full Stable Diffusion repo
     block_out_channels: tuple[int, ...] = (16, 32, 64)  # in-domain only; 2**(len-1) is the downsampling
-    layers_per_block: int = 1
-    latent_channels: int = 4
-    kl_weight: float = 1e-6
+    layers_per_block: int = 1  # resnet blocks per resolution level (in-domain only)
+    latent_channels: int = 4  # channels of each frame's latent
+    kl_weight: float = 1e-6  # of the KL term in the in-domain autoencoder's loss
     # How latents are normalised for the denoiser: "data" fits a per-channel shift and scale to the training
     # frames; "scaling_factor" multiplies by the pretrained VAE's `scaling_factor`, as Stable Diffusion
     # pipelines do, so the planner shares latent space with priors built on them (AnimateDiff).
@@ -63,37 +63,37 @@ class AutoencoderConfig:
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    block_out_channels: tuple[int, ...] = (64, 128, 256)
-    layers_per_block: int = 2
+    block_out_channels: tuple[int, ...] = (64, 128, 256)  # UNet channels per resolution level, finest first
+    layers_per_block: int = 2  # resnet blocks per resolution level
     attention_levels: tuple[int, ...] = (2,)  # resolution levels with cross-attention; 0 is the finest
-    attention_head_dim: int = 32
+    attention_head_dim: int = 32  # channels per attention head
 
 
 @dataclass(frozen=True)
 class PlannerConfig(VersionedConfig):
     CURRENT_VERSION: ClassVar[int] = CONFIG_VERSION
 
-    image_size: int = 64
+    image_size: int = 64  # square frames in pixels; a multiple of 4 x the autoencoder's downsampling
     num_future_frames: int = 7  # K frames planned after the conditioning frame
     frame_stride: int = 8  # env steps between planned frames (MetaWorld runs at 80 fps)
-    text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
-    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
-    num_train_timesteps: int = 1000
-    beta_schedule: str = "squaredcos_cap_v2"
+    text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)  # how instructions are embedded
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)  # frames to latents and back
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)  # the UNet that predicts the K latents
+    num_train_timesteps: int = 1000  # diffusion steps of the noise schedule
+    beta_schedule: str = "squaredcos_cap_v2"  # diffusers' name of the noise schedule (cosine by default)
     beta_start: float = 0.0001  # used by the "linear" and "scaled_linear" schedules only
-    beta_end: float = 0.02
-    prediction_type: str = "v_prediction"
+    beta_end: float = 0.02  # used by the "linear" and "scaled_linear" schedules only
+    prediction_type: str = "v_prediction"  # what the denoiser predicts: v_prediction or epsilon
     snr_gamma: float | None = 5.0  # min-SNR loss weighting; None trains with plain MSE
     text_dropout: float = 0.1  # share of training clips with the instruction dropped, for guidance
-    guidance_scale: float = 2.0
-    sampler: str = "dpmsolver++"
-    sampling_steps: int = 20
+    guidance_scale: float = 2.0  # classifier-free guidance of plans; 1 turns it off
+    sampler: str = "dpmsolver++"  # dpmsolver++, ddim or ddpm
+    sampling_steps: int = 20  # denoising steps per plan, unless a command sets them
     # Decode each planned frame as the camera image plus the decoded change from its latent, so what the
     # plan leaves still keeps the camera's exact pixels instead of the autoencoder's reconstruction of them.
     decode_as_change: bool = True
-    dtype: str = "float32"
-    config_version: int = CONFIG_VERSION
+    dtype: str = "float32"  # of the weights at inference: float32 or bfloat16
+    config_version: int = CONFIG_VERSION  # the file format's version, for loading older files
 
     def __post_init__(self):
         checks = {
