@@ -174,6 +174,8 @@ def train(args: argparse.Namespace) -> None:
     text_dim = load_shard(bundle, manifest["shards"][0]).text.shape[-1]
     with torch.device("meta"):
         weight_bytes = 2 * sum(p.numel() for p in VideoDenoiser(config, text_dim).parameters())  # in bf16
+    if args.piece_mib > 16:
+        raise InputError(f"--piece-mib {args.piece_mib}: files over 16 MiB do not come back; give at most 16")
     if math.ceil(weight_bytes / (args.piece_mib * 2**20)) + 2 > MAX_FILES:
         raise InputError(
             f"the denoiser's {weight_bytes / 2**20:.0f} MiB of bf16 weights need more than {MAX_FILES - 2} pieces "
@@ -219,6 +221,9 @@ def train(args: argparse.Namespace) -> None:
 
 def unpack(pieces: Path, bundle: Path, output: Path) -> None:
     """A planner directory of the pieces (as float32), the run's config and the bundle's latent space."""
+    for needed in (pieces / RUN_FILE, pieces / CONFIG_FILE, bundle / LATENT_SPACE_DIR / NORMALIZATION_FILE):
+        if not needed.is_file():
+            raise InputError(f"{needed} is missing; give the files train wrote and the bundle pack wrote")
     run = json.loads((pieces / RUN_FILE).read_text())
     missing = [name for name in run["pieces"] if not (pieces / name).is_file()]
     if missing:
@@ -237,24 +242,36 @@ def unpack(pieces: Path, bundle: Path, output: Path) -> None:
         shutil.copy2(pieces / RUN_FILE, staging / RUN_FILE)
 
 
+def positive(kind):
+    """An argparse type: a number of `kind` above 0."""
+
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    return parse
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("pack", help="the shards that travel to the GPU machine")
     p.add_argument("--shards", type=Path, required=True, help="a vp encode output")
     p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--max-mib", type=float, default=56.0, help="room for the shards and their latent space")
+    p.add_argument("--max-mib", type=positive(float), default=56.0, help="room for the shards and their latent space")
     p = commands.add_parser("train", help="on the GPU: MFU of each variant, then pretraining")
     p.add_argument("--bundle", type=Path, required=True, help="what pack wrote")
     p.add_argument("--output", type=Path, required=True, help="the files to bring back")
-    p.add_argument("--minutes", type=float, default=8.0, help="for the whole command")
-    p.add_argument("--steps", type=int, help="pretraining steps (default: as many as the minutes allow)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--minutes", type=positive(float), default=8.0, help="for the whole command")
+    p.add_argument("--steps", type=positive(int), help="pretraining steps (default: as many as the minutes allow)")
+    p.add_argument("--batch-size", type=positive(int), default=256)
     p.add_argument("--config", type=Path, help="planner config of the denoiser (default: the bundle's)")
     p.add_argument("--variants", default="eager-sdpa,eager-math,compiled-sdpa", help=", ".join(VARIANTS))
-    p.add_argument("--peak-size", type=int, default=8192, help="n of the n×n×n bf16 product the MFU divides by")
-    p.add_argument("--repeats", type=int, default=10, help="timed steps per variant")
-    p.add_argument("--piece-mib", type=float, default=15.0, help="largest weight file brought back")
+    p.add_argument("--peak-size", type=positive(int), default=8192, help="n of the n×n×n bf16 product (MFU)")
+    p.add_argument("--repeats", type=positive(int), default=10, help="timed steps per variant")
+    p.add_argument("--piece-mib", type=positive(float), default=15.0, help="largest weight file brought back")
     p = commands.add_parser("unpack", help="the pieces brought back, as a planner directory")
     p.add_argument("--pieces", type=Path, required=True)
     p.add_argument("--bundle", type=Path, required=True)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from video_planner.model.planner import VideoPlanner
@@ -56,3 +57,16 @@ def test_a_denoiser_too_large_for_the_files_brought_back_is_refused_before_train
     monkeypatch.setattr(sys, "argv", ["gpu_prior_run.py", *flags])
     assert gpu_prior_run.main() == 2
     assert "raise --piece-mib" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_bad_flags_and_missing_files_are_refused(tmp_path, monkeypatch, capsys):
+    import gpu_prior_run
+
+    monkeypatch.setattr(sys, "argv", ["gpu_prior_run.py", "train", "--bundle", "b", "--output", "o", "--steps", "0"])
+    with pytest.raises(SystemExit) as exit_info:
+        gpu_prior_run.main()
+    assert exit_info.value.code == 2 and "--steps: must be above 0" in capsys.readouterr().err
+    unpack = ["unpack", "--pieces", str(tmp_path), "--bundle", str(tmp_path), "--output", str(tmp_path / "p")]
+    monkeypatch.setattr(sys, "argv", ["gpu_prior_run.py", *unpack])
+    assert gpu_prior_run.main() == 2
+    assert "run.json is missing" in capsys.readouterr().err and not (tmp_path / "p").exists()
