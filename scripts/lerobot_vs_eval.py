@@ -137,6 +137,8 @@ def main() -> int:
     args = parser.parse_args()
 
     def compare() -> None:
+        if args.episodes < 1:
+            raise InputError(f"--episodes must be at least 1, got {args.episodes}")
         config = policy_settings(args.policy)
         tasks = tuple(resolve_tasks(args.tasks.split(",")))
         provenance = run_record(["python", *sys.argv])
