@@ -27,15 +27,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from foundation.atomic_dir import write_text_atomic
 from foundation.config_io import read_json
 from foundation.errors import InputError, exit_status
 from foundation.provenance import run_record
 from inverse_dynamics.model import InverseDynamics
 from robot_io.metaworld_tasks import env_id, resolve_tasks
-from video_planner.control.closed_loop_eval import binomial_stderr, evaluate_control, markdown_table, rate_text
+from video_planner.control.closed_loop_eval import evaluate_control, markdown_table, rate_text, success_summary
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.loading import load_planner
 from video_planner.model.planner_source import PlannerSource
@@ -96,21 +94,7 @@ def lerobot_side(policy: Path, tasks: tuple[str, ...], episodes: int, output: Pa
     """Every task through `lerobot-eval`; the summary in `vp eval`'s layout (success per task ± its standard
     error, the mean over tasks), also written to `output/results.json`."""
     rows = [row for task in tasks for row in lerobot_rows(task, lerobot_eval_task(policy, task, episodes, output))]
-    per_task = {}
-    for task in tasks:
-        rate = float(np.mean([r["success"] for r in rows if r["task"] == task]))
-        per_task[task] = {
-            "success": rate,
-            "stderr": binomial_stderr(rate, episodes),
-            "per_camera": {LEROBOT_CAMERA: rate},
-            "episodes": episodes,
-        }
-    summary = {
-        "mean_success": float(np.mean([t["success"] for t in per_task.values()])),
-        "mean_stderr": float(np.sqrt(sum(t["stderr"] ** 2 for t in per_task.values())) / len(per_task)),
-        "tasks": per_task,
-        "episodes": len(rows),
-    }
+    summary = success_summary(rows, tasks, (LEROBOT_CAMERA,))
     run = provenance | {"episode_seconds": round(sum(r["seconds"]["episode"] for r in rows), 1)}
     write_text_atomic(output / "results.json", json.dumps({"run": run, "summary": summary, "episodes": rows}, indent=2))
     return summary

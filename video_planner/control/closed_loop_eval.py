@@ -180,28 +180,35 @@ def binomial_stderr(rate: float, episodes: int) -> float:
     return float(np.sqrt(rate * (1 - rate) / episodes))
 
 
-def summarize(rows: list[dict], settings: ControlEvalSettings, idm_tasks) -> dict:
-    """Success per task (with its standard error) and camera, and the mean over tasks: each task weighs the
-    same, so the mean's standard error combines the tasks' (sqrt of the summed variances, over the task count)."""
-    tasks = {}
-    for task in settings.tasks:
+def success_summary(rows: list[dict], tasks: tuple[str, ...], cameras: tuple[str, ...]) -> dict:
+    """Success per task (with its standard error) and camera, and the mean over tasks, from result rows of any
+    harness: each task weighs the same, so the mean's standard error combines the tasks' (sqrt of the summed
+    variances, over the task count)."""
+    per_task = {}
+    for task in tasks:
         mine = [r for r in rows if r["task"] == task]
         rate = float(np.mean([r["success"] for r in mine]))
-        tasks[task] = {
+        per_task[task] = {
             "success": rate,
             "stderr": binomial_stderr(rate, len(mine)),
-            "per_camera": {
-                c: float(np.mean([r["success"] for r in mine if r["camera"] == c])) for c in settings.cameras
-            },
+            "per_camera": {c: float(np.mean([r["success"] for r in mine if r["camera"] == c])) for c in cameras},
             "episodes": len(mine),
-            "idm_trained_on_task": task in idm_tasks,
         }
-    seconds = {k: float(np.mean([r["seconds"][k] for r in rows])) for k in rows[0]["seconds"]}
     return {
-        "mean_success": float(np.mean([t["success"] for t in tasks.values()])),
-        "mean_stderr": float(np.sqrt(sum(t["stderr"] ** 2 for t in tasks.values())) / len(tasks)),
-        "tasks": tasks,
+        "mean_success": float(np.mean([t["success"] for t in per_task.values()])),
+        "mean_stderr": float(np.sqrt(sum(t["stderr"] ** 2 for t in per_task.values())) / len(per_task)),
+        "tasks": per_task,
         "episodes": len(rows),
+    }
+
+
+def summarize(rows: list[dict], settings: ControlEvalSettings, idm_tasks) -> dict:
+    """`success_summary`, each task flagged when the IDM never trained on it, with the mean time and steps."""
+    summary = success_summary(rows, settings.tasks, settings.cameras)
+    for task, entry in summary["tasks"].items():
+        entry["idm_trained_on_task"] = task in idm_tasks
+    seconds = {k: float(np.mean([r["seconds"][k] for r in rows])) for k in rows[0]["seconds"]}
+    return summary | {
         "mean_seconds_per_episode": seconds,
         "mean_steps": float(np.mean([r["steps"] for r in rows])),
         "mean_steps_solved": mean_steps_solved(rows),
