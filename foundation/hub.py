@@ -14,6 +14,7 @@ from foundation.config_io import read_json
 from foundation.errors import InputError
 
 HUB_REPO_ID = re.compile(r"[\w][\w.-]*/[\w][\w.-]*")  # "user/name"; "/abs" and "./rel" are local paths
+DEFAULT_MODEL = "default"  # the short name of a model shipped with the package (`--planner default`)
 TRAINING_DATA_FILE = "training_data.json"  # the tasks a model was trained on, to flag zero-shot use
 
 
@@ -34,8 +35,15 @@ def write_trained_tasks(directory: Path, tasks: tuple[str, ...]) -> None:
     (directory / TRAINING_DATA_FILE).write_text(json.dumps({"tasks": list(tasks)}, indent=2))
 
 
-def resolve_model_directory(path_or_repo_id: str | Path, revision: str | None, what: str) -> Path:
-    """A local directory as is, or a Hub repo id ("user/name") downloaded into the Hub cache."""
+def resolve_model_directory(
+    path_or_repo_id: str | Path, revision: str | None, what: str, shipped: Path | None = None
+) -> Path:
+    """A local directory as is, `default` the model shipped with the package in `shipped`, or a Hub repo id
+    ("user/name") downloaded into the Hub cache."""
+    if str(path_or_repo_id) == DEFAULT_MODEL and shipped is not None:
+        if not (shipped / "config.json").is_file():
+            raise InputError(f"no default {what} is installed at {shipped}; reinstall the package or name a directory")
+        return shipped
     path = Path(path_or_repo_id)
     if path.is_dir():
         return path
@@ -90,7 +98,7 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def load_module_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """`module.load_state_dict(state)`, refused in one line naming `path` when the weights belong to another
-    model (missing or unexpected names, other shapes or dtypes) or hold NaN or inf."""
+    model (missing or unexpected names, other shapes, integers for floats) or hold NaN or inf."""
     ours = module.state_dict()
     missing, unexpected = sorted(ours.keys() - state.keys()), sorted(state.keys() - ours.keys())
     if missing or unexpected:
@@ -105,7 +113,8 @@ def load_module_weights(module: torch.nn.Module, state: dict[str, torch.Tensor],
                 f"weights in {path} are another model's: {name} has shape {tuple(tensor.shape)}, this model "
                 f"needs {tuple(ours[name].shape)}"
             )
-        if tensor.dtype != ours[name].dtype:
+        # floating weights load from any precision (the shipped default models store fp16), cast to the model's
+        if tensor.dtype != ours[name].dtype and not (tensor.is_floating_point() and ours[name].is_floating_point()):
             raise InputError(
                 f"weights in {path} hold {name} as {tensor.dtype}, this model needs {ours[name].dtype}; "
                 "point at this model's checkpoint"

@@ -23,6 +23,13 @@ from inverse_dynamics.config import InverseDynamicsConfig
 from robot_io.safety import UnsafeActionError, check_finite_state
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+# the IDM `--idm default` names: trained on AVDC-11, stored in fp16 (its README.md says how it was made)
+SHIPPED_IDM = Path(__file__).parent / "default_model"
+
+
+def idm_directory(path_or_repo_id: str | Path, revision: str | None = None) -> Path:
+    """The local directory of an IDM directory, `default` (the shipped IDM) or Hub repo id."""
+    return resolve_model_directory(path_or_repo_id, revision, "inverse-dynamics", shipped=SHIPPED_IDM)
 
 
 def conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
@@ -131,7 +138,7 @@ class InverseDynamics(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path, revision: str | None = None) -> "InverseDynamics":
-        directory = resolve_model_directory(path_or_repo_id, revision, "inverse-dynamics")
+        directory = idm_directory(path_or_repo_id, revision)
         require_files(directory, (CONFIG_FILE, WEIGHTS_FILE), "inverse-dynamics")
         model = cls(InverseDynamicsConfig.load(directory / CONFIG_FILE))
         load_module_weights(model, load_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)

@@ -16,6 +16,7 @@ from robot_io.collect import collect  # noqa: E402
 from robot_io.recipe import CollectionRecipe  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+TINY_IDM = dict(image_size=32, chunk_size=4, encoder_channels=(8, 16), hidden_dim=32)  # matches tiny_planner_config
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +98,23 @@ def latent_shards(tmp_path_factory, two_episode_dataset, text_encoder, tiny_plan
     command = ["encode", "--dataset", str(two_episode_dataset), "--planner", str(root / "planner")]
     assert main([*command, "--output", str(root / "shards"), "--clips-per-shard", "1"]) == 0
     return root / "shards"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, tiny_planner_config, text_encoder) -> Path:
+    """An untrained tiny planner (32 px, 3 frames 4 steps apart) and an IDM of the same frames, saved as `vp`
+    saves them: `planner/` and `idm/`."""
+    import torch
+
+    from inverse_dynamics.config import InverseDynamicsConfig
+    from inverse_dynamics.model import InverseDynamics
+    from video_planner.model.planner import VideoPlanner
+
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    VideoPlanner(tiny_planner_config, text_encoder=text_encoder).save_pretrained(root / "planner")
+    InverseDynamics(InverseDynamicsConfig(**TINY_IDM)).save_pretrained(root / "idm")
+    return root
 
 
 class FolderHub:

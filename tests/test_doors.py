@@ -74,7 +74,7 @@ def idm_dir(tmp_path):
     [
         "truncated weights",
         "other weights",
-        "half-precision weights",
+        "integer weights",
         "NaN weights",
         "broken config",
         "config of wrong type",
@@ -95,14 +95,15 @@ def test_a_damaged_checkpoint_is_named_in_one_line(idm_dir, tmp_path, damage):
         InverseDynamics(other).save_pretrained(tmp_path / "other")
         weights.write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
         expected = f"weights in {weights} are another model's: .* has shape"
-    elif damage in ("half-precision weights", "NaN weights"):
+    elif damage in ("integer weights", "NaN weights"):
+        import torch
         from safetensors.torch import load_file, save_file
 
         state = load_file(weights)
         name = next(iter(state))
-        state[name] = state[name].half() if damage == "half-precision weights" else state[name] * float("nan")
+        state[name] = state[name].to(torch.int32) if damage == "integer weights" else state[name] * float("nan")
         save_file(state, weights)
-        expected = f"{name} as torch.float16, this model needs torch.float32" if "half" in damage else "non-finite"
+        expected = f"{name} as torch.int32, this model needs torch.float32" if "integer" in damage else "non-finite"
     elif damage == "broken config":
         config.write_text(config.read_text()[:20])
         expected = f"{config} is damaged \\(not JSON"

@@ -24,19 +24,9 @@ DOOR_OPEN = "Open a door with a revolving joint"  # LeRobot's MetaWorld descript
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, tiny_planner_config, text_encoder) -> Path:
-    """A tiny planner (32 px, 3 frames 4 steps apart) and an IDM of the same frames, saved as `vp` saves them."""
-    root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    VideoPlanner(tiny_planner_config, text_encoder=text_encoder).save_pretrained(root / "planner")
-    InverseDynamics(IDM_CONFIG).save_pretrained(root / "idm")
-    return root
-
-
-@pytest.fixture(scope="module")
-def policy_dir(models) -> Path:
-    output = models / "policy"
-    argv = ["export-lerobot", "--planner", str(models / "planner"), "--idm", str(models / "idm")]
+def policy_dir(tiny_models) -> Path:
+    output = tiny_models / "policy"
+    argv = ["export-lerobot", "--planner", str(tiny_models / "planner"), "--idm", str(tiny_models / "idm")]
     assert main([*argv, "--output", str(output), "--replan-every", "8", "--seed", "3"]) == 0
     return output
 
@@ -96,12 +86,12 @@ def test_the_exported_directory_holds_both_models_and_lerobots_files(policy_dir)
     assert {"device_processor", "rename_observations_processor"} <= set(steps)  # the steps lerobot-eval overrides
 
 
-def test_a_loaded_policy_repeats_the_exported_ones_actions_bit_for_bit(models, policy_dir):
+def test_a_loaded_policy_repeats_the_exported_ones_actions_bit_for_bit(tiny_models, policy_dir):
     from video_planner.lerobot_policy.export import build_policy
 
     built = build_policy(
-        VideoPlanner.from_pretrained(models / "planner"),
-        InverseDynamics.from_pretrained(models / "idm"),
+        VideoPlanner.from_pretrained(tiny_models / "planner"),
+        InverseDynamics.from_pretrained(tiny_models / "idm"),
         replan_every=8,
         seed=3,
         device="cpu",
@@ -167,7 +157,7 @@ def test_a_policy_directory_with_a_missing_or_mismatched_model_is_refused(policy
         VideoPlannerPolicy.from_pretrained(six_joint)
 
 
-def test_an_arm_policy_sees_its_named_camera_and_acts_in_its_own_units(models, tiny_planner_config, text_encoder):
+def test_an_arm_policy_sees_its_named_camera_and_acts_in_its_own_units(tiny_planner_config, text_encoder):
     """A 6-joint arm: the IDM's sizes and bounds become the policy's features, its 640×480 `front` camera is the
     planner's, and the unlisted task reaches the planner as typed."""
     from lerobot.policies.factory import make_pre_post_processors

@@ -22,6 +22,8 @@ from foundation.errors import InputError
 from foundation.hub import load_weights, read_trained_tasks, require_files, resolve_model_directory, write_trained_tasks
 from video_planner.model.config import PlannerConfig
 
+# the planner `--planner default` names: trained on AVDC-11, stored in fp16 (its README.md says how it was made)
+SHIPPED_PLANNER = Path(__file__).parents[1] / "default_model"
 CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE, AUTOENCODER_DIR = (
     "config.json",
     "model.safetensors",
@@ -59,8 +61,13 @@ def save_planner_files(path: Path, *args) -> None:
         write_planner_files(staging, *args)
 
 
+def planner_directory(path_or_repo_id: str | Path, revision: str | None = None) -> Path:
+    """The local directory of a planner directory, `default` (the shipped planner) or Hub repo id."""
+    return resolve_model_directory(path_or_repo_id, revision, "planner", shipped=SHIPPED_PLANNER)
+
+
 def load_planner_files(path_or_repo_id: str | Path, revision: str | None = None) -> PlannerFiles:
-    directory = resolve_model_directory(path_or_repo_id, revision, "planner")
+    directory = planner_directory(path_or_repo_id, revision)
     require_files(directory, (CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE), "planner")
     config = PlannerConfig.load(directory / CONFIG_FILE)
     autoencoder_dir = None

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from foundation.atomic_dir import recover_directory, write_text_atomic
 from foundation.config_io import read_json
-from foundation.hub import resolve_model_directory
-from inverse_dynamics.model import InverseDynamics
+from inverse_dynamics.model import InverseDynamics, idm_directory
 from inverse_dynamics.train import InverseDynamicsTrainer
 from inverse_dynamics.train_config import IDMTrainConfig
 from robot_io.dataset_io import open_dataset
+from video_planner.model.checkpoint import planner_directory
 from video_planner.model.config import PlannerConfig
 from video_planner.sail.settings import SelfTrainingSettings
 from video_planner.training.train import PlannerTrainer
@@ -27,8 +27,8 @@ def starting_models(settings: SelfTrainingSettings) -> dict:
     for dataset in settings.replay:
         open_dataset(dataset)
     return {
-        "planner": str(resolve_model_directory(settings.planner, None, "planner")),
-        "idm": str(resolve_model_directory(settings.idm, None, "inverse-dynamics")),
+        "planner": str(planner_directory(settings.planner)),
+        "idm": str(idm_directory(settings.idm)),
     }
 
 

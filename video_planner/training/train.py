@@ -31,13 +31,19 @@ from foundation.atomic_dir import atomic_directory
 from foundation.config_io import dataclass_to_dict
 from foundation.errors import InputError
 from foundation.frames import frames_to_unit
-from foundation.hub import read_trained_tasks, resolve_model_directory
+from foundation.hub import read_trained_tasks
 from foundation.replay import draw_rows, paced_strides
 from foundation.resume import TRAINER_STATE_FILE, SavedConfig, start_or_resume
 from foundation.state_io import load_state, save_state
 from robot_io.frame_bank import FrameBank, PlannerClips
 from robot_io.metaworld_tasks import task_of_instruction
-from video_planner.model.checkpoint import PlannerFiles, load_autoencoder, load_planner_files, write_planner_files
+from video_planner.model.checkpoint import (
+    PlannerFiles,
+    load_autoencoder,
+    load_planner_files,
+    planner_directory,
+    write_planner_files,
+)
 from video_planner.model.config import SAMPLING_FIELDS, PlannerConfig
 from video_planner.model.planner import VideoPlanner, training_scheduler
 from video_planner.training.diffusion_loss import clip_loss
@@ -111,7 +117,7 @@ class PlannerTrainer:
         self.planner = VideoPlanner(planner_config).to(self.device)
         tasks = {task_of_instruction(i) for i in self.bank.instructions}
         if train_config.init_from:  # a fine-tuned planner has seen its start's tasks too
-            tasks |= set(read_trained_tasks(resolve_model_directory(train_config.init_from, None, "planner")))
+            tasks |= set(read_trained_tasks(planner_directory(train_config.init_from)))
         self.planner.trained_tasks = tuple(sorted(tasks))
         self.scheduler = training_scheduler(planner_config)
         trains_autoencoder = not planner_config.autoencoder.pretrained and train_config.autoencoder_steps > 0

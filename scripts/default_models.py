@@ -1,0 +1,259 @@
+"""The default models (`--planner default`, `--idm default`): a planner and an IDM shipped in the package in
+fp16, each with a model card, replaced only by a pair whose `vp eval` figure is better.
+
+    python scripts/default_models.py pack --planner outputs/planner/avdc11-cpu/checkpoint \
+        --idm outputs/idm/avdc11/checkpoint --output outputs/default_candidate
+    vp eval --tasks avdc11 --seeds 5 --planner outputs/default_candidate/planner \
+        --idm outputs/default_candidate/idm --output outputs/eval/default_candidate
+    python scripts/default_models.py ship --candidate outputs/default_candidate \
+        --evaluation outputs/eval/default_candidate
+
+`pack` stores the weights in fp16; the models still compute in fp32 (the rounded weights load into fp32
+modules), so the evaluation scores exactly the weights that ship. `ship` checks that the evaluation ran these
+weights (the digests in its `settings.json`) on the shipping protocol (AVDC-11, 3 cameras × 5 evaluation
+scenes, AVDC's step limit and stop rule), refuses a pair that does not beat the shipped one, and otherwise
+replaces both with their model cards, the evaluation, and one plan the tests check the shipped files against.
+"""
+
+import argparse
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from foundation.atomic_dir import atomic_directory, write_text_atomic
+from foundation.config_io import dataclass_to_dict, read_json
+from foundation.errors import InputError, exit_status
+from foundation.hub import weights_digest
+from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics
+from robot_io.envs import make_env
+from robot_io.metaworld_tasks import instruction_for
+from robot_io.scene_seeds import EVALUATION_FIRST_SEED, SEED_RANGES
+from video_planner.control.closed_loop_eval import markdown_table, planner_fingerprint, rate_text
+from video_planner.control.settings import ControlEvalSettings
+from video_planner.model.checkpoint import SHIPPED_PLANNER
+from video_planner.model.planner import VideoPlanner
+
+SIZE_LIMIT_BYTES = 60_000_000  # both models together, every file of their directories
+# the evaluation a shipped pair is scored by: AVDC-11, 3 cameras × 5 scenes, every other setting vp eval's default
+SHIPPING_PROTOCOL = ControlEvalSettings(tasks=("avdc11",), seeds=5, first_seed=EVALUATION_FIRST_SEED)
+PROTOCOL_FIELDS = ("tasks", "cameras", "seeds", "first_seed", "max_episode_steps", "stop_at_success", "replan_every")
+TRAINING_FILE = "training.json"  # in a candidate: each model's training settings
+EVALUATION_FILE = "evaluation.json"  # in the shipped planner's directory: the pair's `vp eval` results
+EXPECTED_FILE, EXPECTED_IMAGE = "expected_plan.json", "expected_input.png"  # what tests/test_default_models.py checks
+CHECK_SCENE = ("door-open", "corner", EVALUATION_FIRST_SEED)  # the scene of the checked plan
+CHECK_PLAN_SEED = 0
+
+
+def pack(planner_dir: Path, idm_dir: Path, output: Path) -> None:
+    """The two models with their weights in fp16 (normalisation statistics stay fp32), as `output/planner` and
+    `output/idm`, and their training settings (`training.json`, for the model cards), written together
+    atomically."""
+    planner = VideoPlanner.from_pretrained(planner_dir)
+    planner.denoiser.half()
+    if not planner.config.autoencoder.pretrained:
+        planner.autoencoder.half()
+    idm = copy.deepcopy(InverseDynamics.from_pretrained(idm_dir))
+    idm.net.half()
+    with atomic_directory(output) as staging:
+        planner.save_pretrained(staging / "planner")
+        idm.save_pretrained(staging / "idm")
+        training = {"planner": training_settings(planner_dir), "idm": training_settings(idm_dir)}
+        write_text_atomic(staging / TRAINING_FILE, json.dumps(training, indent=2))
+    print(f"packed into {output} ({directory_bytes(output) / 1e6:.1f} MB)")
+
+
+def directory_bytes(*paths: Path) -> int:
+    return sum(f.stat().st_size for path in paths for f in path.rglob("*") if f.is_file())
+
+
+def checked_evaluation(evaluation: Path, planner: VideoPlanner, idm: InverseDynamics) -> dict:
+    """The evaluation's results, refused in one line unless it ran exactly these weights on the shipping
+    protocol, every episode finished."""
+    settings = read_json(evaluation / "settings.json", {"planner": str, "idm": str})
+    if settings["planner"] != planner_fingerprint(planner) or settings["idm"] != weights_digest(idm):
+        raise InputError(f"{evaluation} evaluated other weights than the candidate's; run vp eval on the candidate")
+    results = read_json(evaluation / "results.json", {"run": dict, "summary": dict, "episodes": list})
+    ran = results["run"]["settings"]
+    wanted = dataclass_to_dict(SHIPPING_PROTOCOL)
+    differing = [name for name in PROTOCOL_FIELDS if ran.get(name) != wanted[name]]
+    if differing:
+        raise InputError(
+            f"{evaluation} differs from the shipping protocol in {', '.join(differing)}; "
+            "run vp eval --tasks avdc11 --seeds 5 with the other settings left at their defaults"
+        )
+    if results["summary"]["episodes"] != len(SHIPPING_PROTOCOL.episodes()):
+        raise InputError(f"{evaluation} is unfinished; rerun its vp eval command to complete it")
+    return results
+
+
+def shipped_mean(planner_target: Path) -> float | None:
+    path = planner_target / EVALUATION_FILE
+    return read_json(path, {"summary": dict})["summary"]["mean_success"] if path.is_file() else None
+
+
+def expected_plan(planner: VideoPlanner, idm: InverseDynamics) -> tuple[np.ndarray, dict]:
+    """The first frame of `CHECK_SCENE`, and what the models make of it: a few plan pixels and the IDM's first
+    action chunk towards the plan's first frame."""
+    task, camera, scene_seed = CHECK_SCENE
+    with make_env(task, camera, planner.config.image_size) as env:
+        observation = env.reset(scene_seed)
+    instruction = instruction_for(task)
+    middle = slice(planner.config.image_size // 2 - 2, planner.config.image_size // 2 + 2)
+    plan = planner.plan(observation.image, instruction, seed=CHECK_PLAN_SEED)
+    actions = idm.actions(observation.image, observation.state, plan.frames[0])  # (chunk, A)
+    return observation.image, {
+        "instruction": instruction,
+        "image": EXPECTED_IMAGE,
+        "state": observation.state.tolist(),
+        "plan_seed": CHECK_PLAN_SEED,
+        "plan_last_frame_center": plan.frames[-1, middle, middle, 0].tolist(),  # (4, 4) red channel
+        "plan_mean": float(plan.frames.astype(np.float64).mean()),
+        "idm_actions": actions.tolist(),
+    }
+
+
+def planner_card(results: dict, training: dict, size_mb: float) -> str:
+    summary, run = results["summary"], results["run"]
+    mean = rate_text(summary["mean_success"], summary["mean_stderr"])
+    datasets = ", ".join(f"`{name}`" for name in training["datasets"])
+    return f"""---
+tags: [robotics, video-diffusion, metaworld, video-planner]
+---
+# video-planner default planner (AVDC-11)
+
+A text- and first-frame-conditioned latent video diffusion planner (`VideoPlanner`), trained on MetaWorld
+expert demonstrations of AVDC's eleven tasks, with the inverse-dynamics model in
+`inverse_dynamics/default_model` as its partner. Weights are stored in fp16 and load into fp32; the pair
+together takes {size_mb:.1f} MB.
+
+```python
+from video_planner.model.planner import VideoPlanner
+planner = VideoPlanner.from_pretrained("default")
+```
+
+`vp eval --planner default --idm default`, `vp serve --planner default`, `vp export-lerobot --planner default
+--idm default` all take it by that name.
+
+## Training
+
+`vp train-planner` on {datasets} (each collected by `vp collect --recipe datasets/<name>.toml`; scene seeds:
+{recipe_seeds(training["datasets"])}), with these training settings (its `trainer_state.json`):
+
+```json
+{json.dumps(training, indent=2)}
+```
+
+The planner settings are `config.json` here.
+
+## Evaluation: AVDC-11 closed loop, {mean} mean success
+
+`{run["command"]}` (commit {run["commit"]}), with this planner and the default IDM: {summary["episodes"]}
+episodes, {len(SHIPPING_PROTOCOL.cameras)} cameras × {SHIPPING_PROTOCOL.seeds} evaluation scenes per task
+from scene seed {SHIPPING_PROTOCOL.first_seed:,}, AVDC's 500-step limit and stop at first success. The whole
+result is `{EVALUATION_FILE}`.
+
+{markdown_table(summary)}
+"""
+
+
+def idm_card(results: dict, training: dict) -> str:
+    summary = results["summary"]
+    mean = rate_text(summary["mean_success"], summary["mean_stderr"])
+    return f"""---
+tags: [robotics, inverse-dynamics, metaworld, video-planner]
+---
+# video-planner default inverse-dynamics model (AVDC-11)
+
+Turns the current camera frame, the end-effector state and a target frame into a chunk of actions
+(`InverseDynamics`); the partner of the planner in `video_planner/default_model`. Weights are stored in fp16
+and load into fp32.
+
+```python
+from inverse_dynamics.model import InverseDynamics
+idm = InverseDynamics.from_pretrained("default")
+```
+
+## Training
+
+`vp train-idm` on {", ".join(f"`{name}`" for name in training["datasets"])} (scene seeds:
+{recipe_seeds(training["datasets"])}), with these training settings:
+
+```json
+{json.dumps(training, indent=2)}
+```
+
+## Evaluation
+
+With the default planner, AVDC-11 closed loop: {mean} mean success
+(`video_planner/default_model/{EVALUATION_FILE}` and its model card).
+"""
+
+
+def recipe_seeds(datasets: list[str]) -> str:
+    """Each dataset's recipe seed range from the seed registry, by the dataset folder's name."""
+    ranges = {r.name.removeprefix("recipe "): r for r in SEED_RANGES if r.name.startswith("recipe ")}
+    parts = []
+    for dataset in datasets:
+        name = Path(dataset).name
+        claimed = ranges.get(name)
+        parts.append(f"{name} [{claimed.first:,}, {claimed.end:,})" if claimed else f"{name} (no registered recipe)")
+    return "; ".join(parts)
+
+
+def training_settings(model_dir: Path) -> dict:
+    return read_json(model_dir / "training_state" / "trainer_state.json", {"train_config": dict})["train_config"]
+
+
+def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPED_PLANNER, SHIPPED_IDM)) -> None:
+    """Replaces the shipped models (`targets`: the planner's and the IDM's directories) by `candidate` when its
+    evaluation beats theirs."""
+    planner_target, idm_target = targets
+    planner = VideoPlanner.from_pretrained(candidate / "planner")
+    idm = InverseDynamics.from_pretrained(candidate / "idm")
+    results = checked_evaluation(evaluation, planner, idm)
+    new, old = results["summary"]["mean_success"], shipped_mean(planner_target)
+    if old is not None and new <= old:
+        raise InputError(f"the candidate scores {100 * new:.1f} %, the shipped pair {100 * old:.1f} %: not better")
+    size = directory_bytes(candidate / "planner", candidate / "idm")
+    if size > SIZE_LIMIT_BYTES:
+        raise InputError(f"the candidate takes {size / 1e6:.1f} MB, over the {SIZE_LIMIT_BYTES / 1e6:.0f} MB limit")
+    training = read_json(candidate / TRAINING_FILE, {"planner": dict, "idm": dict})
+    image, expected = expected_plan(planner, idm)
+    # the IDM first: the planner's directory, whose evaluation names both, is the last thing to change
+    with atomic_directory(idm_target) as staging:
+        shutil.copytree(candidate / "idm", staging, dirs_exist_ok=True)
+        (staging / "README.md").write_text(idm_card(results, training["idm"]))
+    with atomic_directory(planner_target) as staging:
+        shutil.copytree(candidate / "planner", staging, dirs_exist_ok=True)
+        (staging / "README.md").write_text(planner_card(results, training["planner"], size / 1e6))
+        shipped = results | {"models": {"planner": planner_fingerprint(planner), "idm": weights_digest(idm)}}
+        (staging / EVALUATION_FILE).write_text(json.dumps(shipped, indent=2))
+        Image.fromarray(image).save(staging / EXPECTED_IMAGE)
+        (staging / EXPECTED_FILE).write_text(json.dumps(expected, indent=2))
+    was = "none" if old is None else f"{100 * old:.1f} %"
+    print(f"shipped: AVDC-11 {100 * new:.1f} % (was {was}), {size / 1e6:.1f} MB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    packing = commands.add_parser("pack", help="fp16 copies of a planner and an IDM, to evaluate")
+    packing.add_argument("--planner", type=Path, required=True, help="a planner directory (vp train-planner)")
+    packing.add_argument("--idm", type=Path, required=True, help="an IDM directory (vp train-idm)")
+    packing.add_argument("--output", type=Path, required=True)
+    shipping = commands.add_parser("ship", help="replace the shipped models with an evaluated candidate")
+    shipping.add_argument("--candidate", type=Path, required=True, help="a directory written by pack")
+    shipping.add_argument("--evaluation", type=Path, required=True, help="vp eval's --output on the candidate")
+    args = parser.parse_args()
+    if args.command == "pack":
+        return exit_status(lambda: pack(args.planner, args.idm, args.output))
+    return exit_status(lambda: ship(args.candidate, args.evaluation))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
