@@ -11,7 +11,7 @@ For each task it runs `lerobot-eval --policy.path=POLICY --env.type=metaworld --
 the policy directory's own planner and IDM, its replanning interval and denoising steps, on N scenes per task
 from our `corner2` camera and N from `corner4`: LeRobot's `corner2` is moved to our `corner4`'s pose, so the
 two `vp eval` columns separate the viewpoint from everything else. Every other protocol difference is listed
-in the README's "LeRobot's tools run our policy".
+in docs/lerobot.md, "MetaWorld in `lerobot-eval` is not `vp eval`'s MetaWorld".
 
 Each side writes `vp eval`'s `results.json` layout (summary per task with its standard error, the command and
 commit of the run), so `scripts/results_table.py` sets them side by side. Both sides resume: a task whose

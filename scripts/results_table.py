@@ -1,10 +1,10 @@
 """Renders a closed-loop results table from `vp eval` result files: a row per task, a column per run, each cell
 the success rate ± its standard error, and under the table the command and code of every run.
 
-    python scripts/results_table.py results/avdc11/planner.json results/avdc11/oracle.json \
+    python scripts/results_table.py docs/results/avdc11/planner.json docs/results/avdc11/oracle.json \
         --names "planner + IDM" "oracle plans + IDM"
 
-Result files are `results.json` of `vp eval` (or copies of them kept under `results/`); the README's tables
+Result files are `results.json` of `vp eval` (or copies of them kept under `docs/results/`); the results tables
 are this script's output, so a table changes only when its result files do.
 """
 

@@ -8,7 +8,7 @@ in the repository.
 `--from` copies what the table reads and nothing else: `sail.json` (the settings), and per iteration the
 evaluation's and the selection's `results.json` (command, commit, scenes, every episode's outcome) and
 `filter.json` (every verdict, the filter's settings and the detector's scores). The table is the one `vp sail`
-writes into `report.md`, so a README table made by this script changes only when those files do.
+writes into `report.md`, so a results table made by this script changes only when those files do.
 """
 
 import argparse

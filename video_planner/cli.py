@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path, help="run directory; the planner lands in <output>/checkpoint")
     group = p.add_mutually_exclusive_group()
     group.add_argument(
-        "--preset", default="cpu", choices=PRESETS, help="the planner architecture (default: cpu; see the README)"
+        "--preset", default="cpu", choices=PRESETS, help="the planner architecture (default: cpu; see docs/design.md)"
     )
     group.add_argument("--config", type=Path, help="a planner config.json instead of a preset")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")

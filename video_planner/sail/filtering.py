@@ -5,7 +5,7 @@
     learned  the success detector's verdict on (first frame, last frame, instruction): no simulator oracle.
              Either every rollout at or above a probability threshold, or (`keep_fraction`) that share of
              each task's rollouts, the ones the detector rates likeliest solved: on tasks it never saw, its
-             probabilities rank better than they are calibrated (README, "Ranking, per task")
+             probabilities rank better than they are calibrated (docs/results/sail.md, "Ranking, per task")
 
 The kept rollouts are copied into their own LeRobotDataset (with their planned frames) in one atomic
 append; `filter.json`, written after it, marks the step done and holds every verdict and, when a detector

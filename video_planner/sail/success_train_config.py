@@ -17,7 +17,8 @@ class SuccessTrainConfig:
     shift_pixels: int = ranged(4, "[0, inf)")  # same random shift for both frames of a pair
     early_fraction: float = ranged(0.5, "(0, 1)")  # "not done yet" frames come from the first half of an episode
     # Mismatched instructions ("other-instruction") are opt-in: in a small screen they seemed to cost the
-    # detector its ranking on unseen tasks, within seed noise (README, "The learned success detector on rollouts").
+    # detector its ranking on unseen tasks, within seed noise (docs/results/sail.md, "The learned success
+    # detector on rollouts").
     negatives: tuple[str, ...] = ("early", "failed")  # kinds of "not solved" pairs: early, failed, other-instruction
     seed: int = ranged(0, "[0, inf)")  # member m trains from seed + m
 
