@@ -8,7 +8,7 @@ export PYOPENGL_PLATFORM ?= egl
 export HF_HUB_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 
-.PHONY: setup demo test test-slow lint lock clean-demo
+.PHONY: setup demo bench test test-slow lint lock
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ lock: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/vp collect --recipe datasets/tiny.toml --output outputs/demo_dataset
+
+# every CPU benchmark's quick mode, one table of ratios against baselines: outputs/bench/bench.md
+bench: $(STAMP)
+	$(PY) scripts/bench_all.py --output outputs/bench
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

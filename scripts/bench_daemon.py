@@ -6,7 +6,7 @@ config. "planning" asks for a plan every 8 ticks, so at either rate the planner 
 time; "idle planner" follows one plan for the whole run (requested once). Variants run interleaved, round after
 round. Lateness is each tick's start minus its deadline, as a share of the period; the goal is p99 ≤ 10 %.
 
-Usage: .venv/bin/python scripts/bench_daemon.py [--seconds 8 --repeats 2 --estops 10]
+Usage: .venv/bin/python scripts/bench_daemon.py [--seconds 8 --repeats 2 --estops 10] [--quick] [--ratios FILE]
 """
 
 import argparse
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_timing import Ratio, save_ratios
 
 from foundation.errors import InputError, exit_status
 from inverse_dynamics.config import InverseDynamicsConfig
@@ -70,7 +71,33 @@ def estop_latency(robot, planner, idm, times: int) -> list[float]:
     return latencies
 
 
-def bench_daemon(seconds: float, repeats: int, estops: int) -> str:
+def lateness_ratios(samples: dict[tuple[int, str], list[float]]) -> list[Ratio]:
+    """Per rate, the p99 tick lateness while planning over that with an idle planner: what planning in the
+    background costs the control loop. The e-stop's latency has no baseline."""
+
+    def p50_p99(fps: int, mode: str) -> tuple[float, float]:
+        p50, p99 = np.percentile(samples[fps, mode], [50, 99]) * 100
+        return float(p50), float(p99)
+
+    ratios = []
+    for fps in RATES:
+        (planning_p50, planning_p99), (idle_p50, idle_p99) = p50_p99(fps, "planning"), p50_p99(fps, "idle planner")
+        ratios.append(
+            Ratio(
+                benchmark="daemon tick lateness",
+                variant=f"planning in the background, {fps} fps",
+                baseline=f"idle planner, {fps} fps",
+                ratio=planning_p99 / idle_p99,
+                meaning="the idle planner's p99 lateness (lower is better)",
+                detail=f"{planning_p50:.2f} / {planning_p99:.2f} % vs {idle_p50:.2f} / {idle_p99:.2f} % of the period "
+                "(p50 / p99)",
+            )
+        )
+    return ratios
+
+
+def bench_daemon(seconds: float, repeats: int, estops: int) -> tuple[str, list[Ratio]]:
+    """The lateness table per rate and background, the e-stop's latency, and the lateness ratios."""
     if seconds <= 0 or repeats < 1 or estops < 1:
         raise InputError(f"--seconds > 0, --repeats >= 1, --estops >= 1; got {seconds}, {repeats}, {estops}")
     torch.manual_seed(0)
@@ -107,7 +134,7 @@ def bench_daemon(seconds: float, repeats: int, estops: int) -> str:
         f"e-stop at 30 fps, {estops} times: returns (nothing sent after) in median {median_ms:.2f} ms, "
         f"max {max_ms:.2f} ms ({max_ms * 30 / 1e3:.2f} periods)"
     )
-    return "\n".join(lines)
+    return "\n".join(lines), lateness_ratios(samples)
 
 
 def main() -> int:
@@ -116,10 +143,19 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds (default: 2)")
     parser.add_argument("--estops", type=int, default=10, help="e-stops timed (default: 10)")
     parser.add_argument("--quick", action="store_true", help="2 s episodes, 1 round, 3 e-stops")
+    parser.add_argument(
+        "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.repeats, args.estops = 2.0, 1, 3
-    return exit_status(lambda: print(bench_daemon(args.seconds, args.repeats, args.estops)))
+
+    def run() -> None:
+        report, ratios = bench_daemon(args.seconds, args.repeats, args.estops)
+        print(report)
+        save_ratios(args.ratios, ratios)
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

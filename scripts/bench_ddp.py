@@ -8,7 +8,8 @@ trainer's own step time (`train_seconds`, without start-up, loading and checkpoi
 rounds. Variants: one process with every core's thread, one process with one thread, and two processes with
 one thread each (DDP). Scaling efficiency = two processes' rate / (2 x one single-thread process's rate).
 
-Usage: .venv/bin/python scripts/bench_ddp.py [--dataset DIR] [--steps 30 --batch-size 8 --repeats 2]
+Usage: .venv/bin/python scripts/bench_ddp.py [--dataset DIR] [--steps 30 --batch-size 8 --repeats 2] [--quick]
+       [--ratios FILE]
 """
 
 import argparse
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+from bench_timing import Ratio, save_ratios
 
 from foundation.errors import InputError, exit_status
 from robot_io.collect import collect
@@ -32,10 +34,11 @@ from video_planner.model.planner import VideoPlanner
 from video_planner.training.encode_shards import encode_datasets
 
 REPO = Path(__file__).resolve().parents[1]
+SINGLE_THREAD, DDP = "1 process x 1 thread", "2 processes x 1 thread (DDP, gloo)"  # the scaling's two sides
 VARIANTS = {  # name -> (processes, threads per process)
     f"1 process x {os.cpu_count()} threads": (1, os.cpu_count()),
-    "1 process x 1 thread": (1, 1),
-    "2 processes x 1 thread (DDP, gloo)": (2, 1),
+    SINGLE_THREAD: (1, 1),
+    DDP: (2, 1),
 }
 
 
@@ -59,7 +62,25 @@ def pretrain(shards: Path, output: Path, processes: int, threads: int, steps: in
     return steps * batch_size * processes / state["train_seconds"]
 
 
-def bench_ddp(dataset: Path | None, steps: int, batch_size: int, repeats: int) -> str:
+def scaling_ratio(rates: dict[str, list[float]]) -> Ratio:
+    """Two single-thread processes against one, by their best runs as the table (its efficiency is half this)."""
+    ddp, single = rates[DDP], rates[SINGLE_THREAD]
+    best = max(ddp) / max(single)
+    return Ratio(
+        benchmark="pretraining samples/s",
+        variant=DDP,
+        baseline=SINGLE_THREAD,
+        ratio=best,
+        meaning="more samples/s (best runs)",
+        detail=f"{max(ddp):.3g} / {statistics.median(ddp):.3g} samples/s vs {max(single):.3g} / "
+        f"{statistics.median(single):.3g} samples/s (best / median); scaling efficiency {best / 2:.0%}",
+    )
+
+
+def bench_ddp(
+    dataset: Path | None, steps: int, batch_size: int, repeats: int, variants: dict[str, tuple[int, int]]
+) -> tuple[str, list[Ratio]]:
+    """Encoding's cost and the table of pretraining rates of `variants`, and the scaling as a ratio."""
     if min(steps, batch_size, repeats) < 1:
         raise InputError("--steps, --batch-size and --repeats must be >= 1")
     lines = []
@@ -81,14 +102,14 @@ def bench_ddp(dataset: Path | None, steps: int, batch_size: int, repeats: int) -
             f"{shard_bytes / clips * 1000 / 2**20:.1f} MiB per 1,000 clips (cpu preset, 64 px, float32 latents)",
             "",
         ]
-        rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        rates: dict[str, list[float]] = {name: [] for name in variants}
         runs = 0
         for _ in range(repeats):
-            for name, (processes, threads) in VARIANTS.items():
+            for name, (processes, threads) in variants.items():
                 runs += 1
                 output = root / f"run-{runs}"
                 rates[name].append(pretrain(root / "shards", output, processes, threads, steps, batch_size))
-    single_thread = max(rates["1 process x 1 thread"])
+    single_thread = max(rates[SINGLE_THREAD])
     lines += [
         f"vp pretrain, cpu preset denoiser, {steps} steps, batch {batch_size} per process, "
         f"{repeats} interleaved rounds",
@@ -100,9 +121,9 @@ def bench_ddp(dataset: Path | None, steps: int, batch_size: int, repeats: int) -
         lines.append(
             f"| {name} | {max(samples):.1f} / {statistics.median(samples):.1f} | {max(samples) / single_thread:.2f}x |"
         )
-    ddp = max(rates["2 processes x 1 thread (DDP, gloo)"])
+    ddp = max(rates[DDP])
     lines += ["", f"scaling efficiency of 2 processes: {ddp / (2 * single_thread):.0%}"]
-    return "\n".join(lines)
+    return "\n".join(lines), [scaling_ratio(rates)]
 
 
 def main() -> int:
@@ -113,8 +134,26 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30, help="pretraining steps per run")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per process and step")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="4 steps, batch 2, 1 round, only the scaling's two variants (1 process x 1 thread, 2 processes)",
+    )
+    parser.add_argument(
+        "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
+    )
     args = parser.parse_args()
-    return exit_status(lambda: print(bench_ddp(args.dataset, args.steps, args.batch_size, args.repeats)))
+    variants = VARIANTS
+    if args.quick:
+        args.steps, args.batch_size, args.repeats = 4, 2, 1
+        variants = {name: VARIANTS[name] for name in (SINGLE_THREAD, DDP)}
+
+    def run() -> None:
+        report, ratios = bench_ddp(args.dataset, args.steps, args.batch_size, args.repeats, variants)
+        print(report)
+        save_ratios(args.ratios, ratios)
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

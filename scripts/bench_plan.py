@@ -1,15 +1,16 @@
 """Plan latency of the cpu preset (random weights, guidance on) per sampler and number of steps, against
 DDIM with 100 steps (AVDC's sampler), interleaved.
 
-Usage: .venv/bin/python scripts/bench_plan.py [--steps 5 10 20 50 100 --repeats 3]
+Usage: .venv/bin/python scripts/bench_plan.py [--steps 5 10 20 50 100 --repeats 3] [--quick] [--ratios FILE]
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
-from bench_timing import time_interleaved
+from bench_timing import Ratio, Timing, save_ratios, time_interleaved
 
 from foundation.errors import InputError, exit_status
 from video_planner.model.config import preset
@@ -17,11 +18,40 @@ from video_planner.model.planner import VideoPlanner
 
 SAMPLERS = ("dpmsolver++", "ddim")
 BASELINE = ("ddim", 100)
+HEADLINE = (("dpmsolver++", 10), ("dpmsolver++", 20))  # the ratios saved: the cpu preset's 20 steps, and 10
 
 
-def bench_plan(steps_list: list[int], repeats: int) -> str:
-    if min(steps_list) < 1 or repeats < 1:
-        raise InputError(f"--steps and --repeats must be >= 1, got {steps_list} and {repeats}")
+def variant_keys(steps_list: list[int], quick: bool) -> list[tuple[str, int]]:
+    """(sampler, steps) of every variant: each sampler at each step count and the baseline's, or in quick mode
+    only the headline variants and the baseline (the rest would take several times as long)."""
+    if min(steps_list) < 1:
+        raise InputError(f"--steps must be >= 1, got {steps_list}")
+    if quick:
+        return [*HEADLINE, BASELINE]
+    return [(sampler, steps) for sampler in SAMPLERS for steps in sorted(set(steps_list) | {BASELINE[1]})]
+
+
+def headline_ratios(timings: dict[tuple[str, int], Timing]) -> list[Ratio]:
+    """DPM-Solver++ at 10 and 20 steps (where measured) against DDIM-100, by medians as the table's last column."""
+    base = timings[BASELINE]
+    return [
+        Ratio(
+            benchmark="plan latency",
+            variant=f"DPM-Solver++, {steps} steps",
+            baseline=f"DDIM, {BASELINE[1]} steps",
+            ratio=base.median_s / timings[sampler, steps].median_s,
+            meaning="faster (medians)",
+            detail=f"{timings[sampler, steps]} s vs {base} s (min / median)",
+        )
+        for sampler, steps in HEADLINE
+        if (sampler, steps) in timings
+    ]
+
+
+def bench_plan(keys: list[tuple[str, int]], repeats: int) -> tuple[str, list[Ratio]]:
+    """The latency table of the (sampler, steps) variants `keys`, and its headline ratios."""
+    if repeats < 1:
+        raise InputError(f"--repeats must be >= 1, got {repeats}")
     torch.manual_seed(0)
     planner = VideoPlanner(preset("cpu")).eval()
     image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)  # (H, W, 3)
@@ -29,8 +59,7 @@ def bench_plan(steps_list: list[int], repeats: int) -> str:
         (sampler, steps): lambda sampler=sampler, steps=steps: planner.plan(
             image, "open the door", steps=steps, sampler=sampler
         )
-        for sampler in SAMPLERS
-        for steps in sorted(set(steps_list) | {BASELINE[1]})
+        for sampler, steps in keys
     }
     timings = time_interleaved(variants, repeats)
     reference = timings[BASELINE].median_s
@@ -43,15 +72,29 @@ def bench_plan(steps_list: list[int], repeats: int) -> str:
         f"| {sampler} | {steps} | {t.min_s:.3f} | {t.median_s:.3f} | {reference / t.median_s:.1f}x faster |"
         for (sampler, steps), t in timings.items()
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), headline_ratios(timings)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--quick", action="store_true", help="1 repeat of DPM-Solver++ at 10 and 20 steps and DDIM-100 only"
+    )
+    parser.add_argument(
+        "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
+    )
     args = parser.parse_args()
-    return exit_status(lambda: print(bench_plan(args.steps, args.repeats)))
+    if args.quick:
+        args.repeats = 1
+
+    def run() -> None:
+        report, ratios = bench_plan(variant_keys(args.steps, args.quick), args.repeats)
+        print(report)
+        save_ratios(args.ratios, ratios)
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ same scene runs 3-4x faster than alone), so timing them side by side in one proc
 baseline, while alternating processes still lets a machine's slow spells hit both alike.
 
 Usage: MUJOCO_GL=egl .venv/bin/python scripts/bench_render.py [--task door-open --camera corner --image-size 64]
+       [--repeats 5 --calls 20] [--quick] [--ratios FILE]
 """
 
 import argparse
@@ -15,11 +16,12 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
-from bench_timing import Timing  # noqa: E402
+from bench_timing import Ratio, Timing, save_ratios  # noqa: E402
 
 from foundation.errors import InputError, exit_status  # noqa: E402
 from robot_io.metaworld_env import MetaWorldEnv  # noqa: E402
@@ -66,7 +68,36 @@ def measure_once(renderer: str, task: str, camera: str, image_size: int, calls: 
         return {"frame": _mean_ms(env.render, calls), "step": _mean_ms(lambda: env.step(action, render=False), calls)}
 
 
-def bench_render(task: str, camera: str, image_size: int, repeats: int, calls: int) -> str:
+def speed_ups(t: dict[tuple[str, str], Timing], image_size: int) -> list[Ratio]:
+    """FastRenderer against gymnasium per frame and per rendered step (a step, then its frame), by medians as
+    the report's last line."""
+    gym, ours = RENDERERS
+    per_frame = Ratio(
+        benchmark="MetaWorld rendering",
+        variant=f"{ours}, {image_size}px frame",
+        baseline=f"{gym}, {image_size}px frame",
+        ratio=t[gym, "frame"].median_s / t[ours, "frame"].median_s,
+        meaning="faster (medians)",
+        detail=f"{_ms(t[ours, 'frame'])} ms vs {_ms(t[gym, 'frame'])} ms (min / median)",
+    )
+
+    def frame_and_step(name: str) -> tuple[float, float]:
+        return t[name, "frame"].median_s * 1e3, t[name, "step"].median_s * 1e3
+
+    (ours_frame, ours_step), (gym_frame, gym_step) = frame_and_step(ours), frame_and_step(gym)
+    per_step = Ratio(
+        benchmark="MetaWorld rendering",
+        variant=f"{ours}, {image_size}px rendered step",
+        baseline=f"{gym}, {image_size}px rendered step",
+        ratio=(gym_frame + gym_step) / (ours_frame + ours_step),
+        meaning="faster (medians)",
+        detail=f"{ours_frame:.2f} + {ours_step:.2f} ms vs {gym_frame:.2f} + {gym_step:.2f} ms (frame + step, medians)",
+    )
+    return [per_frame, per_step]
+
+
+def bench_render(task: str, camera: str, image_size: int, repeats: int, calls: int) -> tuple[str, list[Ratio]]:
+    """The table of both renderers' times per frame and per step, and the speed-ups as ratios."""
     if repeats < 1 or calls < 1:
         raise InputError(f"--repeats and --calls must be >= 1, got {repeats} and {calls}")
     task = resolve_task(task)
@@ -81,19 +112,17 @@ def bench_render(task: str, camera: str, image_size: int, repeats: int, calls: i
             for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
                 samples[name][key].append(value / 1e3)  # seconds, as Timing holds them
     t = {(n, k): Timing(min(v), statistics.median(v)) for n, kinds in samples.items() for k, v in kinds.items()}
-    gym_frame, ours_frame = t[RENDERERS[0], "frame"].median_s, t[RENDERERS[1], "frame"].median_s
-    gym_total = gym_frame + t[RENDERERS[0], "step"].median_s
-    ours_total = ours_frame + t[RENDERERS[1], "step"].median_s
-    return "\n".join(
+    per_frame, per_step = ratios = speed_ups(t, image_size)
+    report = "\n".join(
         [
             f"render {task} / {camera} at {image_size}px: {repeats} alternating processes of {calls} calls each",
             "| renderer | ms per frame min / median | ms per step (no frame) min / median |",
             "|---|---|---|",
             *(f"| {name} | {_ms(t[name, 'frame'])} | {_ms(t[name, 'step'])} |" for name in RENDERERS),
-            f"speed-up (medians): {gym_frame / ours_frame:.1f}x per frame, {gym_total / ours_total:.1f}x per "
-            "rendered step",
+            f"speed-up (medians): {per_frame.ratio:.1f}x per frame, {per_step.ratio:.1f}x per rendered step",
         ]
     )
+    return report, ratios
 
 
 def main() -> int:
@@ -103,13 +132,24 @@ def main() -> int:
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5, help="rounds of one process per renderer")
     parser.add_argument("--calls", type=int, default=20, help="consecutive calls timed in each process")
+    parser.add_argument("--quick", action="store_true", help="1 round of processes, 5 calls each")
+    parser.add_argument(
+        "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
+    )
     parser.add_argument("--measure", choices=RENDERERS, help=argparse.SUPPRESS)  # a child process's one job
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure_once(args.measure, args.task, args.camera, args.image_size, args.calls)))
         return 0
-    report = lambda: bench_render(args.task, args.camera, args.image_size, args.repeats, args.calls)  # noqa: E731
-    return exit_status(lambda: print(report()))
+    if args.quick:
+        args.repeats, args.calls = 1, 5
+
+    def run() -> None:
+        report, ratios = bench_render(args.task, args.camera, args.image_size, args.repeats, args.calls)
+        print(report)
+        save_ratios(args.ratios, ratios)
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ variants run interleaved, round after round. Throughput is plans per second of w
 rounds); latencies are per request, pooled over rounds.
 
 Usage: .venv/bin/python scripts/bench_serve.py [--steps 10 --repeats 3 --requests-per-client 2] [--quick]
+       [--ratios FILE]
 """
 
 import argparse
@@ -17,11 +18,12 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
 import torch
-from bench_timing import time_interleaved
+from bench_timing import Ratio, Timing, save_ratios, time_interleaved
 from PIL import Image
 
 from foundation.errors import InputError, exit_status
@@ -66,7 +68,28 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def bench_serve(steps: int, repeats: int, per_client: int) -> str:
+def batching_ratio(timings: dict[tuple[str, int], Timing], per_client: int) -> Ratio:
+    """Throughput with batching on against off at the highest concurrency, by medians as the table's last
+    column."""
+    clients = max(CONCURRENCIES)
+    on, off = timings["on", clients], timings["off", clients]
+    plans = clients * per_client
+
+    def rates(t: Timing) -> str:
+        return f"{plans / t.min_s:.3g} / {plans / t.median_s:.3g}"
+
+    return Ratio(
+        benchmark="planning API throughput",
+        variant=f"batching on, {clients} clients",
+        baseline=f"batching off, {clients} clients",
+        ratio=off.median_s / on.median_s,
+        meaning="more plans/s (median walls)",
+        detail=f"{rates(on)} plans/s vs {rates(off)} plans/s (min wall / median wall)",
+    )
+
+
+def bench_serve(steps: int, repeats: int, per_client: int) -> tuple[str, list[Ratio]]:
+    """The table of throughput and latencies per batching mode and concurrency, and batching's ratio."""
     if steps < 1 or repeats < 1 or per_client < 1:
         raise InputError(
             f"--steps, --repeats and --requests-per-client must be >= 1, got {steps}, {repeats}, {per_client}"
@@ -109,7 +132,7 @@ def bench_serve(steps: int, repeats: int, per_client: int) -> str:
                 f"| {mode} | {c} | {plans / t.min_s:.2f} / {plans / t.median_s:.2f} | {percentile(values, 50):.3f} | "
                 f"{percentile(values, 99):.3f} | {percentile(values, 99) / single:.1f}x | {ratio:.2f}x |"
             )
-    return "\n".join(lines)
+    return "\n".join(lines), [batching_ratio(timings, per_client)]
 
 
 def main() -> int:
@@ -118,10 +141,19 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (default: 3)")
     parser.add_argument("--requests-per-client", type=int, default=2, help="sequential requests (default: 2)")
     parser.add_argument("--quick", action="store_true", help="4 steps, 1 round, 1 request per client")
+    parser.add_argument(
+        "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.steps, args.repeats, args.requests_per_client = 4, 1, 1
-    return exit_status(lambda: print(bench_serve(args.steps, args.repeats, args.requests_per_client)))
+
+    def run() -> None:
+        report, ratios = bench_serve(args.steps, args.repeats, args.requests_per_client)
+        print(report)
+        save_ratios(args.ratios, ratios)
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,8 @@ class Ratio:
     benchmark: str  # the script's subject, e.g. "plan latency"
     variant: str  # what is measured, e.g. "DPM-Solver++, 10 steps"
     baseline: str  # what it is compared with, e.g. "DDIM, 100 steps"
-    ratio: float  # how many times better the variant is (> 1: better), in the direction `better` names
-    better: str  # what the ratio compares, e.g. "faster" or "more plans/s"
+    ratio: float  # the variant against the baseline, read as "{ratio}× {meaning}"
+    meaning: str  # e.g. "faster", "more plans/s", "the baseline's p99 lateness (lower is better)"
     detail: str  # both measurements with units, e.g. "0.31 / 0.33 s vs 3.1 / 3.2 s (min / median)"
 
 

@@ -1,14 +1,15 @@
 """Planner train step on the CPU: the cpu preset's latent 2-D UNet against a diffusers UNet3D on 64×64 pixels
 (AVDC's kind of model), at the same batch, interleaved. Ours runs the trainer's own loss (`denoiser_loss`).
 
-Usage: .venv/bin/python scripts/bench_train_step.py [--batch-size 8 --repeats 3]
+Usage: .venv/bin/python scripts/bench_train_step.py [--batch-size 8 --repeats 3] [--quick] [--ratios FILE]
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
-from bench_timing import time_interleaved
+from bench_timing import Ratio, save_ratios, time_interleaved
 from diffusers import UNet3DConditionModel
 
 from foundation.errors import InputError, exit_status
@@ -44,7 +45,8 @@ def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.
     optimizer.zero_grad()
 
 
-def bench_train_step(batch_size: int, repeats: int) -> str:
+def bench_train_step(batch_size: int, repeats: int) -> tuple[str, list[Ratio]]:
+    """The table of both models' step times, and the speed-up as a ratio."""
     if batch_size < 1 or repeats < 1:
         raise InputError(f"--batch-size and --repeats must be >= 1, got {batch_size} and {repeats}")
     torch.manual_seed(0)
@@ -79,7 +81,15 @@ def bench_train_step(batch_size: int, repeats: int) -> str:
         for name, t in timings.items()
     ]
     ratio = timings[names[1]].median_s / timings[names[0]].median_s
-    return "\n".join(
+    speed_up = Ratio(
+        benchmark="planner train step",
+        variant=f"{names[0]}, batch {batch_size}",
+        baseline=f"{names[1]}, batch {batch_size}",
+        ratio=ratio,
+        meaning="faster (medians)",
+        detail=f"{timings[names[0]]} s vs {timings[names[1]]} s (min / median)",
+    )
+    report = "\n".join(
         [
             f"train step on {torch.get_num_threads()} CPU threads, batch {batch_size}, {repeats} interleaved repeats",
             "| model | params | s / step min | s / step median |",
@@ -88,14 +98,27 @@ def bench_train_step(batch_size: int, repeats: int) -> str:
             f"speed-up (medians, same batch): {ratio:.0f}x",
         ]
     )
+    return report, [speed_up]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="batch 2, 1 repeat")
+    parser.add_argument(
+        "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
+    )
     args = parser.parse_args()
-    return exit_status(lambda: print(bench_train_step(args.batch_size, args.repeats)))
+    if args.quick:
+        args.batch_size, args.repeats = 2, 1
+
+    def run() -> None:
+        report, ratios = bench_train_step(args.batch_size, args.repeats)
+        print(report)
+        save_ratios(args.ratios, ratios)
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

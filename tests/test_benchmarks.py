@@ -1,4 +1,5 @@
-"""The benchmark scripts: the shared timer, one real run, and the GPU scripts' refusal on a machine without CUDA."""
+"""The benchmark scripts: the shared timer and the GPU scripts' refusal on a machine without CUDA (real runs of the
+CPU ones: tests/test_bench_all.py)."""
 
 import importlib
 import subprocess
@@ -26,13 +27,6 @@ def test_the_timer_interleaves_the_variants_and_reports_min_and_median():
     assert calls == ["a", "a", "b", "b", "c", "c"] + ["a", "b", "c"] * 3  # warm-up, then round after round
     assert set(timings) == {"a", "b", "c"}
     assert all(0 <= t.min_s <= t.median_s for t in timings.values())
-
-
-def test_the_render_benchmark_prints_its_ratio_against_gymnasium():
-    result = script("bench_render.py", "--repeats", "1", "--calls", "2", "--image-size", "32")
-    assert result.returncode == 0, result.stderr
-    assert "| gymnasium render() |" in result.stdout and "| FastRenderer |" in result.stdout
-    assert "x per frame" in result.stdout
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")

@@ -1,0 +1,27 @@
+"""`make bench` (scripts/bench_all.py) in a tiny form: two benchmarks' quick modes become rows of the table,
+each ratio with its baseline and both measurements, under the machine's name; an unknown name is refused."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import bench_all  # noqa: E402
+
+
+def test_quick_benchmarks_become_rows_of_ratios_against_their_baselines(tmp_path, capsys):
+    assert bench_all.main(["--only", "render,plan", "--output", str(tmp_path)]) == 0
+    table = (tmp_path / "bench.md").read_text()
+    plans = [line for line in table.splitlines() if line.startswith("| plan latency | DPM-Solver++, ")]
+    assert len(plans) == 2 and all("| DDIM, 100 steps |" in row and "bench_plan.py" in row for row in plans)
+    renders = [line for line in table.splitlines() if line.startswith("| MetaWorld rendering | FastRenderer")]
+    assert renders and all("gymnasium render()" in row and " vs " in row for row in renders)
+    assert "cores" in table.splitlines()[0] and "torch" in table.splitlines()[0]
+    assert f"table: {tmp_path / 'bench.md'}" in capsys.readouterr().out
+
+
+def test_an_unknown_benchmark_is_refused_in_one_line(tmp_path, capsys):
+    assert bench_all.main(["--only", "plan,rendr", "--output", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "unknown benchmark rendr; valid: render," in error[0]
+    assert not (tmp_path / "bench.md").exists()
