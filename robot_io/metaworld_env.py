@@ -13,6 +13,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE  # noqa: E402
 
+from robot_io.camera_projection import pixel_coordinates  # noqa: E402
 from robot_io.fast_renderer import FastRenderer  # noqa: E402
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, env_id, instruction_for, resolve_task  # noqa: E402
 from robot_io.types import Observation, RobotFeatures, StepResult  # noqa: E402
@@ -24,6 +25,10 @@ METAWORLD_FEATURES = RobotFeatures(
     action_names=("delta_x", "delta_y", "delta_z", "gripper_effort"),
     env_state_dim=39,  # MetaWorld's goal-observable observation, for experts and oracles
 )
+
+
+# MetaWorld's observation (`env_state`): hand xyz [0:3], gripper opening [3], the first object's xyz [4:7], ...
+OBJECT_POSITION = slice(4, 7)
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,10 @@ class MetaWorldEnv:
             instruction=self.instruction,
             env_state=env_state,
         )
+
+    def pixel_coordinates(self, points: np.ndarray) -> np.ndarray:
+        """Where world `points` (N, 3) appear in this env's camera image: (column, row) per point. # (N, 2)"""
+        return pixel_coordinates(self._env.model, self._env.data, self.camera, points, self.image_size)
 
     def close(self) -> None:
         self._renderer.close()

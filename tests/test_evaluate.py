@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from video_planner.model.planner import VideoPlanner
-from video_planner.training.evaluate import EvalSettings, evaluate_planner, psnr, ssim, write_report
+from video_planner.training.evaluate import EvalSettings, evaluate_planner, object_psnr, psnr, ssim, write_report
 
 
 def frames(seed: int) -> np.ndarray:
@@ -29,6 +29,18 @@ def test_ssim_is_one_for_identical_and_low_for_unrelated_frames():
     assert 0.1 < ssim(a, blurred) < 1.0
 
 
+def test_object_psnr_scores_only_the_window_around_each_frames_object():
+    truth = frames(0)
+    prediction = 255 - truth  # wrong everywhere
+    centres = np.array([[5.0, 5.0], [20.0, 10.0], [31.0, 31.0]])  # (column, row) per frame; the last one at a corner
+    for (column, row), k in zip(centres.astype(int), range(3), strict=True):
+        rows, columns = slice(max(row - 4, 0), row + 4), slice(max(column - 4, 0), column + 4)
+        prediction[k, rows, columns] = truth[k, rows, columns]  # right around the object
+    assert object_psnr(prediction, truth, centres, half=4) == pytest.approx(100.0)
+    assert object_psnr(prediction, truth, centres, half=6) < 20  # a wider window sees the wrong pixels
+    assert object_psnr(prediction, truth, np.full((3, 2), 500.0), half=4) is None  # out of view in every frame
+
+
 def test_eval_reports_every_method_per_task(tmp_path, two_episode_dataset, tiny_planner_config, text_encoder):
     torch.manual_seed(0)
     planner = VideoPlanner(tiny_planner_config, text_encoder=text_encoder).eval()
@@ -45,10 +57,12 @@ def test_eval_reports_every_method_per_task(tmp_path, two_episode_dataset, tiny_
     scores = result["tasks"]["button-press-topdown"]
     assert set(scores) == set(result["methods"])
     assert scores["repeat first frame"]["psnr"] > scores["mean training frame"]["psnr"] > scores["planner"]["psnr"]
+    assert all(0 < scores[m]["object_psnr"] <= 100 for m in result["methods"])  # the demos record MetaWorld's state
     write_report(result, tmp_path / "report")
     saved = json.loads((tmp_path / "report" / "results.json").read_text())
     assert saved["tasks"]["button-press-topdown"]["planner"] == pytest.approx(scores["planner"])
-    assert "| button-press-topdown |" in (tmp_path / "report" / "table.md").read_text()
+    table = (tmp_path / "report" / "table.md").read_text()
+    assert "| button-press-topdown |" in table and "planner PSNR / SSIM / object PSNR" in table
     assert (tmp_path / "report" / "samples.gif").stat().st_size > 0
     sheet = np.asarray(Image.open(tmp_path / "report" / "samples.png"))
     truth, plans = result["samples"]

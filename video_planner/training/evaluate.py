@@ -8,6 +8,10 @@ frames and is scored by PSNR and SSIM against the recorded ones (frames past the
 last frame, as in training). Baselines: "repeat the first frame", "mean training frame", and the planner
 itself with 100 sampling steps; "autoencoder round trip" (the true future frames encoded and decoded)
 bounds what any planner in this latent space can reach.
+
+When the demos record MetaWorld's state, each method is also scored by the PSNR of a window around the task's
+object in every future frame (its position projected into the camera): the object is a few pixels at 64 px,
+so whole-frame PSNR barely sees whether a plan draws it.
 """
 
 import json
@@ -20,7 +24,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from robot_io.dataset_io import open_dataset
+from robot_io.episode_format import CAMERA_KEY, ENV_STATE_KEY
 from robot_io.frame_bank import FrameBank
+from robot_io.metaworld_env import OBJECT_POSITION, MetaWorldEnv
 from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.model.planner import VideoPlanner
 from video_planner.training.sample_grid import write_sample_gif, write_sample_sheet
@@ -51,12 +58,49 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
     return float(ssim_map.mean())
 
 
+def object_psnr(prediction: np.ndarray, target: np.ndarray, centres: np.ndarray, half: int) -> float | None:
+    """PSNR over the windows of ±`half` pixels around each frame's object pixel, pooled; None when the object
+    is out of view in every frame. # (K, H, W, 3) x2, centres (K, 2) as (column, row)"""
+    size = target.shape[1]
+    predicted, true = [], []
+    for k, (column, row) in enumerate(np.round(centres).astype(int)):
+        rows = slice(max(row - half, 0), min(row + half, size))
+        columns = slice(max(column - half, 0), min(column + half, size))
+        if rows.stop > rows.start and columns.stop > columns.start:
+            predicted.append(prediction[k, rows, columns].ravel())
+            true.append(target[k, rows, columns].ravel())
+    return psnr(np.concatenate(predicted), np.concatenate(true)) if predicted else None
+
+
+def object_pixels(heldout: str | Path, bank: FrameBank, image_size: int) -> np.ndarray | None:
+    """The task object's (column, row) pixel in every frame of `bank` (N, 2), projected from the MetaWorld
+    states the demos record; None for demos without them (a real arm's)."""
+    dataset = open_dataset(heldout)
+    if ENV_STATE_KEY not in dataset.meta.features:
+        return None
+    table = dataset.hf_dataset.with_format("numpy")
+    env_states, cameras = np.asarray(table[ENV_STATE_KEY]), table[CAMERA_KEY]
+    pixels = np.zeros((len(env_states), 2))
+    envs: dict[tuple[str, str], MetaWorldEnv] = {}
+    for instruction, start, length in zip(bank.instructions, bank.starts, bank.lengths, strict=True):
+        key = (task_of_instruction(instruction), str(cameras[start]))
+        if key not in envs:
+            envs[key] = MetaWorldEnv(*key, image_size=image_size)
+            envs[key].reset(0, render=False)  # the cameras' poses are computed; fixed cameras keep them
+        env = envs[key]
+        pixels[start : start + length] = env.pixel_coordinates(env_states[start : start + length, OBJECT_POSITION])
+    for env in envs.values():
+        env.close()
+    return pixels
+
+
 @dataclass(frozen=True)
 class EvalSettings:
     clips_per_episode: int = 3
     seed: int = 0
     reference_steps: int = 100  # the planner's own many-step result; 0 skips it
     sample_clips: int = 6
+    object_window: int = 6  # half-width in pixels of the window scored around the object (at 64 px: 12 × 12)
 
     def planner_variants(self) -> dict[str, dict]:
         """plan() keyword arguments of each planner column; the first one is "planner", the planner's defaults."""
@@ -98,7 +142,8 @@ def evaluate_planner(
             mean_frame = train_frames.double().mean(0).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
             methods["mean training frame"] = None
     methods |= dict(list(variants.items())[1:])
-    scores = defaultdict(lambda: defaultdict(lambda: {"psnr": [], "ssim": []}))
+    pixels = object_pixels(heldout, bank, config.image_size)
+    scores = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     truth_samples, plan_samples = [], []
     clips = [
         (e, t)
@@ -125,6 +170,10 @@ def evaluate_planner(
         for name, prediction in predictions.items():
             scores[task][name]["psnr"].append(psnr(prediction, future))
             scores[task][name]["ssim"].append(ssim(prediction, future))
+            if pixels is not None:
+                around = object_psnr(prediction, future, pixels[index[1:]], settings.object_window)
+                if around is not None:
+                    scores[task][name]["object_psnr"].append(around)
         if t == 0 and len(truth_samples) < settings.sample_clips:
             truth_samples.append(frames)
             plan_samples.append(np.concatenate([first[None], predictions[next(iter(variants))]]))
@@ -138,21 +187,28 @@ def evaluate_planner(
     return {"methods": list(methods), "clips": len(clips), "tasks": tasks, "samples": (truth_samples, plan_samples)}
 
 
-def task_means(result: dict) -> dict[str, dict[str, float]]:
-    """Each method's PSNR and SSIM averaged over tasks (every task weighs the same)."""
+def task_means(result: dict, metrics: tuple[str, ...] = ("psnr", "ssim")) -> dict[str, dict[str, float]]:
+    """Each method's `metrics` averaged over tasks (every task weighs the same)."""
     tasks = result["tasks"].values()
-    return {m: {k: float(np.mean([t[m][k] for t in tasks])) for k in ("psnr", "ssim")} for m in result["methods"]}
+    return {m: {k: float(np.mean([t[m][k] for t in tasks])) for k in metrics} for m in result["methods"]}
 
 
 def markdown_table(result: dict) -> str:
+    """Per task and method: PSNR / SSIM, and the object window's PSNR when the demos record MetaWorld's state."""
     methods = result["methods"]
-    header = "| task | " + " | ".join(f"{m} PSNR / SSIM" for m in methods) + " |"
+    with_object = all("object_psnr" in t[m] for t in result["tasks"].values() for m in methods)
+    metric = "PSNR / SSIM / object PSNR" if with_object else "PSNR / SSIM"
+    header = "| task | " + " | ".join(f"{m} {metric}" for m in methods) + " |"
     lines = [header, "|---|" + "---|" * len(methods)]
+
+    def cell(scores: dict) -> str:
+        text = f"{scores['psnr']:.2f} / {scores['ssim']:.3f}"
+        return f"{text} / {scores['object_psnr']:.2f}" if with_object else text
+
     for task, by_method in result["tasks"].items():
-        cells = [f"{by_method[m]['psnr']:.2f} / {by_method[m]['ssim']:.3f}" for m in methods]
-        lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    means = [f"{v['psnr']:.2f} / {v['ssim']:.3f}" for v in task_means(result).values()]
-    lines.append("| **mean** | " + " | ".join(means) + " |")
+        lines.append(f"| {task} | " + " | ".join(cell(by_method[m]) for m in methods) + " |")
+    means = task_means(result, ("psnr", "ssim", "object_psnr") if with_object else ("psnr", "ssim"))
+    lines.append("| **mean** | " + " | ".join(cell(v) for v in means.values()) + " |")
     return "\n".join(lines)
 
 
