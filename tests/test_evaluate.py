@@ -6,7 +6,15 @@ import torch
 from PIL import Image
 
 from video_planner.model.planner import VideoPlanner
-from video_planner.training.evaluate import EvalSettings, evaluate_planner, object_psnr, psnr, ssim, write_report
+from video_planner.training.evaluate import (
+    EvalSettings,
+    comparison_table,
+    evaluate_planner,
+    object_psnr,
+    psnr,
+    ssim,
+    write_report,
+)
 
 
 def frames(seed: int) -> np.ndarray:
@@ -58,6 +66,8 @@ def test_eval_reports_every_method_per_task(tmp_path, two_episode_dataset, tiny_
     assert set(scores) == set(result["methods"])
     assert scores["repeat first frame"]["psnr"] > scores["mean training frame"]["psnr"] > scores["planner"]["psnr"]
     assert all(0 < scores[m]["object_psnr"] <= 100 for m in result["methods"])  # the demos record MetaWorld's state
+    comparison = comparison_table(result, "repeat first frame").splitlines()
+    assert comparison[0].endswith("| object PSNR | Δobject PSNR |") and comparison[3].endswith("+0.00 dB |")
     write_report(result, tmp_path / "report")
     saved = json.loads((tmp_path / "report" / "results.json").read_text())
     assert saved["tasks"]["button-press-topdown"]["planner"] == pytest.approx(scores["planner"])

@@ -85,6 +85,10 @@ class PlannerConfig(VersionedConfig):
     beta_end: float = 0.02  # used by the "linear" and "scaled_linear" schedules only
     prediction_type: str = "v_prediction"  # what the denoiser predicts: v_prediction or epsilon
     snr_gamma: float | None = 5.0  # min-SNR loss weighting; None trains with plain MSE
+    # Extra training weight on what moves: each latent pixel's loss weighs 1 + motion_weight × its change from the
+    # first frame over the clip's mean change (then normalised to mean 1), so the arm and the small object it
+    # carries count for more than the still background; 0 weighs every latent pixel alike
+    motion_weight: float = 0.0
     text_dropout: float = 0.1  # share of training clips with the instruction dropped, for guidance
     guidance_scale: float = 2.0  # classifier-free guidance of plans; 1 turns it off
     sampler: str = "dpmsolver++"  # dpmsolver++, ddim or ddpm
@@ -104,6 +108,7 @@ class PlannerConfig(VersionedConfig):
             "sampler": self.sampler in SAMPLERS,
             "sampling_steps": self.sampling_steps >= 1,
             "text_dropout": 0.0 <= self.text_dropout < 1.0,
+            "motion_weight": self.motion_weight >= 0.0,
             "guidance_scale": self.guidance_scale >= 1.0,
             "dtype": self.dtype in ("float32", "bfloat16"),
             "autoencoder.normalization": self.autoencoder.normalization in LATENT_NORMALIZATIONS

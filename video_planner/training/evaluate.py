@@ -196,7 +196,7 @@ def task_means(result: dict, metrics: tuple[str, ...] = ("psnr", "ssim")) -> dic
 def markdown_table(result: dict) -> str:
     """Per task and method: PSNR / SSIM, and the object window's PSNR when the demos record MetaWorld's state."""
     methods = result["methods"]
-    with_object = all("object_psnr" in t[m] for t in result["tasks"].values() for m in methods)
+    with_object = has_object_scores(result)
     metric = "PSNR / SSIM / object PSNR" if with_object else "PSNR / SSIM"
     header = "| task | " + " | ".join(f"{m} {metric}" for m in methods) + " |"
     lines = [header, "|---|" + "---|" * len(methods)]
@@ -213,21 +213,31 @@ def markdown_table(result: dict) -> str:
 
 
 def comparison_table(result: dict, baseline: str) -> str:
-    """Mean PSNR/SSIM per method, its difference to `baseline`, and the worst task's PSNR difference."""
-    means = task_means(result)
-    lines = [
-        f"| method | PSNR | SSIM | ΔPSNR vs {baseline} | ΔSSIM | worst task ΔPSNR |",
-        "|---|---|---|---|---|---|",
-    ]
+    """Mean PSNR/SSIM per method, its difference to `baseline`, the worst task's PSNR difference, and the object
+    window's PSNR and its difference when the demos record MetaWorld's state."""
+    with_object = has_object_scores(result)
+    means = task_means(result, ("psnr", "ssim", "object_psnr") if with_object else ("psnr", "ssim"))
+    header = f"| method | PSNR | SSIM | ΔPSNR vs {baseline} | ΔSSIM | worst task ΔPSNR |"
+    lines = [header + (" object PSNR | Δobject PSNR |" if with_object else ""), "|---|---|---|---|---|---|"]
+    lines[1] += "---|---|" if with_object else ""
     for method in result["methods"]:
         worst = min(t[method]["psnr"] - t[baseline]["psnr"] for t in result["tasks"].values())
         d_psnr = means[method]["psnr"] - means[baseline]["psnr"]
         d_ssim = means[method]["ssim"] - means[baseline]["ssim"]
-        lines.append(
+        line = (
             f"| {method} | {means[method]['psnr']:.2f} | {means[method]['ssim']:.3f} | {d_psnr:+.2f} dB "
             f"| {d_ssim:+.3f} | {worst:+.2f} dB |"
         )
+        if with_object:
+            d_object = means[method]["object_psnr"] - means[baseline]["object_psnr"]
+            line += f" {means[method]['object_psnr']:.2f} | {d_object:+.2f} dB |"
+        lines.append(line)
     return "\n".join(lines)
+
+
+def has_object_scores(result: dict) -> bool:
+    """Whether every method has an object-window PSNR on every task (demos that record MetaWorld's state)."""
+    return all("object_psnr" in t[m] for t in result["tasks"].values() for m in result["methods"])
 
 
 def write_report(result: dict, output: Path) -> None:
