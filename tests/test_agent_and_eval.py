@@ -13,7 +13,7 @@ from robot_io.dataset_io import open_dataset, read_episodes
 from robot_io.episode_format import PLAN_IMAGE_KEY, SUCCESS_KEY
 from robot_io.executor import Executor
 from robot_io.metaworld_env import MetaWorldEnv
-from video_planner.control.agent import Agent
+from video_planner.control.agent import Agent, medoid
 from video_planner.control.closed_loop_eval import evaluate_control
 from video_planner.control.settings import ControlEvalSettings, ReplanRule
 from video_planner.model.oracle_planner import Oracle, OracleConfig, OraclePlanner
@@ -180,3 +180,42 @@ def test_vp_eval_results_carry_the_command_and_the_code(random_idm, tmp_path):
     run = json.loads((tmp_path / "eval" / "results.json").read_text())["run"]
     assert run["command"].startswith("vp eval --planner oracle") and run["version"] == "0.1.0"
     assert run["settings"]["max_episode_steps"] == 8 and run["settings"]["stop_at_success"] is True
+
+
+def test_medoid_is_the_plan_the_others_agree_with():
+    rng = np.random.default_rng(0)
+    base = rng.integers(60, 190, (3, 8, 8, 3))
+
+    def plan_of(frames: np.ndarray) -> VideoPlan:
+        return VideoPlan(frames.astype(np.uint8), None, "x", "fixed", 0, 0.0, None, 0.0)
+
+    outlier = plan_of(rng.integers(0, 256, (3, 8, 8, 3)))
+    near = [plan_of(base + rng.integers(-spread, spread + 1, base.shape)) for spread in (2, 8, 12)]
+    assert medoid([outlier, *near]) is near[0]  # the closest to the others of the three that agree
+    assert medoid([outlier]) is outlier
+
+
+def test_an_agent_drawing_several_plans_follows_their_medoid(random_idm, text_encoder, tiny_planner_config):
+    import torch
+
+    from video_planner.model.planner import VideoPlanner
+    from video_planner.model.protocols import PlanRequest
+
+    torch.manual_seed(0)
+    planner = VideoPlanner(tiny_planner_config, text_encoder=text_encoder).eval()
+    agent = Agent(planner, random_idm, ReplanRule(replan_every=8, plan_samples=3), seed=5)
+    with MetaWorldEnv("button-press-topdown", "corner", 32, max_episode_steps=4) as env:
+        observation = env.reset(1)
+        agent.reset(env.instruction)
+        agent.act(observation)
+    samples = planner.plan_batch([PlanRequest(observation.image, env.instruction, seed=5_000, num_samples=3)])[0]
+    chosen = agent.log.plans[0].plan.frames
+    assert any(np.array_equal(chosen, s.frames) for s in samples)
+    np.testing.assert_array_equal(chosen, medoid(samples).frames)
+
+
+def test_several_plans_per_replanning_are_refused_where_they_cannot_be_drawn(random_idm):
+    with pytest.raises(InputError, match="plan_samples 3 needs a planner that draws several plans in one call"):
+        Agent(FixedPlanner(), random_idm, ReplanRule(replan_every=8, plan_samples=3))
+    with pytest.raises(InputError, match="--plan-samples above 1 runs with --workers 1"):
+        ControlEvalSettings(tasks=("door-open",), plan_samples=3, workers=2)

@@ -17,7 +17,7 @@ from inverse_dynamics.model import InverseDynamics
 from robot_io.safety import check_finite_state
 from robot_io.types import Observation, RobotFeatures
 from video_planner.control.settings import ReplanRule
-from video_planner.model.protocols import Planner, VideoPlan
+from video_planner.model.protocols import BatchPlanner, Planner, PlanRequest, VideoPlan
 
 
 @dataclass
@@ -42,6 +42,11 @@ class Agent:
         self.planner, self.idm = planner, idm
         self.rule = rule or ReplanRule(replan_every=3 * idm.config.chunk_size)
         check_replan_every(self.rule.replan_every, idm)
+        if self.rule.plan_samples > 1 and not isinstance(planner, BatchPlanner):
+            raise InputError(
+                f"plan_samples {self.rule.plan_samples} needs a planner that draws several plans in one call "
+                f"(a trained or composed planner, or the planning API's client), not {type(planner).__name__}"
+            )
         self.seed = seed
         self.reset("")
 
@@ -107,7 +112,11 @@ class Agent:
             raise RuntimeError("the agent needs a camera image to plan; render when needs_image() is True")
         start = time.perf_counter()
         seed = self.episode_seed * 1_000 + len(self.log.plans)
-        self._plan = self.planner.plan(observation.image, self.instruction, seed=seed)
+        if self.rule.plan_samples == 1:
+            self._plan = self.planner.plan(observation.image, self.instruction, seed=seed)
+        else:
+            request = PlanRequest(observation.image, self.instruction, seed=seed, num_samples=self.rule.plan_samples)
+            self._plan = medoid(self.planner.plan_batch([request])[0])
         self.log.seconds["plan"] += time.perf_counter() - start
         self.log.plans.append(PlanRecord(self._steps, self._plan))
         self._next_target, self._since_plan = 0, 0
@@ -127,6 +136,15 @@ class Agent:
         """The planned frame the agent was heading for at env step `step`. # (H, W, 3) uint8"""
         plan_index, frame_index = self.log.target_per_step[step]
         return self.log.plans[plan_index].plan.frames[frame_index]
+
+
+def medoid(plans: list[VideoPlan]) -> VideoPlan:
+    """The plan with the least summed pixel distance (Euclidean) to the others: what most samples agree on,
+    where an outlier sample (an object drawn away, an arm that vanishes) is the odd one out."""
+    flat = np.stack([plan.frames.reshape(-1) for plan in plans]).astype(np.float64)  # (N, K·H·W·3)
+    squared_norms = (flat**2).sum(axis=1)
+    squared = squared_norms[:, None] + squared_norms[None, :] - 2 * flat @ flat.T  # (N, N)
+    return plans[int(np.sqrt(np.clip(squared, 0, None)).sum(axis=1).argmin())]
 
 
 def check_compatible(planner: Planner, idm: InverseDynamics) -> None:

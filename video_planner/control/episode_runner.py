@@ -27,7 +27,7 @@ from robot_io.executor import Executor
 from robot_io.ray_envs import EnvWorkers, WorkerDied
 from video_planner.control.agent import Agent
 from video_planner.control.gathering_planner import GatheringPlanner
-from video_planner.control.settings import ControlEvalSettings, ReplanRule
+from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.oracle_planner import Oracle, OraclePlanner
 from video_planner.model.protocols import Planner
 
@@ -64,7 +64,7 @@ def run_episode(group: GroupRun, env, planner: Planner, seed: int) -> Finished:
     """One scene from its seed: the agent plans with `planner` (or the oracle of `env`) and acts in `env`."""
     settings = group.settings
     here = oracle_for(group.planner, env, group.idm, settings) if isinstance(group.planner, Oracle) else planner
-    agent = Agent(here, group.idm, ReplanRule(settings.replan_every))
+    agent = Agent(here, group.idm, settings.replan_rule())
     record_images = group.record or settings.videos
     executor = Executor(env, agent, record_images=record_images, stop_at_success=settings.stop_at_success)
     rollout = executor.run(seed)

@@ -8,6 +8,8 @@ from foundation.errors import InputError
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
 from robot_io.scene_seeds import EVALUATION_FIRST_SEED, SEEDS_PER_CAMERA
 
+MAX_PLAN_SAMPLES = 16
+
 
 @dataclass(frozen=True)
 class ReplanRule:
@@ -15,6 +17,9 @@ class ReplanRule:
     # replan early when the hand moved less than `stall_distance` over this many steps
     stall_steps: int = ranged(8, "[1, inf)")
     stall_distance: float = ranged(0.005, "[0, inf)")  # metres
+    # plans drawn at each replanning, in one batch; with more than one the agent follows the medoid (the plan
+    # closest to the others), the samples' consensus; each costs a plan's denoising
+    plan_samples: int = ranged(1, f"[1, {MAX_PLAN_SAMPLES}]")
 
     def __post_init__(self):
         check_ranges(self, "replanning rule")
@@ -33,6 +38,7 @@ class ControlEvalSettings:
     # max_episode_steps, so its length says nothing of its outcome (what label-free SAIL rollouts need)
     stop_at_success: bool = True
     replan_every: int = ReplanRule.replan_every  # env steps between plans; a multiple of the IDM chunk size
+    plan_samples: int = ReplanRule.plan_samples  # plans drawn per replanning; above 1 the agent follows their medoid
     videos: bool = False  # an mp4 per rollout: execution left, the planned frame it heads for right
     # environments stepping side by side, each in a Ray worker process; their plans share one planner call.
     # A scene's result does not depend on it (pip install 'video-planner[ray]' for more than 1)
@@ -44,7 +50,12 @@ class ControlEvalSettings:
         if not self.cameras:
             raise InputError("no camera given; name at least one, e.g. corner")
         check_ranges(self, "closed-loop settings")
-        ReplanRule(self.replan_every)  # its own check
+        if self.plan_samples > 1 and self.workers > 1:
+            raise InputError("--plan-samples above 1 runs with --workers 1: the workers' plans share single-plan calls")
+        self.replan_rule()  # its own checks
+
+    def replan_rule(self) -> ReplanRule:
+        return ReplanRule(self.replan_every, plan_samples=self.plan_samples)
 
     def episodes(self) -> list[tuple[str, str, int]]:
         return [
