@@ -1,7 +1,10 @@
 """Plan latency of the cpu preset (random weights, guidance on) per sampler and number of steps, against
-DDIM with 100 steps (AVDC's sampler), interleaved.
+DDIM with 100 steps (AVDC's sampler), interleaved. With `--samples`, also what a replanning costs when the agent
+draws several plans in one batch (`vp eval --plan-samples N`) at 10 and 20 DPM-Solver++ steps, against one plan
+of 20 steps (the agent's default), interleaved.
 
-Usage: .venv/bin/python scripts/bench_plan.py [--steps 5 10 20 50 100 --repeats 3] [--quick] [--ratios FILE]
+Usage: .venv/bin/python scripts/bench_plan.py [--steps 5 10 20 50 100 --repeats 3] [--samples 2 3 4] [--quick]
+       [--ratios FILE]
 """
 
 import argparse
@@ -48,13 +51,43 @@ def headline_ratios(timings: dict[tuple[str, int], Timing]) -> list[Ratio]:
     ]
 
 
+def cpu_planner() -> tuple[VideoPlanner, np.ndarray]:
+    """The cpu preset with random weights (timing does not depend on them) and a camera image. # (H, W, 3)"""
+    torch.manual_seed(0)
+    return VideoPlanner(preset("cpu")).eval(), np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+
+
+def bench_samples(samples_list: list[int], repeats: int) -> str:
+    """Seconds per replanning that draws N plans in one batch, at 10 and 20 steps, against one 20-step plan."""
+    if min(samples_list) < 1:
+        raise InputError(f"--samples must be >= 1, got {samples_list}")
+    planner, image = cpu_planner()
+    variants = {
+        (samples, steps): lambda samples=samples, steps=steps: planner.plan_samples(
+            image, "open the door", samples, steps=steps
+        )
+        for samples in sorted(set(samples_list) | {1})
+        for steps in (10, 20)
+    }
+    timings = time_interleaved(variants, repeats)
+    reference = timings[1, 20].median_s
+    lines = [
+        f"one replanning drawing N plans in one batch (DPM-Solver++), {repeats} interleaved repeats",
+        "| plans | steps | s min | s median | vs one 20-step plan (medians) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {samples} | {steps} | {t.min_s:.3f} | {t.median_s:.3f} | {t.median_s / reference:.2f}x the time |"
+        for (samples, steps), t in timings.items()
+    ]
+    return "\n".join(lines)
+
+
 def bench_plan(keys: list[tuple[str, int]], repeats: int) -> tuple[str, list[Ratio]]:
     """The latency table of the (sampler, steps) variants `keys`, and its headline ratios."""
     if repeats < 1:
         raise InputError(f"--repeats must be >= 1, got {repeats}")
-    torch.manual_seed(0)
-    planner = VideoPlanner(preset("cpu")).eval()
-    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)  # (H, W, 3)
+    planner, image = cpu_planner()
     variants = {
         (sampler, steps): lambda sampler=sampler, steps=steps: planner.plan(
             image, "open the door", steps=steps, sampler=sampler
@@ -79,6 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--samples", type=int, nargs="+", help="also time replannings that draw N plans in one batch")
     parser.add_argument(
         "--quick", action="store_true", help="1 repeat of DPM-Solver++ at 10 and 20 steps and DDIM-100 only"
     )
@@ -93,6 +127,8 @@ def main() -> int:
         report, ratios = bench_plan(variant_keys(args.steps, args.quick), args.repeats)
         print(report)
         save_ratios(args.ratios, ratios)
+        if args.samples:
+            print(bench_samples(args.samples, args.repeats))
 
     return exit_status(run)
 
