@@ -17,7 +17,7 @@ from inverse_dynamics.model import InverseDynamics
 from robot_io.safety import check_finite_state
 from robot_io.types import Observation, RobotFeatures
 from video_planner.control.settings import ReplanRule
-from video_planner.model.protocols import BatchPlanner, Planner, PlanRequest, VideoPlan
+from video_planner.model.protocols import Planner, SamplingPlanner, VideoPlan
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Agent:
         self.planner, self.idm = planner, idm
         self.rule = rule or ReplanRule(replan_every=3 * idm.config.chunk_size)
         check_replan_every(self.rule.replan_every, idm)
-        if self.rule.plan_samples > 1 and not isinstance(planner, BatchPlanner):
+        if self.rule.plan_samples > 1 and not isinstance(planner, SamplingPlanner):
             raise InputError(
                 f"plan_samples {self.rule.plan_samples} needs a planner that draws several plans in one call "
                 f"(a trained or composed planner, or the planning API's client), not {type(planner).__name__}"
@@ -115,8 +115,8 @@ class Agent:
         if self.rule.plan_samples == 1:
             self._plan = self.planner.plan(observation.image, self.instruction, seed=seed)
         else:
-            request = PlanRequest(observation.image, self.instruction, seed=seed, num_samples=self.rule.plan_samples)
-            self._plan = medoid(self.planner.plan_batch([request])[0])
+            samples = self.planner.plan_samples(observation.image, self.instruction, self.rule.plan_samples, seed=seed)
+            self._plan = medoid(samples)
         self.log.seconds["plan"] += time.perf_counter() - start
         self.log.plans.append(PlanRecord(self._steps, self._plan))
         self._next_target, self._since_plan = 0, 0

@@ -79,6 +79,16 @@ class Planner(Protocol):
 
 
 @runtime_checkable
+class SamplingPlanner(Planner, Protocol):
+    """A planner that draws several plans of one request in one call (the trained and composed planners batch
+    them; the planning API's client asks its server for them)."""
+
+    def plan_samples(self, image: np.ndarray, instruction: str, num_samples: int, *, seed: int | None = None):
+        """`num_samples` plans (a list of `VideoPlan`) of one request; `seed` fixes them all."""
+        ...
+
+
+@runtime_checkable
 class BatchPlanner(Planner, Protocol):
     """A planner that also answers many requests in one call (what a planning server needs): requests that
     share steps and guidance share a denoiser batch, and each request's plans depend only on its own seed."""
