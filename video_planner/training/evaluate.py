@@ -16,6 +16,7 @@ so whole-frame PSNR barely sees whether a plan draws it.
 
 import json
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,15 +83,14 @@ def object_pixels(heldout: str | Path, bank: FrameBank, image_size: int) -> np.n
     env_states, cameras = np.asarray(table[ENV_STATE_KEY]), table[CAMERA_KEY]
     pixels = np.zeros((len(env_states), 2))
     envs: dict[tuple[str, str], MetaWorldEnv] = {}
-    for instruction, start, length in zip(bank.instructions, bank.starts, bank.lengths, strict=True):
-        key = (task_of_instruction(instruction), str(cameras[start]))
-        if key not in envs:
-            envs[key] = MetaWorldEnv(*key, image_size=image_size)
-            envs[key].reset(0, render=False)  # the cameras' poses are computed; fixed cameras keep them
-        env = envs[key]
-        pixels[start : start + length] = env.pixel_coordinates(env_states[start : start + length, OBJECT_POSITION])
-    for env in envs.values():
-        env.close()
+    with ExitStack() as closing:
+        for instruction, start, length in zip(bank.instructions, bank.starts, bank.lengths, strict=True):
+            key = (task_of_instruction(instruction), str(cameras[start]))
+            if key not in envs:
+                envs[key] = closing.enter_context(MetaWorldEnv(*key, image_size=image_size))
+                envs[key].reset(0, render=False)  # the cameras' poses are computed; fixed cameras keep them
+            states = env_states[start : start + length, OBJECT_POSITION]
+            pixels[start : start + length] = envs[key].pixel_coordinates(states)
     return pixels
 
 
@@ -196,7 +196,8 @@ def task_means(result: dict, metrics: tuple[str, ...] = ("psnr", "ssim")) -> dic
 def markdown_table(result: dict) -> str:
     """Per task and method: PSNR / SSIM, and the object window's PSNR when the demos record MetaWorld's state."""
     methods = result["methods"]
-    with_object = has_object_scores(result)
+    metrics = scored_metrics(result)
+    with_object = "object_psnr" in metrics
     metric = "PSNR / SSIM / object PSNR" if with_object else "PSNR / SSIM"
     header = "| task | " + " | ".join(f"{m} {metric}" for m in methods) + " |"
     lines = [header, "|---|" + "---|" * len(methods)]
@@ -207,7 +208,7 @@ def markdown_table(result: dict) -> str:
 
     for task, by_method in result["tasks"].items():
         lines.append(f"| {task} | " + " | ".join(cell(by_method[m]) for m in methods) + " |")
-    means = task_means(result, ("psnr", "ssim", "object_psnr") if with_object else ("psnr", "ssim"))
+    means = task_means(result, metrics)
     lines.append("| **mean** | " + " | ".join(cell(v) for v in means.values()) + " |")
     return "\n".join(lines)
 
@@ -215,8 +216,9 @@ def markdown_table(result: dict) -> str:
 def comparison_table(result: dict, baseline: str) -> str:
     """Mean PSNR/SSIM per method, its difference to `baseline`, the worst task's PSNR difference, and the object
     window's PSNR and its difference when the demos record MetaWorld's state."""
-    with_object = has_object_scores(result)
-    means = task_means(result, ("psnr", "ssim", "object_psnr") if with_object else ("psnr", "ssim"))
+    metrics = scored_metrics(result)
+    with_object = "object_psnr" in metrics
+    means = task_means(result, metrics)
     header = f"| method | PSNR | SSIM | ΔPSNR vs {baseline} | ΔSSIM | worst task ΔPSNR |"
     lines = [header + (" object PSNR | Δobject PSNR |" if with_object else ""), "|---|---|---|---|---|---|"]
     lines[1] += "---|---|" if with_object else ""
@@ -235,9 +237,11 @@ def comparison_table(result: dict, baseline: str) -> str:
     return "\n".join(lines)
 
 
-def has_object_scores(result: dict) -> bool:
-    """Whether every method has an object-window PSNR on every task (demos that record MetaWorld's state)."""
-    return all("object_psnr" in t[m] for t in result["tasks"].values() for m in result["methods"])
+def scored_metrics(result: dict) -> tuple[str, ...]:
+    """PSNR and SSIM, and the object window's PSNR when every method has it on every task (demos that record
+    MetaWorld's state)."""
+    with_object = all("object_psnr" in t[m] for t in result["tasks"].values() for m in result["methods"])
+    return ("psnr", "ssim", "object_psnr") if with_object else ("psnr", "ssim")
 
 
 def write_report(result: dict, output: Path) -> None:
