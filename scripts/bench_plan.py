@@ -71,14 +71,25 @@ def bench_samples(samples_list: list[int], repeats: int) -> str:
     }
     timings = time_interleaved(variants, repeats)
     reference = timings[1, 20].median_s
-    lines = [
+    return timing_table(
         f"one replanning drawing N plans in one batch (DPM-Solver++), {repeats} interleaved repeats",
-        "| plans | steps | s min | s median | vs one 20-step plan (medians) |",
-        "|---|---|---|---|---|",
+        ("plans", "steps"),
+        timings,
+        ("vs one 20-step plan (medians)", lambda t: f"{t.median_s / reference:.2f}x the time"),
+    )
+
+
+def timing_table(title: str, key_names: tuple[str, ...], timings: dict[tuple, Timing], compared) -> str:
+    """A markdown table of `timings` by key, min and median seconds, and `compared`: (header, cell of a Timing)."""
+    header, cell = compared
+    lines = [
+        title,
+        "| " + " | ".join(key_names) + f" | s min | s median | {header} |",
+        "|---" * (len(key_names) + 3) + "|",
     ]
     lines += [
-        f"| {samples} | {steps} | {t.min_s:.3f} | {t.median_s:.3f} | {t.median_s / reference:.2f}x the time |"
-        for (samples, steps), t in timings.items()
+        "| " + " | ".join(str(part) for part in key) + f" | {t.min_s:.3f} | {t.median_s:.3f} | {cell(t)} |"
+        for key, t in timings.items()
     ]
     return "\n".join(lines)
 
@@ -96,16 +107,13 @@ def bench_plan(keys: list[tuple[str, int]], repeats: int) -> tuple[str, list[Rat
     }
     timings = time_interleaved(variants, repeats)
     reference = timings[BASELINE].median_s
-    lines = [
+    table = timing_table(
         f"plan latency, cpu preset, guidance {planner.config.guidance_scale}, {repeats} interleaved repeats",
-        "| sampler | steps | s / plan min | s / plan median | vs DDIM-100 (medians) |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {sampler} | {steps} | {t.min_s:.3f} | {t.median_s:.3f} | {reference / t.median_s:.1f}x faster |"
-        for (sampler, steps), t in timings.items()
-    ]
-    return "\n".join(lines), headline_ratios(timings)
+        ("sampler", "steps"),
+        timings,
+        ("vs DDIM-100 (medians)", lambda t: f"{reference / t.median_s:.1f}x faster"),
+    )
+    return table, headline_ratios(timings)
 
 
 def main() -> int:
