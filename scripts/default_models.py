@@ -16,7 +16,6 @@ replaces both with their model cards, the evaluation, and one plan the tests che
 """
 
 import argparse
-import copy
 import json
 import shutil
 import sys
@@ -57,7 +56,7 @@ def pack(planner_dir: Path, idm_dir: Path, output: Path) -> None:
     planner.denoiser.half()
     if not planner.config.autoencoder.pretrained:
         planner.autoencoder.half()
-    idm = copy.deepcopy(InverseDynamics.from_pretrained(idm_dir))
+    idm = InverseDynamics.from_pretrained(idm_dir)
     idm.net.half()
     with atomic_directory(output) as staging:
         planner.save_pretrained(staging / "planner")
