@@ -86,7 +86,7 @@ def demos_in_workers(
 ) -> Iterator[Episode]:
     """The expert's episode of each seed, one per worker at a time, in seed order; a seed whose worker dies is
     rerun in a fresh one."""
-    envs = workers.open(task, camera, recipe.image_size, recipe.max_episode_steps)
+    envs = workers.open(task, camera, recipe.image_size, max_episode_steps=recipe.max_episode_steps)
 
     def demo(slot: int, seed: int) -> Episode:
         try:

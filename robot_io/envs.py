@@ -8,10 +8,19 @@ from robot_io.types import Env, RobotFeatures
 
 
 def make_env(
-    task: str, camera: str, image_size: int, *, max_episode_steps: int = MAX_EPISODE_STEPS, seed: int = 0
+    task: str,
+    camera: str,
+    image_size: int,
+    *,
+    max_episode_steps: int = MAX_EPISODE_STEPS,
+    seed: int = 0,
+    render_scale: int = 1,
 ) -> Env:
-    """An environment of `task` seen from `camera` at `image_size` pixels, episodes capped at `max_episode_steps`."""
-    return MetaWorldEnv(task, camera, image_size, seed=seed, max_episode_steps=max_episode_steps)
+    """An environment of `task` seen from `camera` at `image_size` pixels (rendered `render_scale` times larger
+    and area-resized), episodes capped at `max_episode_steps`."""
+    return MetaWorldEnv(
+        task, camera, image_size, seed=seed, max_episode_steps=max_episode_steps, render_scale=render_scale
+    )
 
 
 def task_features(task: str) -> RobotFeatures:

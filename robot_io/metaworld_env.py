@@ -11,11 +11,14 @@ from dataclasses import dataclass
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE  # noqa: E402
 
+from foundation.errors import InputError  # noqa: E402
+from foundation.frames import resize_frames  # noqa: E402
 from robot_io.camera_projection import pixel_coordinates  # noqa: E402
 from robot_io.fast_renderer import FastRenderer  # noqa: E402
-from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, env_id, instruction_for, resolve_task  # noqa: E402
+from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, MAX_RENDER_SCALE, env_id, instruction_for, resolve_task  # noqa: E402
 from robot_io.types import Observation, RobotFeatures, StepResult  # noqa: E402
 
 METAWORLD_FEATURES = RobotFeatures(
@@ -46,6 +49,10 @@ class MetaWorldEnv:
 
     `state` is the proprioception a real arm would also report (end-effector xyz and gripper opening);
     the full 39-dim simulator observation, which the scripted experts need, is `env_state`.
+
+    With `render_scale` s > 1 the camera renders s·image_size pixels a side and is area-resized to image_size:
+    the frames a model gets when it loads a dataset recorded at that larger size (smooth edges), instead of a
+    direct, aliased render at image_size.
     """
 
     features = METAWORLD_FEATURES
@@ -57,19 +64,23 @@ class MetaWorldEnv:
         image_size: int = 64,
         seed: int = 0,
         max_episode_steps: int = MAX_EPISODE_STEPS,
+        render_scale: int = 1,
     ):
         if not 1 <= max_episode_steps <= MAX_EPISODE_STEPS:
             raise ValueError(f"max_episode_steps={max_episode_steps} must be in [1, {MAX_EPISODE_STEPS}]")
+        if not 1 <= render_scale <= MAX_RENDER_SCALE:
+            raise InputError(f"render_scale must be in [1, {MAX_RENDER_SCALE}], got {render_scale}")
         self.task = resolve_task(task)
         self.instruction = instruction_for(self.task)
         self.camera = camera
-        self.image_size = image_size
+        self.image_size, self.render_scale = image_size, render_scale
         self.max_episode_steps = max_episode_steps
         env_cls = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{env_id(self.task)}-goal-observable"]
         self._env = env_cls(seed=seed)
         self._env._freeze_rand_vec = False
         self._env.seeded_rand_vec = True
-        self._renderer = FastRenderer(self._env.model, camera, image_size, image_size)
+        rendered = image_size * render_scale
+        self._renderer = FastRenderer(self._env.model, camera, rendered, rendered)
         self._seed = seed
         self._steps = 0
         self._env_state: np.ndarray | None = None
@@ -123,7 +134,11 @@ class MetaWorldEnv:
 
     def render(self) -> np.ndarray:
         """The current camera image. # (H, W, 3) uint8"""
-        return self._renderer.render(self._env.data)
+        image = self._renderer.render(self._env.data)  # (s·H, s·W, 3)
+        if self.render_scale == 1:
+            return image
+        frame = torch.from_numpy(image).permute(2, 0, 1)[None]  # (1, 3, s·H, s·W)
+        return np.ascontiguousarray(resize_frames(frame, self.image_size)[0].permute(1, 2, 0).numpy())
 
     def _observe(self, env_state: np.ndarray, render: bool) -> Observation:
         self._env_state = env_state

@@ -9,6 +9,7 @@ import difflib
 from foundation.errors import InputError
 
 MAX_EPISODE_STEPS = 500  # MetaWorld's max_path_length
+MAX_RENDER_SCALE = 8  # an environment renders at most 8 times its image size (512 px for 64) before resizing
 
 METAWORLD_VERSION_SUFFIX = "-v3"
 

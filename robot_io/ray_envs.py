@@ -20,6 +20,7 @@ import numpy as np
 
 from foundation.errors import InputError
 from robot_io.envs import make_env
+from robot_io.metaworld_tasks import MAX_EPISODE_STEPS
 from robot_io.types import Observation, StepResult
 
 
@@ -41,10 +42,10 @@ class _EnvHost:
     def __init__(self):
         self.env = None
 
-    def open(self, task: str, camera: str, image_size: int, max_episode_steps: int):
+    def open(self, task: str, camera: str, image_size: int, options: dict):
         if self.env is not None:
             self.env.close()
-        self.env = make_env(task, camera, image_size, max_episode_steps=max_episode_steps)
+        self.env = make_env(task, camera, image_size, **options)
         return self.env.features
 
     def call(self, method: str, *args, **kwargs):
@@ -57,11 +58,12 @@ class _EnvHost:
 class RemoteEnv:
     """One worker's environment (made by `EnvWorkers.open`)."""
 
-    def __init__(self, actor, task: str, camera: str, image_size: int, max_episode_steps: int):
+    def __init__(self, actor, task: str, camera: str, image_size: int, options: dict):
+        """`options`: `make_env`'s keyword arguments (step limit, render scale)."""
         self._actor = actor
-        self.task, self.camera, self.image_size = task, camera, image_size
-        self.max_episode_steps = max_episode_steps
-        self.features = self._get(actor.open.remote(task, camera, image_size, max_episode_steps))
+        self.task, self.camera, self.image_size, self.options = task, camera, image_size, options
+        self.max_episode_steps = options.get("max_episode_steps", MAX_EPISODE_STEPS)
+        self.features = self._get(actor.open.remote(task, camera, image_size, options))
 
     def _get(self, ref):
         """The call's result as this process's own (writable) objects: Ray hands out read-only arrays."""
@@ -109,16 +111,16 @@ class EnvWorkers:
         self._host = ray.remote(num_cpus=1)(_EnvHost)
         self._actors = [self._host.remote() for _ in range(count)]
 
-    def open(self, task: str, camera: str, image_size: int, max_episode_steps: int) -> list[RemoteEnv]:
-        """Every worker's environment switched to (task, camera), all at once; a worker found dead is
-        replaced."""
+    def open(self, task: str, camera: str, image_size: int, **options) -> list[RemoteEnv]:
+        """Every worker's environment switched to (task, camera), all at once, opened with `make_env`'s
+        keyword `options`; a worker found dead is replaced."""
 
         def one(slot: int) -> RemoteEnv:
             try:
-                return RemoteEnv(self._actors[slot], task, camera, image_size, max_episode_steps)
+                return RemoteEnv(self._actors[slot], task, camera, image_size, options)
             except WorkerDied:
                 self._actors[slot] = self._host.remote()
-                return RemoteEnv(self._actors[slot], task, camera, image_size, max_episode_steps)
+                return RemoteEnv(self._actors[slot], task, camera, image_size, options)
 
         with ThreadPoolExecutor(self.count) as pool:
             return list(pool.map(one, range(self.count)))
@@ -127,7 +129,7 @@ class EnvWorkers:
         """A fresh worker for one whose process died, opened on the same environment."""
         slot = self._actors.index(env._actor)
         self._actors[slot] = self._host.remote()
-        return RemoteEnv(self._actors[slot], env.task, env.camera, env.image_size, env.max_episode_steps)
+        return RemoteEnv(self._actors[slot], env.task, env.camera, env.image_size, env.options)
 
     def close(self) -> None:
         ray = _ray()

@@ -40,7 +40,17 @@ from video_planner.model.planner import VideoPlanner
 SIZE_LIMIT_BYTES = 60_000_000  # both models together, every file of their directories
 # the evaluation a shipped pair is scored by: AVDC-11, 3 cameras × 5 scenes, every other setting vp eval's default
 SHIPPING_PROTOCOL = ControlEvalSettings(tasks=("avdc11",), seeds=5, first_seed=EVALUATION_FIRST_SEED)
-PROTOCOL_FIELDS = ("tasks", "cameras", "seeds", "first_seed", "max_episode_steps", "stop_at_success", "replan_every")
+PROTOCOL_FIELDS = (
+    "tasks",
+    "cameras",
+    "seeds",
+    "first_seed",
+    "max_episode_steps",
+    "stop_at_success",
+    "replan_every",
+    "plan_samples",
+    "render_scale",
+)
 TRAINING_FILE = "training.json"  # in a candidate: each model's training settings
 EVALUATION_FILE = "evaluation.json"  # in the shipped planner's directory: the pair's `vp eval` results
 EXPECTED_FILE, EXPECTED_IMAGE = "expected_plan.json", "expected_input.png"  # what tests/test_default_models.py checks

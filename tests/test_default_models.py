@@ -90,6 +90,8 @@ def test_a_pair_ships_in_fp16_only_when_its_own_evaluation_beats_the_shipped_pai
         default_models.ship(candidate, evaluation_of(candidate, tmp_path / "eval-40b", 6), targets)
     with pytest.raises(InputError, match="differs from the shipping protocol in seeds"):
         default_models.ship(candidate, evaluation_of(candidate, tmp_path / "eval-4", 9, seeds=4), targets)
+    with pytest.raises(InputError, match="differs from the shipping protocol in plan_samples"):
+        default_models.ship(candidate, evaluation_of(candidate, tmp_path / "eval-medoid", 9, plan_samples=3), targets)
     with pytest.raises(InputError, match="evaluated other weights"):
         default_models.ship(candidate, evaluation_of(tiny_models, tmp_path / "eval-fp32", 9), targets)
     default_models.ship(candidate, evaluation_of(candidate, tmp_path / "eval-60", 9), targets)

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+import torch
 
 from foundation.errors import InputError
+from foundation.frames import resize_frames
 from robot_io.metaworld_env import MetaWorldEnv
 from robot_io.metaworld_expert import expert_policy
 from robot_io.metaworld_tasks import AVDC11_TASKS, INSTRUCTIONS, resolve_task, resolve_tasks
@@ -92,6 +94,21 @@ def test_step_without_render_returns_state_only():
     assert result.observation.image is None
     assert result.observation.state.shape == (4,) and result.observation.state.dtype == np.float32
     assert result.observation.instruction == "reach the goal position"
+
+
+def test_a_render_scale_gives_the_larger_render_area_resized_as_a_dataset_recorded_at_that_size_does():
+    with MetaWorldEnv("door-open", "corner3", image_size=64, seed=3) as large:
+        recorded = large.reset().image  # what a 64 px recipe records
+    with MetaWorldEnv("door-open", "corner3", image_size=32, seed=3, render_scale=2) as scaled:
+        image = scaled.reset().image
+    with MetaWorldEnv("door-open", "corner3", image_size=32, seed=3) as direct:
+        aliased = direct.reset().image
+    loaded = resize_frames(torch.from_numpy(recorded).permute(2, 0, 1)[None], 32)[0].permute(1, 2, 0).numpy()
+    assert image.shape == (32, 32, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image, loaded)  # exactly the frame a model trained on that recording sees
+    assert not np.array_equal(aliased, loaded)
+    with pytest.raises(InputError, match="render_scale must be in \\[1, 8\\], got 0"):
+        MetaWorldEnv("reach", render_scale=0)
 
 
 def test_episode_limit_truncates():

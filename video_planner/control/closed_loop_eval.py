@@ -162,11 +162,13 @@ def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     path = output / "settings.json"
     fingerprint = Oracle.name if isinstance(planner, Oracle) else planner_fingerprint(planner)
     models = {"planner": fingerprint, "idm": weights_digest(idm)}
-    ruled = ("first_seed", "max_episode_steps", "replan_every", "plan_samples", "stop_at_success")
+    ruled = ("first_seed", "max_episode_steps", "replan_every", "plan_samples", "stop_at_success", "render_scale")
     rules = {k: getattr(settings, k) for k in ruled}
     current = models | rules | {"record": record}
-    # runs written before `stop_at_success` or `plan_samples` existed stopped at success and drew one plan
-    saved = {"stop_at_success": True, "plan_samples": 1} | read_json(path, keys={}) if path.is_file() else current
+    # runs written before `stop_at_success`, `plan_samples` or `render_scale` existed stopped at success, drew
+    # one plan and rendered at the models' size
+    earlier = {"stop_at_success": True, "plan_samples": 1, "render_scale": 1}
+    saved = earlier | read_json(path, keys={}) if path.is_file() else current
     changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
     if changed:
         raise InputError(

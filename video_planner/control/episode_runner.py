@@ -94,13 +94,16 @@ def episode_row(task: str, camera: str, seed: int, rollout, agent: Agent) -> dic
     }
 
 
+def env_options(settings: ControlEvalSettings) -> dict:
+    """`make_env`'s keyword arguments for an evaluation's environments."""
+    return {"max_episode_steps": settings.max_episode_steps, "render_scale": settings.render_scale}
+
+
 def run_group(group: GroupRun, seeds: list[int], on_done: Callable[[Finished], None]) -> list[Finished]:
     """The group's episodes one after another in this process."""
     settings = group.settings
     finished = []
-    with make_env(
-        group.task, group.camera, group.idm.config.image_size, max_episode_steps=settings.max_episode_steps
-    ) as env:
+    with make_env(group.task, group.camera, group.idm.config.image_size, **env_options(settings)) as env:
         for seed in seeds:
             finished.append(run_episode(group, env, group.planner, seed))
             on_done(finished[-1])
@@ -113,7 +116,7 @@ def run_group_in_workers(
     """The group's episodes, one per worker at a time. A batch planner answers the episodes' plans together;
     an episode whose worker dies is rerun from its seed in a fresh one (at most `WORKER_RETRIES` times), so
     each is finished once."""
-    idle = workers.open(group.task, group.camera, group.idm.config.image_size, group.settings.max_episode_steps)
+    idle = workers.open(group.task, group.camera, group.idm.config.image_size, **env_options(group.settings))
     batched = hasattr(group.planner, "plan_batch")  # the oracle plans inside each environment, one by one
     planner = GatheringPlanner(group.planner) if batched else group.planner
     lock = threading.Lock()

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from foundation.config_io import check_ranges, ranged
 from foundation.errors import InputError
-from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, resolve_tasks, validate_camera
+from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, MAX_RENDER_SCALE, resolve_tasks, validate_camera
 from robot_io.scene_seeds import EVALUATION_FIRST_SEED, SEEDS_PER_CAMERA
 
 MAX_PLAN_SAMPLES = 16
@@ -39,6 +39,9 @@ class ControlEvalSettings:
     stop_at_success: bool = True
     replan_every: int = ReplanRule.replan_every  # env steps between plans; a multiple of the IDM chunk size
     plan_samples: int = ReplanRule.plan_samples  # plans drawn per replanning; above 1 the agent follows their medoid
+    # the camera renders this many times the models' size and is area-resized to it, as the frames of datasets
+    # recorded at that larger size reach the models in training (AVDC-11's recipes record 128 px: 2 for 64 px)
+    render_scale: int = ranged(1, f"[1, {MAX_RENDER_SCALE}]")
     videos: bool = False  # an mp4 per rollout: execution left, the planned frame it heads for right
     # environments stepping side by side, each in a Ray worker process; their plans share one planner call.
     # A scene's result does not depend on it (pip install 'video-planner[ray]' for more than 1)
