@@ -1,12 +1,7 @@
 """`make bench` (scripts/bench_all.py) in a tiny form: the cheapest benchmark's quick mode becomes rows of the table,
 each ratio with its baseline and both measurements, under the machine's name; an unknown name is refused."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import bench_all  # noqa: E402
+import bench_all
 
 
 def test_a_quick_benchmark_becomes_rows_of_ratios_against_its_baseline(tmp_path, capsys):

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_timing import time_interleaved
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-
-from bench_timing import time_interleaved  # noqa: E402
 
 
 def script(name: str, *args: str) -> subprocess.CompletedProcess:

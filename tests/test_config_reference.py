@@ -1,11 +1,6 @@
 """docs/configuration.md is what scripts/config_reference.py makes from the code: a flag or config field added,
 removed or redocumented without regenerating it fails here."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
 
 def test_the_committed_reference_is_the_generated_one():
     import config_reference

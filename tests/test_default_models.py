@@ -5,9 +5,9 @@ on the shipping protocol, and only when it beats the shipped pair; the shipped f
 import dataclasses
 import json
 import shutil
-import sys
 from pathlib import Path
 
+import default_models
 import numpy as np
 import pytest
 from PIL import Image
@@ -19,10 +19,6 @@ from foundation.hub import resolve_model_directory, weights_digest
 from inverse_dynamics.model import InverseDynamics
 from video_planner.control.closed_loop_eval import planner_fingerprint, summarize, write_reports
 from video_planner.model.planner import VideoPlanner
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import default_models  # noqa: E402
 
 
 def with_training_record(source: Path, target: Path) -> Path:

@@ -1,14 +1,8 @@
 """`make demo` in its quick form: a tiny planner and IDM plan and act on a MetaWorld task for a few steps, and
 the report, the GIF of plan beside execution, and a row per task exist."""
 
-import sys
-from pathlib import Path
-
+import demo
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import demo  # noqa: E402
 
 
 def test_the_demo_reports_each_task_with_its_plan_beside_the_execution(tiny_models, tmp_path, capsys):

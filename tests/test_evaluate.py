@@ -1,10 +1,13 @@
 import json
 
 import numpy as np
+import plan_quality_table
 import pytest
 import torch
 from PIL import Image
 
+from foundation.errors import InputError
+from video_planner.cli import main
 from video_planner.model.planner import VideoPlanner
 from video_planner.training.evaluate import (
     EvalSettings,
@@ -78,3 +81,28 @@ def test_eval_reports_every_method_per_task(tmp_path, two_episode_dataset, tiny_
     truth, plans = result["samples"]
     assert sheet.shape == (2 * (2 * 32 + 4), 4 * (32 + 2), 3)  # 2 clips x (truth, plan) rows, K+1 = 4 columns
     np.testing.assert_array_equal(sheet[32:64, 34:66], plans[0][1])  # clip 0's plan, first planned frame
+
+
+def test_vp_eval_planner_results_name_their_command_and_render_as_a_table(
+    tmp_path, two_episode_dataset, tiny_planner_config, text_encoder, capsys
+):
+    """What a results page's plan-quality table is made from: `vp eval-planner`'s results.json, with the command
+    that produced it, rendered by scripts/plan_quality_table.py; a column the file cannot fill is one line."""
+    torch.manual_seed(0)
+    VideoPlanner(tiny_planner_config, text_encoder=text_encoder).save_pretrained(tmp_path / "planner")
+    argv = ["eval-planner", "--planner", str(tmp_path / "planner"), "--dataset", str(two_episode_dataset)]
+    assert main([*argv, "--clips-per-episode", "1", "--reference-steps", "0", "--output", str(tmp_path / "q")]) == 0
+    path = tmp_path / "q" / "results.json"
+    result = json.loads(path.read_text())
+    assert result["run"]["command"].startswith("vp eval-planner --planner")
+    scores = result["tasks"]["button-press-topdown"]
+    columns = [(path, "autoencoder round trip", "object_psnr"), (path, "planner", "ssim")]
+    table = plan_quality_table.quality_table(columns, {path: result}, ["round trip", "planner"]).splitlines()
+    round_trip, planner_ssim = scores["autoencoder round trip"]["object_psnr"], scores["planner"]["ssim"]
+    assert table[2] == f"| button-press-topdown | {round_trip:.2f} | {planner_ssim:.3f} |"
+    assert table[3] == f"| **mean** | **{round_trip:.2f}** | **{planner_ssim:.3f}** |"
+    assert "vp eval-planner --planner" in table[-1]
+    with pytest.raises(InputError, match="has no method 'mean training frame'"):
+        plan_quality_table.quality_table([(path, "mean training frame", "psnr")], {path: result}, ["x"])
+    with pytest.raises(InputError, match="is not FILE:METHOD:METRIC"):
+        plan_quality_table.column(f"{path}:planner:lpips")

@@ -238,11 +238,13 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 
 def _eval_planner(args: argparse.Namespace) -> None:
+    from foundation.provenance import run_record
     from video_planner.model.planner import VideoPlanner
     from video_planner.training.evaluate import EvalSettings, evaluate_planner, markdown_table, write_report
 
     settings = EvalSettings(args.clips_per_episode, args.seed, args.reference_steps)
     result = evaluate_planner(VideoPlanner.from_pretrained(args.planner), args.dataset, args.train_dataset, settings)
+    result["run"] = run_record(["vp", *args.argv])  # what a table made from results.json names as its source
     write_report(result, args.output)
     print(markdown_table(result))
     print(f"{result['clips']} clips; table.md, results.json, samples.gif in {args.output}")
