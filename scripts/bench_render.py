@@ -1,4 +1,5 @@
-"""MetaWorld rendering: gymnasium's `render()` against our `FastRenderer` on the same scene.
+"""MetaWorld rendering: gymnasium's `render()` against our `FastRenderer` on the same scene, and what rendering
+twice as large and area-resizing (`vp eval --render-scale 2`, the way training frames are made) costs per step.
 
 Each measurement runs in a process of its own, and the two renderers' processes alternate round after round:
 OpenGL state leaks between renderers of one process (with a FastRenderer open, gymnasium's render() of the
@@ -27,7 +28,7 @@ from foundation.errors import InputError, exit_status  # noqa: E402
 from robot_io.metaworld_env import MetaWorldEnv  # noqa: E402
 from robot_io.metaworld_tasks import env_id, resolve_task  # noqa: E402
 
-RENDERERS = ("gymnasium render()", "FastRenderer")
+RENDERERS = ("gymnasium render()", "FastRenderer", "FastRenderer, render scale 2")
 
 
 def _mean_ms(fn, calls: int) -> float:
@@ -62,16 +63,17 @@ def measure_once(renderer: str, task: str, camera: str, image_size: int, calls: 
         result = {"frame": _mean_ms(env.render, calls), "step": _mean_ms(lambda: env.step(action), calls)}
         env.close()
         return result
-    with MetaWorldEnv(task, camera, image_size, seed=0) as env:
+    scale = 2 if renderer == RENDERERS[2] else 1
+    with MetaWorldEnv(task, camera, image_size, seed=0, render_scale=scale) as env:
         env.reset()
         env.render()
         return {"frame": _mean_ms(env.render, calls), "step": _mean_ms(lambda: env.step(action, render=False), calls)}
 
 
 def speed_ups(t: dict[tuple[str, str], Timing], image_size: int) -> list[Ratio]:
-    """FastRenderer against gymnasium per frame and per rendered step (a step, then its frame), by medians as
-    the report's last line."""
-    gym, ours = RENDERERS
+    """FastRenderer against gymnasium per frame and per rendered step (a step, then its frame), and a rendered
+    step at render scale 2 against one at 1, by medians as the report's last line."""
+    gym, ours, scaled = RENDERERS
     per_frame = Ratio(
         benchmark="MetaWorld rendering",
         variant=f"{ours}, {image_size}px frame",
@@ -81,23 +83,29 @@ def speed_ups(t: dict[tuple[str, str], Timing], image_size: int) -> list[Ratio]:
         detail=f"{_ms(t[ours, 'frame'])} ms vs {_ms(t[gym, 'frame'])} ms (min / median)",
     )
 
-    def frame_and_step(name: str) -> tuple[float, float]:
-        return t[name, "frame"].median_s * 1e3, t[name, "step"].median_s * 1e3
+    def rendered_step(variant: str, baseline: str, meaning: str) -> Ratio:
+        """A step and its frame of `variant` against `baseline`'s: the baseline's time over the variant's when
+        `meaning` is "faster", else the variant's over the baseline's."""
+        (v_frame, v_step), (b_frame, b_step) = (
+            (t[name, "frame"].median_s * 1e3, t[name, "step"].median_s * 1e3) for name in (variant, baseline)
+        )
+        ratio = (b_frame + b_step) / (v_frame + v_step)
+        return Ratio(
+            benchmark="MetaWorld rendering",
+            variant=f"{variant}, {image_size}px rendered step",
+            baseline=f"{baseline}, {image_size}px rendered step",
+            ratio=ratio if meaning.startswith("faster") else 1 / ratio,
+            meaning=meaning,
+            detail=f"{v_frame:.2f} + {v_step:.2f} ms vs {b_frame:.2f} + {b_step:.2f} ms (frame + step, medians)",
+        )
 
-    (ours_frame, ours_step), (gym_frame, gym_step) = frame_and_step(ours), frame_and_step(gym)
-    per_step = Ratio(
-        benchmark="MetaWorld rendering",
-        variant=f"{ours}, {image_size}px rendered step",
-        baseline=f"{gym}, {image_size}px rendered step",
-        ratio=(gym_frame + gym_step) / (ours_frame + ours_step),
-        meaning="faster (medians)",
-        detail=f"{ours_frame:.2f} + {ours_step:.2f} ms vs {gym_frame:.2f} + {gym_step:.2f} ms (frame + step, medians)",
-    )
-    return [per_frame, per_step]
+    per_step = rendered_step(ours, gym, "faster (medians)")
+    supersampled = rendered_step(scaled, ours, "the time (medians)")
+    return [per_frame, per_step, supersampled]
 
 
 def bench_render(task: str, camera: str, image_size: int, repeats: int, calls: int) -> tuple[str, list[Ratio]]:
-    """The table of both renderers' times per frame and per step, and the speed-ups as ratios."""
+    """The table of every renderer's times per frame and per step, and the ratios between them."""
     if repeats < 1 or calls < 1:
         raise InputError(f"--repeats and --calls must be >= 1, got {repeats} and {calls}")
     task = resolve_task(task)
@@ -112,7 +120,7 @@ def bench_render(task: str, camera: str, image_size: int, repeats: int, calls: i
             for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
                 samples[name][key].append(value / 1e3)  # seconds, as Timing holds them
     t = {(n, k): Timing(min(v), statistics.median(v)) for n, kinds in samples.items() for k, v in kinds.items()}
-    per_frame, per_step = ratios = speed_ups(t, image_size)
+    per_frame, per_step, supersampled = ratios = speed_ups(t, image_size)
     report = "\n".join(
         [
             f"render {task} / {camera} at {image_size}px: {repeats} alternating processes of {calls} calls each",
@@ -120,6 +128,7 @@ def bench_render(task: str, camera: str, image_size: int, repeats: int, calls: i
             "|---|---|---|",
             *(f"| {name} | {_ms(t[name, 'frame'])} | {_ms(t[name, 'step'])} |" for name in RENDERERS),
             f"speed-up (medians): {per_frame.ratio:.1f}x per frame, {per_step.ratio:.1f}x per rendered step",
+            f"render scale 2 (medians): {supersampled.ratio:.2f}x the time of a rendered step at scale 1",
         ]
     )
     return report, ratios
