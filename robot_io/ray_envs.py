@@ -20,7 +20,6 @@ import numpy as np
 
 from foundation.errors import InputError
 from robot_io.envs import make_env
-from robot_io.metaworld_tasks import MAX_EPISODE_STEPS
 from robot_io.types import Observation, StepResult
 
 
@@ -62,7 +61,6 @@ class RemoteEnv:
         """`options`: `make_env`'s keyword arguments (step limit, render scale)."""
         self._actor = actor
         self.task, self.camera, self.image_size, self.options = task, camera, image_size, options
-        self.max_episode_steps = options.get("max_episode_steps", MAX_EPISODE_STEPS)
         self.features = self._get(actor.open.remote(task, camera, image_size, options))
 
     def _get(self, ref):
