@@ -15,7 +15,8 @@ How the daemon side differs from `vp eval`'s protocol, as a daemon must:
 - plan noise comes from the daemon's seeds (`DaemonSettings.seed`), not the agent's, so single episodes may
   differ by chance: compare rates with their standard errors.
 `--planner oracle` plans with the scripted expert, rolled ahead on the simulator's own thread: with it the
-comparison measures the loop alone, the video model left out.
+comparison measures the loop alone, the video model left out. While the expert rolls ahead, the daemon's next
+action waits for the simulator, so at a high `--fps` give the watchdog more periods (`--watchdog-periods`).
 Like `vp eval`, an episode ends at the simulator's first success or after 500 actions; the verdict is read by
 this script, never by the daemon. Both sides resume: rerunning skips finished episodes.
 """
@@ -176,6 +177,12 @@ def main() -> int:
     parser.add_argument("--max-episode-steps", type=int, default=ControlEvalSettings.max_episode_steps)
     parser.add_argument("--sampling-steps", type=int, help="denoising steps per plan (default: the planner's)")
     parser.add_argument("--fps", type=int, default=10, help="the daemon's control rate")
+    parser.add_argument(
+        "--watchdog-periods",
+        type=int,
+        default=DaemonSettings.watchdog_periods,
+        help="control periods of silence before the daemon's watchdog e-stops it",
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
 
@@ -186,7 +193,12 @@ def main() -> int:
             seeds=args.seeds,
             max_episode_steps=args.max_episode_steps,
         )
-        daemon_settings = DaemonSettings(fps=args.fps, replan_every=settings.replan_every, max_episode_steps=10**9)
+        daemon_settings = DaemonSettings(
+            fps=args.fps,
+            replan_every=settings.replan_every,
+            max_episode_steps=10**9,
+            watchdog_periods=args.watchdog_periods,
+        )
         source = PlannerSource(planner=args.planner, sampling_steps=args.sampling_steps)
         planner = Oracle() if args.planner == Oracle.name else load_planner(source)
         idm = InverseDynamics.from_pretrained(args.idm).eval()

@@ -78,6 +78,7 @@ def test_the_daemon_and_vp_eval_score_the_same_scenes(
     source = models["planner"] if planner == "tiny" else "oracle"
     flags = ["--planner", source, "--idm", models["idm"], "--tasks", "door-open", "--seeds", "2"]
     flags += ["--max-episode-steps", "12", "--fps", "40", "--output", str(tmp_path / "out")]
+    flags += ["--watchdog-periods", "40"]  # 1 s: the oracle's roll-ahead holds the simulator on a loaded machine
     monkeypatch.setattr(sys, "argv", ["daemon_vs_eval.py", *flags])
     assert daemon_vs_eval.main() == 0
     assert "2 scenes: solved by vp eval only" in capsys.readouterr().out
