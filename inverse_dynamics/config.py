@@ -7,6 +7,9 @@ from typing import ClassVar
 from foundation.config_io import VersionedConfig
 from foundation.errors import InputError
 
+# the fields `vp train-idm` takes as flags; the sizes of state and action come from the data, the rest stay default
+TRAINING_FLAG_FIELDS = ("image_size", "chunk_size", "action_low", "action_high")
+
 
 @dataclass(frozen=True)
 class InverseDynamicsConfig(VersionedConfig):

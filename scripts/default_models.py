@@ -16,6 +16,7 @@ replaces both with their model cards, the evaluation, and one plan the tests che
 """
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -28,14 +29,18 @@ from foundation.atomic_dir import atomic_directory, write_text_atomic
 from foundation.config_io import dataclass_to_dict, read_json
 from foundation.errors import InputError, exit_status
 from foundation.hub import weights_digest
+from inverse_dynamics.config import TRAINING_FLAG_FIELDS, InverseDynamicsConfig
 from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics
+from inverse_dynamics.train_config import IDMTrainConfig
 from robot_io.envs import make_env
 from robot_io.metaworld_tasks import instruction_for
 from robot_io.scene_seeds import EVALUATION_FIRST_SEED, SEED_RANGES
 from video_planner.control.closed_loop_eval import markdown_table, planner_fingerprint, rate_text
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.checkpoint import SHIPPED_PLANNER
+from video_planner.model.config import PRESETS, PlannerConfig, preset
 from video_planner.model.planner import VideoPlanner
+from video_planner.training.train_config import TrainConfig
 
 SIZE_LIMIT_BYTES = 60_000_000  # both models together, every file of their directories
 # the evaluation a shipped pair is scored by: AVDC-11, 3 cameras × 5 scenes, every other setting vp eval's default
@@ -126,7 +131,48 @@ def expected_plan(planner: VideoPlanner, idm: InverseDynamics) -> tuple[np.ndarr
     }
 
 
-def planner_card(results: dict, training: dict, size_mb: float) -> str:
+def flag_words(name: str, value) -> list[str]:
+    """`vp`'s flags for one setting: a list is its flag repeated, a bool is `--name` or `--no-name`."""
+    flag = "--" + ("dataset" if name == "datasets" else name).replace("_", "-")
+    if isinstance(value, bool):
+        return [flag if value else f"--no-{flag[2:]}"]
+    if isinstance(value, tuple):
+        return [f"{flag} {item}" for item in value]
+    return [f"{flag} {value}"]
+
+
+def changed_flags(fields_of: type, settings: dict, names: tuple[str, ...] | None = None) -> list[str]:
+    """The flags that give `settings` (a dataclass's fields, as JSON) wherever they differ from `fields_of`'s
+    defaults (`vp`'s flags are those fields); `names` limits them to some fields."""
+    words = []
+    for f in dataclasses.fields(fields_of):
+        if names is not None and f.name not in names:
+            continue
+        value = settings.get(f.name, f.default)
+        value = tuple(value) if isinstance(value, list) else value
+        if f.default is dataclasses.MISSING or value != f.default:
+            words += flag_words(f.name, value)
+    return words
+
+
+def planner_command(config: PlannerConfig, training: dict) -> str:
+    """The `vp train-planner` command line of a planner's training settings and architecture."""
+    name = next((name for name in PRESETS if preset(name) == config), None)
+    architecture = f"--preset {name}" if name else "--config video_planner/default_model/config.json"
+    words = ["vp train-planner", *changed_flags(TrainConfig, training), architecture]
+    words.append("--output outputs/planner/default")
+    return " \\\n    ".join(words)
+
+
+def idm_command(config: InverseDynamicsConfig, training: dict) -> str:
+    """The `vp train-idm` command line of an IDM's training settings and the model fields it has flags for."""
+    model = dataclass_to_dict(config)
+    words = ["vp train-idm", *changed_flags(IDMTrainConfig, training)]
+    words += changed_flags(InverseDynamicsConfig, model, TRAINING_FLAG_FIELDS) + ["--output outputs/idm/default"]
+    return " \\\n    ".join(words)
+
+
+def planner_card(results: dict, training: dict, config: PlannerConfig, size_mb: float) -> str:
     summary, run = results["summary"], results["run"]
     mean = rate_text(summary["mean_success"], summary["mean_stderr"])
     datasets = ", ".join(f"`{name}`" for name in training["datasets"])
@@ -150,14 +196,20 @@ planner = VideoPlanner.from_pretrained("default")
 
 ## Training
 
-`vp train-planner` on {datasets} (each collected by `vp collect --recipe datasets/<name>.toml`; scene seeds:
-{recipe_seeds(training["datasets"])}), with these training settings (its `trainer_state.json`):
+On {datasets}, each collected by `vp collect --recipe datasets/<name>.toml` (scene seeds:
+{recipe_seeds(training["datasets"])}):
+
+```bash
+{planner_command(config, training)}
+```
+
+Every training setting (the run's `trainer_state.json`):
 
 ```json
 {json.dumps(training, indent=2)}
 ```
 
-The planner settings are `config.json` here.
+The planner's architecture and sampling settings are `config.json` here.
 
 ## Evaluation: AVDC-11 closed loop, {mean} mean success
 
@@ -170,7 +222,7 @@ result is `{EVALUATION_FILE}`.
 """
 
 
-def idm_card(results: dict, training: dict) -> str:
+def idm_card(results: dict, training: dict, config: InverseDynamicsConfig) -> str:
     summary = results["summary"]
     mean = rate_text(summary["mean_success"], summary["mean_stderr"])
     return f"""---
@@ -189,8 +241,14 @@ idm = InverseDynamics.from_pretrained("default")
 
 ## Training
 
-`vp train-idm` on {", ".join(f"`{name}`" for name in training["datasets"])} (scene seeds:
-{recipe_seeds(training["datasets"])}), with these training settings:
+On {", ".join(f"`{name}`" for name in training["datasets"])}, each collected by
+`vp collect --recipe datasets/<name>.toml` (scene seeds: {recipe_seeds(training["datasets"])}):
+
+```bash
+{idm_command(config, training)}
+```
+{unflagged_note(config)}
+Every training setting (the run's `trainer_state.json`):
 
 ```json
 {json.dumps(training, indent=2)}
@@ -201,6 +259,20 @@ idm = InverseDynamics.from_pretrained("default")
 With the default planner, AVDC-11 closed loop: {mean} mean success
 (`video_planner/default_model/{EVALUATION_FILE}` and its model card).
 """
+
+
+def unflagged_note(config: InverseDynamicsConfig) -> str:
+    """A line naming the IDM's architecture fields that differ from `vp train-idm`'s, which takes no flag for them."""
+    from_data = {"state_dim", "action_dim", "config_version"}
+    differing = [
+        f.name
+        for f in dataclasses.fields(config)
+        if f.name not in (*TRAINING_FLAG_FIELDS, *from_data) and getattr(config, f.name) != f.default
+    ]
+    if not differing:
+        return ""
+    names = ", ".join(differing)
+    return f"\nThese architecture fields are not `vp train-idm`'s and have no flag (see `config.json`): {names}.\n"
 
 
 def recipe_seeds(datasets: list[str]) -> str:
@@ -236,10 +308,10 @@ def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPE
     # the IDM first: the planner's directory, whose evaluation names both, is the last thing to change
     with atomic_directory(idm_target) as staging:
         shutil.copytree(candidate / "idm", staging, dirs_exist_ok=True)
-        (staging / "README.md").write_text(idm_card(results, training["idm"]))
+        (staging / "README.md").write_text(idm_card(results, training["idm"], idm.config))
     with atomic_directory(planner_target) as staging:
         shutil.copytree(candidate / "planner", staging, dirs_exist_ok=True)
-        (staging / "README.md").write_text(planner_card(results, training["planner"], size / 1e6))
+        (staging / "README.md").write_text(planner_card(results, training["planner"], planner.config, size / 1e6))
         shipped = results | {"models": {"planner": planner_fingerprint(planner), "idm": weights_digest(idm)}}
         (staging / EVALUATION_FILE).write_text(json.dumps(shipped, indent=2))
         Image.fromarray(image).save(staging / EXPECTED_IMAGE)

@@ -384,10 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _list_flag(p, "--dataset", "LeRobot datasets whose episodes are pooled", required=True)
     _add_dataclass_flags(p, IDMTrainConfig, skip=("datasets",))
-    from inverse_dynamics.config import InverseDynamicsConfig
+    from inverse_dynamics.config import TRAINING_FLAG_FIELDS, InverseDynamicsConfig
 
-    flagged = {"image_size", "chunk_size", "action_low", "action_high"}
-    model_fields = {f.name for f in dataclasses.fields(InverseDynamicsConfig)} - flagged
+    model_fields = {f.name for f in dataclasses.fields(InverseDynamicsConfig)} - set(TRAINING_FLAG_FIELDS)
     _add_dataclass_flags(p, InverseDynamicsConfig, skip=tuple(model_fields))  # without --init-from
     p.add_argument("--output", required=True, type=Path, help="run directory; the model lands in <output>/checkpoint")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
