@@ -30,8 +30,9 @@ lock: $(STAMP)
 	(echo "# make lock: pyproject.toml's dependencies and dev extras at the versions the tests passed with"; \
 		cat requirements.lock.new) > requirements.lock && rm requirements.lock.new
 
+# the shipped default models plan and act on three AVDC-11 tasks: outputs/demo/report.md
 demo: $(STAMP)
-	$(VENV)/bin/vp collect --recipe datasets/tiny.toml --output outputs/demo_dataset
+	$(PY) scripts/demo.py --output outputs/demo
 
 # every CPU benchmark's quick mode, one table of ratios against baselines: outputs/bench/bench.md
 bench: $(STAMP)

@@ -16,8 +16,9 @@ from safetensors import safe_open
 from foundation.config_io import dataclass_to_dict
 from foundation.errors import InputError
 from foundation.hub import resolve_model_directory, weights_digest
-from inverse_dynamics.model import InverseDynamics
+from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics
 from video_planner.control.closed_loop_eval import planner_fingerprint, summarize, write_reports
+from video_planner.model.checkpoint import SHIPPED_PLANNER
 from video_planner.model.planner import VideoPlanner
 
 
@@ -80,6 +81,11 @@ def test_a_pair_ships_in_fp16_only_when_its_own_evaluation_beats_the_shipped_pai
         assert "AVDC-11" in (directory / "README.md").read_text()
     card = (targets[0] / "README.md").read_text()
     assert "40.0 ± 3.8 %" in card and "metaworld_avdc11 [0, 60)" in card and '"steps": 3' in card
+    command = "vp train-planner \\\n    --dataset outputs/datasets/metaworld_avdc11 \\\n    --steps 3 \\\n    --config"
+    assert command in card  # the tiny planner is no preset
+    idm_card = (targets[1] / "README.md").read_text()
+    assert "--steps 3 \\\n    --image-size 32 \\\n    --chunk-size 4 \\\n" in idm_card
+    assert "no flag (see `config.json`): encoder_channels, hidden_dim." in idm_card
     check_expected_plan(*targets)
 
     with pytest.raises(InputError, match="scores 40.0 %, the shipped pair 40.0 %: not better"):
@@ -101,3 +107,15 @@ def test_default_names_the_shipped_directory_and_a_missing_one_is_refused_in_one
     shipped.mkdir()
     (shipped / "config.json").write_text("{}")
     assert resolve_model_directory("default", None, "planner", shipped=shipped) == shipped
+
+
+def test_the_shipped_pair_loads_by_name_plans_as_recorded_and_its_evaluation_scored_exactly_its_weights():
+    planner, idm = VideoPlanner.from_pretrained("default"), InverseDynamics.from_pretrained("default")
+    check_expected_plan(SHIPPED_PLANNER, SHIPPED_IDM)
+    evaluation = json.loads((SHIPPED_PLANNER / default_models.EVALUATION_FILE).read_text())
+    assert evaluation["models"] == {"planner": planner_fingerprint(planner), "idm": weights_digest(idm)}
+    ran, wanted = evaluation["run"]["settings"], dataclass_to_dict(default_models.SHIPPING_PROTOCOL)
+    fields = default_models.PROTOCOL_FIELDS
+    assert {name: ran[name] for name in fields} == {name: wanted[name] for name in fields}
+    assert evaluation["summary"]["episodes"] == len(default_models.SHIPPING_PROTOCOL.episodes())
+    assert default_models.directory_bytes(SHIPPED_PLANNER, SHIPPED_IDM) <= default_models.SIZE_LIMIT_BYTES
