@@ -158,7 +158,8 @@ def changed_flags(fields_of: type, settings: dict, names: tuple[str, ...] | None
 def planner_command(config: PlannerConfig, training: dict) -> str:
     """The `vp train-planner` command line of a planner's training settings and architecture."""
     name = next((name for name in PRESETS if preset(name) == config), None)
-    architecture = f"--preset {name}" if name else "--config video_planner/default_model/config.json"
+    shipped_config = (SHIPPED_PLANNER / "config.json").resolve().relative_to(Path(__file__).resolve().parents[1])
+    architecture = f"--preset {name}" if name else f"--config {shipped_config}"
     words = ["vp train-planner", *changed_flags(TrainConfig, training), architecture]
     words.append("--output outputs/planner/default")
     return " \\\n    ".join(words)

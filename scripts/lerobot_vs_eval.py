@@ -66,7 +66,8 @@ def lerobot_eval_task(policy: Path, task: str, episodes: int, output: Path) -> d
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"lerobot-eval on {task} exited {result.returncode}:\n{result.stderr[-3000:]}")
-    info = json.loads((staging / "eval_info.json").read_text())
+    # its video paths name the staging folder: point them at the folder it becomes
+    info = json.loads((staging / "eval_info.json").read_text().replace(f"{staging.name}/", f"{done.name}/"))
     info["command"] = command
     info["wall_seconds"] = round(time.monotonic() - started, 1)
     write_text_atomic(staging / "eval_info.json", json.dumps(info, indent=2))

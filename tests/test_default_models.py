@@ -81,7 +81,8 @@ def test_a_pair_ships_in_fp16_only_when_its_own_evaluation_beats_the_shipped_pai
         assert "AVDC-11" in (directory / "README.md").read_text()
     card = (targets[0] / "README.md").read_text()
     assert "40.0 ± 3.8 %" in card and "metaworld_avdc11 [0, 60)" in card and '"steps": 3' in card
-    command = "vp train-planner \\\n    --dataset outputs/datasets/metaworld_avdc11 \\\n    --steps 3 \\\n    --config"
+    command = "vp train-planner \\\n    --dataset outputs/datasets/metaworld_avdc11 \\\n    --steps 3 \\\n    "
+    command += "--config video_planner/default_model/config.json"
     assert command in card  # the tiny planner is no preset
     idm_card = (targets[1] / "README.md").read_text()
     assert "--steps 3 \\\n    --image-size 32 \\\n    --chunk-size 4 \\\n" in idm_card

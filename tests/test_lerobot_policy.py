@@ -230,6 +230,7 @@ def test_lerobot_eval_and_vp_eval_score_an_exported_policy_side_by_side(policy_d
     assert lerobot["summary"]["tasks"]["door-open"]["episodes"] == 1
     info = json.loads((tmp_path / "out" / "lerobot_eval" / "door-open" / "eval_info.json").read_text())
     assert "--env.task=door-open-v3" in info["command"] and info["overall"]["n_episodes"] == 1
+    assert [Path(p).is_file() for p in info["overall"]["video_paths"]] == [True]  # in the finished folder
     vp_eval = json.loads((tmp_path / "out" / "vp_eval_corner2" / "results.json").read_text())
     assert vp_eval["run"]["settings"]["replan_every"] == 8  # the exported policy's rule, not vp eval's default
     assert [(r["task"], r["camera"]) for r in vp_eval["episodes"]] == [("door-open", "corner2")]
