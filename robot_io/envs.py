@@ -15,11 +15,18 @@ def make_env(
     max_episode_steps: int = MAX_EPISODE_STEPS,
     seed: int = 0,
     render_scale: int = 1,
+    render_effects: bool = False,
 ) -> Env:
     """An environment of `task` seen from `camera` at `image_size` pixels (rendered `render_scale` times larger
-    and area-resized), episodes capped at `max_episode_steps`."""
+    and area-resized, with shadows and skybox if `render_effects`), episodes capped at `max_episode_steps`."""
     return MetaWorldEnv(
-        task, camera, image_size, seed=seed, max_episode_steps=max_episode_steps, render_scale=render_scale
+        task,
+        camera,
+        image_size,
+        seed=seed,
+        max_episode_steps=max_episode_steps,
+        render_scale=render_scale,
+        render_effects=render_effects,
     )
 
 

@@ -2,9 +2,11 @@
 
 gymnasium's `render()` draws into the model's 640×480 multisampled offscreen buffer with shadows,
 reflections and a skybox, then reads the whole buffer back: ~140–210 ms per frame under Mesa's llvmpipe
-whatever the requested size. Planning and inverse dynamics look at 64–128 px frames, where none of those
-effects are visible, so this renderer turns them off, disables multisampling and sizes the offscreen
-buffer to the image (≈6 ms per 64×64 frame here; `scripts/bench_render.py` measures it).
+whatever the requested size. This renderer disables multisampling, sizes the offscreen buffer to the image
+and, by default, turns those effects off (≈6 ms per 64×64 frame here; `scripts/bench_render.py` measures
+it). They are not invisible at 64 px: the skybox greys the background that is black here, and shadows darken
+the table, so a model trained on frames of one look and run on the other meets images it never saw
+(docs/lerobot.md measures what that costs). `effects=True` draws them as gymnasium does.
 """
 
 import mujoco
@@ -15,7 +17,7 @@ from foundation.errors import InputError
 # Cameras whose MetaWorld definitions render rotated by 180°; flipping both axes makes them upright.
 UPSIDE_DOWN_CAMERAS = frozenset({"corner", "corner2", "corner3", "corner4"})
 
-_EFFECTS_OFF = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX)
+_EFFECTS = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX)
 
 
 def camera_names(model: mujoco.MjModel) -> list[str]:
@@ -31,7 +33,7 @@ class FastRenderer:
     EGL context collected at interpreter exit prints an error.
     """
 
-    def __init__(self, model: mujoco.MjModel, camera: str, height: int, width: int):
+    def __init__(self, model: mujoco.MjModel, camera: str, height: int, width: int, effects: bool = False):
         valid = camera_names(model)
         if camera not in valid:
             raise InputError(f"unknown camera {camera!r}; valid cameras: {', '.join(valid)}")
@@ -43,8 +45,8 @@ class FastRenderer:
         self.camera = camera
         self._flip = camera in UPSIDE_DOWN_CAMERAS
         self._renderer = mujoco.Renderer(model, height=height, width=width)
-        for flag in _EFFECTS_OFF:
-            self._renderer.scene.flags[flag] = 0
+        for flag in _EFFECTS:
+            self._renderer.scene.flags[flag] = int(effects)
 
     def render(self, data: mujoco.MjData) -> np.ndarray:
         """Returns the camera image for the current simulation state. # (H, W, 3) uint8"""

@@ -52,7 +52,8 @@ class MetaWorldEnv:
 
     With `render_scale` s > 1 the camera renders s·image_size pixels a side and is area-resized to image_size:
     the frames a model gets when it loads a dataset recorded at that larger size (smooth edges), instead of a
-    direct, aliased render at image_size.
+    direct, aliased render at image_size. `render_effects` draws shadows, reflections and the skybox, as
+    gymnasium's `render()` (and so LeRobot's MetaWorld env) does; the recipes record without them.
     """
 
     features = METAWORLD_FEATURES
@@ -65,6 +66,7 @@ class MetaWorldEnv:
         seed: int = 0,
         max_episode_steps: int = MAX_EPISODE_STEPS,
         render_scale: int = 1,
+        render_effects: bool = False,
     ):
         if not 1 <= max_episode_steps <= MAX_EPISODE_STEPS:
             raise ValueError(f"max_episode_steps={max_episode_steps} must be in [1, {MAX_EPISODE_STEPS}]")
@@ -80,7 +82,7 @@ class MetaWorldEnv:
         self._env._freeze_rand_vec = False
         self._env.seeded_rand_vec = True
         rendered = image_size * render_scale
-        self._renderer = FastRenderer(self._env.model, camera, rendered, rendered)
+        self._renderer = FastRenderer(self._env.model, camera, rendered, rendered, effects=render_effects)
         self._seed = seed
         self._steps = 0
         self._env_state: np.ndarray | None = None

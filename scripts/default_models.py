@@ -35,7 +35,12 @@ from inverse_dynamics.train_config import IDMTrainConfig
 from robot_io.envs import make_env
 from robot_io.metaworld_tasks import instruction_for
 from robot_io.scene_seeds import EVALUATION_FIRST_SEED, SEED_RANGES
-from video_planner.control.closed_loop_eval import markdown_table, planner_fingerprint, rate_text
+from video_planner.control.closed_loop_eval import (
+    SETTINGS_BEFORE_THEY_EXISTED,
+    markdown_table,
+    planner_fingerprint,
+    rate_text,
+)
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.checkpoint import SHIPPED_PLANNER
 from video_planner.model.config import PRESETS, PlannerConfig, preset
@@ -55,6 +60,7 @@ PROTOCOL_FIELDS = (
     "replan_every",
     "plan_samples",
     "render_scale",
+    "render_effects",
 )
 TRAINING_FILE = "training.json"  # in a candidate: each model's training settings
 EVALUATION_FILE = "evaluation.json"  # in the shipped planner's directory: the pair's `vp eval` results
@@ -92,7 +98,7 @@ def checked_evaluation(evaluation: Path, planner: VideoPlanner, idm: InverseDyna
     if settings["planner"] != planner_fingerprint(planner) or settings["idm"] != weights_digest(idm):
         raise InputError(f"{evaluation} evaluated other weights than the candidate's; run vp eval on the candidate")
     results = read_json(evaluation / "results.json", {"run": dict, "summary": dict, "episodes": list})
-    ran = results["run"]["settings"]
+    ran = SETTINGS_BEFORE_THEY_EXISTED | results["run"]["settings"]
     wanted = dataclass_to_dict(SHIPPING_PROTOCOL)
     differing = [name for name in PROTOCOL_FIELDS if ran.get(name) != wanted[name]]
     if differing:

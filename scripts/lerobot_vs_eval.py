@@ -3,15 +3,17 @@
     python scripts/lerobot_vs_eval.py --policy outputs/lerobot/avdc11 --tasks avdc11 --episodes 3 \
         --output outputs/lerobot_vs_eval/avdc11
     python scripts/results_table.py outputs/lerobot_vs_eval/avdc11/{lerobot_eval,vp_eval_corner2}/results.json \
-        outputs/lerobot_vs_eval/avdc11/vp_eval_corner4/results.json \
-        --names lerobot-eval "vp eval, corner2" "vp eval, corner4"
+        outputs/lerobot_vs_eval/avdc11/vp_eval_corner4{,+effects}/results.json \
+        --names lerobot-eval "vp eval, corner2" "vp eval, corner4" "vp eval, corner4 + effects"
 
 For each task it runs `lerobot-eval --policy.path=POLICY --env.type=metaworld --env.task=<task>-v3
 --eval.n_episodes=N` (LeRobot's MetaWorld env, its seeds from 1000, its 500-step limit), and `vp eval` with
-the policy directory's own planner and IDM, its replanning interval and denoising steps, on N scenes per task
-from our `corner2` camera and N from `corner4`: LeRobot's `corner2` is moved to our `corner4`'s pose, so the
-two `vp eval` columns separate the viewpoint from everything else. Every other protocol difference is listed
-in docs/lerobot.md, "MetaWorld in `lerobot-eval` is not `vp eval`'s MetaWorld".
+the policy directory's own planner and IDM, its replanning interval and denoising steps, on the same N scenes
+per task seen three ways: from our `corner2` camera; from `corner4` (LeRobot's `corner2` is moved to our
+`corner4`'s pose); and from `corner4` with gymnasium's shadows, reflections and skybox (`--render-effects`),
+which LeRobot's env renders and our recipes do not. Each column changes one thing, so the viewpoint and the
+image's look are separated from everything else. Every other protocol difference is listed in
+docs/lerobot.md, "MetaWorld in `lerobot-eval` is not `vp eval`'s MetaWorld".
 
 Each side writes `vp eval`'s `results.json` layout (summary per task with its standard error, the command and
 commit of the run), so `scripts/results_table.py` sets them side by side. Both sides resume: a task whose
@@ -117,7 +119,11 @@ def main() -> int:
     parser.add_argument("--policy", type=Path, required=True, help="a directory written by vp export-lerobot")
     parser.add_argument("--tasks", default="avdc11", help="MetaWorld tasks, comma-separated, or avdc11")
     parser.add_argument("--episodes", type=int, default=3, help="per task, on each side and camera")
-    parser.add_argument("--vp-cameras", default="corner2,corner4", help="vp eval's cameras, a run each")
+    parser.add_argument(
+        "--vp-runs",
+        default="corner2,corner4,corner4+effects",
+        help="vp eval's runs, comma-separated: a camera each, +effects to draw gymnasium's shadows and skybox",
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
 
@@ -131,12 +137,17 @@ def main() -> int:
             PlannerSource(planner=str(args.policy / "planner"), sampling_steps=config.get("sampling_steps"))
         )
         idm = InverseDynamics.from_pretrained(args.policy / "idm").eval()
-        for camera in args.vp_cameras.split(","):
+        for run in args.vp_runs.split(","):
+            camera, effects = run.removesuffix("+effects"), run.endswith("+effects")
             settings = ControlEvalSettings(
-                tasks=tasks, cameras=(camera,), seeds=args.episodes, replan_every=config["replan_every"]
+                tasks=tasks,
+                cameras=(camera,),
+                seeds=args.episodes,
+                replan_every=config["replan_every"],
+                render_effects=effects,
             )
-            summary = evaluate_control(planner, idm, settings, args.output / f"vp_eval_{camera}", provenance=provenance)
-            print(f"vp eval, {camera}:\n" + markdown_table(summary))
+            summary = evaluate_control(planner, idm, settings, args.output / f"vp_eval_{run}", provenance=provenance)
+            print(f"vp eval, {run}:\n" + markdown_table(summary))
         lerobot = lerobot_side(args.policy, tasks, args.episodes, args.output / "lerobot_eval", provenance)
         print("lerobot-eval:")
         for task, t in lerobot["tasks"].items():

@@ -165,8 +165,9 @@ def test_eval_is_deterministic_resumable_and_records_rollouts(tmp_path, random_i
     larger = evaluate_control(Oracle(), random_idm, more_seeds, tmp_path / "b", show_progress=False, record=True)
     assert larger["episodes"] == 6 and open_dataset(tmp_path / "b" / "rollouts").meta.total_episodes == 6
     assert outcomes(tmp_path / "b")[:2] == outcomes(tmp_path / "a")[:2]
-    for other in (dataclasses.replace(settings, replan_every=4), dataclasses.replace(settings, render_scale=2)):
-        with pytest.raises(InputError, match=r"other models or settings \((render_scale|replan_every) differ"):
+    changes = ({"replan_every": 4}, {"render_scale": 2}, {"render_effects": True})
+    for other in (dataclasses.replace(settings, **change) for change in changes):
+        with pytest.raises(InputError, match=r"other models or settings \((render_\w+|replan_every) differ"):
             evaluate_control(Oracle(), random_idm, other, tmp_path / "a", show_progress=False, record=True)
 
 

@@ -17,7 +17,12 @@ from foundation.config_io import dataclass_to_dict
 from foundation.errors import InputError
 from foundation.hub import resolve_model_directory, weights_digest
 from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics
-from video_planner.control.closed_loop_eval import planner_fingerprint, summarize, write_reports
+from video_planner.control.closed_loop_eval import (
+    SETTINGS_BEFORE_THEY_EXISTED,
+    planner_fingerprint,
+    summarize,
+    write_reports,
+)
 from video_planner.model.checkpoint import SHIPPED_PLANNER
 from video_planner.model.planner import VideoPlanner
 
@@ -115,7 +120,8 @@ def test_the_shipped_pair_loads_by_name_plans_as_recorded_and_its_evaluation_sco
     check_expected_plan(SHIPPED_PLANNER, SHIPPED_IDM)
     evaluation = json.loads((SHIPPED_PLANNER / default_models.EVALUATION_FILE).read_text())
     assert evaluation["models"] == {"planner": planner_fingerprint(planner), "idm": weights_digest(idm)}
-    ran, wanted = evaluation["run"]["settings"], dataclass_to_dict(default_models.SHIPPING_PROTOCOL)
+    ran = SETTINGS_BEFORE_THEY_EXISTED | evaluation["run"]["settings"]
+    wanted = dataclass_to_dict(default_models.SHIPPING_PROTOCOL)
     fields = default_models.PROTOCOL_FIELDS
     assert {name: ran[name] for name in fields} == {name: wanted[name] for name in fields}
     assert evaluation["summary"]["episodes"] == len(default_models.SHIPPING_PROTOCOL.episodes())

@@ -221,7 +221,7 @@ def test_lerobot_eval_and_vp_eval_score_an_exported_policy_side_by_side(policy_d
     as `vp eval` results; a rerun reuses the finished `lerobot-eval`."""
     script = Path(__file__).parents[1] / "scripts" / "lerobot_vs_eval.py"
     command = [sys.executable, str(script), "--policy", str(policy_dir), "--tasks", "door-open", "--episodes", "1"]
-    command += ["--vp-cameras", "corner2", "--output", str(tmp_path / "out")]
+    command += ["--vp-runs", "corner2", "--output", str(tmp_path / "out")]
     first = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "lerobot-eval door-open: 1 episodes" in first.stdout

@@ -111,6 +111,17 @@ def test_a_render_scale_gives_the_larger_render_area_resized_as_a_dataset_record
         MetaWorldEnv("reach", render_scale=0)
 
 
+def test_render_effects_grey_the_background_the_default_look_leaves_black_as_gymnasium_draws_it():
+    images = []
+    for effects in (False, True):
+        with MetaWorldEnv("faucet-open", "corner4", image_size=32, seed=3, render_effects=effects) as env:
+            images.append(env.reset().image)
+    plain, drawn = images
+    sky = (slice(0, 3), slice(-6, None))  # corner4's top right corner: no geometry, only the background
+    assert plain[sky].max() == 0 and drawn[sky].min() > 60  # what LeRobot's MetaWorld env shows a policy
+    assert plain.shape == drawn.shape and np.abs(plain.astype(int) - drawn).mean() > 5
+
+
 def test_episode_limit_truncates():
     with MetaWorldEnv("reach", max_episode_steps=3) as env:
         env.reset(render=False)

@@ -156,19 +156,22 @@ def planner_fingerprint(planner) -> str:
     return f"{weights_digest(planner)}, guidance {config.guidance_scale}, {sampling}"
 
 
+# what runs written before these settings existed did: stop at success, draw one plan, render at the models'
+# size without effects; a run's recorded settings read through this
+SETTINGS_BEFORE_THEY_EXISTED = {"stop_at_success": True, "plan_samples": 1, "render_scale": 1, "render_effects": False}
+
+
 def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     """Refuses to mix in episodes that ran differently (other models, step limit, replanning, seed base or
     recording). Tasks, cameras and seeds per camera may change: a larger evaluation reuses finished episodes."""
     path = output / "settings.json"
     fingerprint = Oracle.name if isinstance(planner, Oracle) else planner_fingerprint(planner)
     models = {"planner": fingerprint, "idm": weights_digest(idm)}
-    ruled = ("first_seed", "max_episode_steps", "replan_every", "plan_samples", "stop_at_success", "render_scale")
+    ruled = ("first_seed", "max_episode_steps", "replan_every", "plan_samples", "stop_at_success")
+    ruled += ("render_scale", "render_effects")
     rules = {k: getattr(settings, k) for k in ruled}
     current = models | rules | {"record": record}
-    # runs written before `stop_at_success`, `plan_samples` or `render_scale` existed stopped at success, drew
-    # one plan and rendered at the models' size
-    earlier = {"stop_at_success": True, "plan_samples": 1, "render_scale": 1}
-    saved = earlier | read_json(path, keys={}) if path.is_file() else current
+    saved = SETTINGS_BEFORE_THEY_EXISTED | read_json(path, keys={}) if path.is_file() else current
     changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
     if changed:
         raise InputError(

@@ -96,7 +96,11 @@ def episode_row(task: str, camera: str, seed: int, rollout, agent: Agent) -> dic
 
 def env_options(settings: ControlEvalSettings) -> dict:
     """`make_env`'s keyword arguments for an evaluation's environments."""
-    return {"max_episode_steps": settings.max_episode_steps, "render_scale": settings.render_scale}
+    return {
+        "max_episode_steps": settings.max_episode_steps,
+        "render_scale": settings.render_scale,
+        "render_effects": settings.render_effects,
+    }
 
 
 def run_group(group: GroupRun, seeds: list[int], on_done: Callable[[Finished], None]) -> list[Finished]:

@@ -42,6 +42,9 @@ class ControlEvalSettings:
     # the camera renders this many times the models' size and is area-resized to it, as the frames of datasets
     # recorded at that larger size reach the models in training (AVDC-11's recipes record 128 px: 2 for 64 px)
     render_scale: int = ranged(1, f"[1, {MAX_RENDER_SCALE}]")
+    # draw shadows, reflections and the skybox as gymnasium's render() (and LeRobot's MetaWorld env) does; the
+    # recipes record without them, so this measures a model on images of another look
+    render_effects: bool = False
     videos: bool = False  # an mp4 per rollout: execution left, the planned frame it heads for right
     # environments stepping side by side, each in a Ray worker process; their plans share one planner call.
     # A scene's result does not depend on it (pip install 'video-planner[ray]' for more than 1)
