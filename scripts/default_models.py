@@ -36,6 +36,7 @@ from robot_io.envs import make_env
 from robot_io.metaworld_tasks import instruction_for
 from robot_io.scene_seeds import EVALUATION_FIRST_SEED, SEED_RANGES
 from video_planner.control.closed_loop_eval import (
+    RULED_SETTINGS,
     SETTINGS_BEFORE_THEY_EXISTED,
     markdown_table,
     planner_fingerprint,
@@ -50,18 +51,7 @@ from video_planner.training.train_config import TrainConfig
 SIZE_LIMIT_BYTES = 60_000_000  # both models together, every file of their directories
 # the evaluation a shipped pair is scored by: AVDC-11, 3 cameras × 5 scenes, every other setting vp eval's default
 SHIPPING_PROTOCOL = ControlEvalSettings(tasks=("avdc11",), seeds=5, first_seed=EVALUATION_FIRST_SEED)
-PROTOCOL_FIELDS = (
-    "tasks",
-    "cameras",
-    "seeds",
-    "first_seed",
-    "max_episode_steps",
-    "stop_at_success",
-    "replan_every",
-    "plan_samples",
-    "render_scale",
-    "render_effects",
-)
+PROTOCOL_FIELDS = ("tasks", "cameras", "seeds", *RULED_SETTINGS)
 TRAINING_FILE = "training.json"  # in a candidate: each model's training settings
 EVALUATION_FILE = "evaluation.json"  # in the shipped planner's directory: the pair's `vp eval` results
 EXPECTED_FILE, EXPECTED_IMAGE = "expected_plan.json", "expected_input.png"  # what tests/test_default_models.py checks

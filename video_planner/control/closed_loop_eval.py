@@ -156,6 +156,16 @@ def planner_fingerprint(planner) -> str:
     return f"{weights_digest(planner)}, guidance {config.guidance_scale}, {sampling}"
 
 
+# the settings that change an episode's outcome: an output folder holds episodes of one value of each
+RULED_SETTINGS = (
+    "first_seed",
+    "max_episode_steps",
+    "replan_every",
+    "plan_samples",
+    "stop_at_success",
+    "render_scale",
+    "render_effects",
+)
 # what runs written before these settings existed did: stop at success, draw one plan, render at the models'
 # size without effects; a run's recorded settings read through this
 SETTINGS_BEFORE_THEY_EXISTED = {"stop_at_success": True, "plan_samples": 1, "render_scale": 1, "render_effects": False}
@@ -167,9 +177,7 @@ def _check_settings(output: Path, planner, idm, settings, record: bool) -> None:
     path = output / "settings.json"
     fingerprint = Oracle.name if isinstance(planner, Oracle) else planner_fingerprint(planner)
     models = {"planner": fingerprint, "idm": weights_digest(idm)}
-    ruled = ("first_seed", "max_episode_steps", "replan_every", "plan_samples", "stop_at_success")
-    ruled += ("render_scale", "render_effects")
-    rules = {k: getattr(settings, k) for k in ruled}
+    rules = {k: getattr(settings, k) for k in RULED_SETTINGS}
     current = models | rules | {"record": record}
     saved = SETTINGS_BEFORE_THEY_EXISTED | read_json(path, keys={}) if path.is_file() else current
     changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
