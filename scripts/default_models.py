@@ -43,7 +43,7 @@ from video_planner.control.closed_loop_eval import (
     rate_text,
 )
 from video_planner.control.settings import ControlEvalSettings
-from video_planner.model.checkpoint import SHIPPED_PLANNER
+from video_planner.model.checkpoint import SHIPPED_PLANNER, planner_directory
 from video_planner.model.config import PRESETS, PlannerConfig, preset
 from video_planner.model.planner import VideoPlanner
 from video_planner.training.train_config import TrainConfig
@@ -52,7 +52,8 @@ SIZE_LIMIT_BYTES = 60_000_000  # both models together, every file of their direc
 # the evaluation a shipped pair is scored by: AVDC-11, 3 cameras × 5 scenes, every other setting vp eval's default
 SHIPPING_PROTOCOL = ControlEvalSettings(tasks=("avdc11",), seeds=5, first_seed=EVALUATION_FIRST_SEED)
 PROTOCOL_FIELDS = ("tasks", "cameras", "seeds", *RULED_SETTINGS)
-TRAINING_FILE = "training.json"  # in a candidate: each model's training settings
+TRAINING_FILE = "training.json"  # in a candidate: the planner's runs' training settings and the IDM's
+STAGES_FILE = "training_stages.json"  # in a shipped planner: the settings of each run that trained it, in order
 EVALUATION_FILE = "evaluation.json"  # in the shipped planner's directory: the pair's `vp eval` results
 EXPECTED_FILE, EXPECTED_IMAGE = "expected_plan.json", "expected_input.png"  # what tests/test_default_models.py checks
 CHECK_SCENE = ("door-open", "corner", EVALUATION_FIRST_SEED)  # the scene of the checked plan
@@ -72,7 +73,7 @@ def pack(planner_dir: Path, idm_dir: Path, output: Path) -> None:
     with atomic_directory(output) as staging:
         planner.save_pretrained(staging / "planner")
         idm.save_pretrained(staging / "idm")
-        training = {"planner": training_settings(planner_dir), "idm": training_settings(idm_dir)}
+        training = {"planner": planner_stages(planner_dir), "idm": training_settings(idm_dir)}
         write_text_atomic(staging / TRAINING_FILE, json.dumps(training, indent=2))
     print(f"packed into {output} ({directory_bytes(output) / 1e6:.1f} MB)")
 
@@ -151,14 +152,19 @@ def changed_flags(fields_of: type, settings: dict, names: tuple[str, ...] | None
     return words
 
 
-def planner_command(config: PlannerConfig, training: dict) -> str:
-    """The `vp train-planner` command line of a planner's training settings and architecture."""
+def planner_commands(config: PlannerConfig, stages: list[dict]) -> str:
+    """The `vp train-planner` command lines of a planner's training runs (architecture and settings), each
+    later run starting from the output of the one before it."""
     name = next((name for name in PRESETS if preset(name) == config), None)
     shipped_config = (SHIPPED_PLANNER / "config.json").resolve().relative_to(Path(__file__).resolve().parents[1])
     architecture = f"--preset {name}" if name else f"--config {shipped_config}"
-    words = ["vp train-planner", *changed_flags(TrainConfig, training), architecture]
-    words.append("--output outputs/planner/default")
-    return " \\\n    ".join(words)
+    outputs = [f"outputs/planner/default-stage{i + 1}" for i in range(len(stages) - 1)] + ["outputs/planner/default"]
+    commands = []
+    for i, training in enumerate(stages):
+        training = training | ({"init_from": outputs[i - 1]} if i else {})
+        words = ["vp train-planner", *changed_flags(TrainConfig, training), architecture, f"--output {outputs[i]}"]
+        commands.append(" \\\n    ".join(words))
+    return "\n".join(commands)
 
 
 def idm_command(config: InverseDynamicsConfig, training: dict) -> str:
@@ -169,10 +175,12 @@ def idm_command(config: InverseDynamicsConfig, training: dict) -> str:
     return " \\\n    ".join(words)
 
 
-def planner_card(results: dict, training: dict, config: PlannerConfig, size_mb: float) -> str:
+def planner_card(results: dict, stages: list[dict], config: PlannerConfig, size_mb: float) -> str:
     summary, run = results["summary"], results["run"]
     mean = rate_text(summary["mean_success"], summary["mean_stderr"])
-    datasets = ", ".join(f"`{name}`" for name in training["datasets"])
+    datasets = list(dict.fromkeys(name for stage in stages for name in stage["datasets"]))
+    runs = "" if len(stages) == 1 else f" in {len(stages)} runs, each starting from the one before"
+    settings = stages[0] if len(stages) == 1 else stages
     return f"""---
 tags: [robotics, video-diffusion, metaworld, video-planner]
 ---
@@ -193,17 +201,17 @@ planner = VideoPlanner.from_pretrained("default")
 
 ## Training
 
-On {datasets}, each collected by `vp collect --recipe datasets/<name>.toml` (scene seeds:
-{recipe_seeds(training["datasets"])}):
+On {", ".join(f"`{name}`" for name in datasets)}{runs}, each dataset collected by
+`vp collect --recipe datasets/<name>.toml` (scene seeds: {recipe_seeds(datasets)}):
 
 ```bash
-{planner_command(config, training)}
+{planner_commands(config, stages)}
 ```
 
-Every training setting (the run's `trainer_state.json`):
+Every training setting (each run's `trainer_state.json`; also `{STAGES_FILE}` here):
 
 ```json
-{json.dumps(training, indent=2)}
+{json.dumps(settings, indent=2)}
 ```
 
 The planner's architecture and sampling settings are `config.json` here.
@@ -287,6 +295,24 @@ def training_settings(model_dir: Path) -> dict:
     return read_json(model_dir / "training_state" / "trainer_state.json", {"train_config": dict})["train_config"]
 
 
+def planner_stages(planner_dir: Path) -> list[dict]:
+    """The training settings of every run behind a planner, first run first: a run that started from another
+    planner (`init_from`) follows that planner's own runs, read from its training record or, for a shipped
+    planner, its `training_stages.json`."""
+    settings = training_settings(planner_dir)
+    if not settings.get("init_from"):
+        return [settings]
+    start = planner_directory(settings["init_from"])
+    if (start / "training_state" / "trainer_state.json").is_file():
+        return [*planner_stages(start), settings]
+    if (start / STAGES_FILE).is_file():
+        return [*json.loads((start / STAGES_FILE).read_text()), settings]
+    raise InputError(
+        f"cannot tell how {start}, where {planner_dir} started, was trained: it has no training_state/ "
+        f"nor {STAGES_FILE}; pack a planner that started from a training run or a shipped planner"
+    )
+
+
 def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPED_PLANNER, SHIPPED_IDM)) -> None:
     """Replaces the shipped models (`targets`: the planner's and the IDM's directories) by `candidate` when its
     evaluation beats theirs."""
@@ -300,7 +326,7 @@ def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPE
     size = directory_bytes(candidate / "planner", candidate / "idm")
     if size > SIZE_LIMIT_BYTES:
         raise InputError(f"the candidate takes {size / 1e6:.1f} MB, over the {SIZE_LIMIT_BYTES / 1e6:.0f} MB limit")
-    training = read_json(candidate / TRAINING_FILE, {"planner": dict, "idm": dict})
+    training = read_json(candidate / TRAINING_FILE, {"planner": list, "idm": dict})
     image, expected = expected_plan(planner, idm)
     # the IDM first: the planner's directory, whose evaluation names both, is the last thing to change
     with atomic_directory(idm_target) as staging:
@@ -309,6 +335,7 @@ def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPE
     with atomic_directory(planner_target) as staging:
         shutil.copytree(candidate / "planner", staging, dirs_exist_ok=True)
         (staging / "README.md").write_text(planner_card(results, training["planner"], planner.config, size / 1e6))
+        (staging / STAGES_FILE).write_text(json.dumps(training["planner"], indent=2))
         shipped = results | {"models": {"planner": planner_fingerprint(planner), "idm": weights_digest(idm)}}
         (staging / EVALUATION_FILE).write_text(json.dumps(shipped, indent=2))
         Image.fromarray(image).save(staging / EXPECTED_IMAGE)

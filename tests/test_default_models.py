@@ -27,11 +27,12 @@ from video_planner.model.checkpoint import SHIPPED_PLANNER
 from video_planner.model.planner import VideoPlanner
 
 
-def with_training_record(source: Path, target: Path) -> Path:
-    """A copy of a model directory with the training record `vp train-*` leaves in its checkpoints."""
+def with_training_record(source: Path, target: Path, **settings) -> Path:
+    """A copy of a model directory with the training record `vp train-*` leaves in its checkpoints, its
+    settings changed by `settings`."""
     shutil.copytree(source, target)
     (target / "training_state").mkdir()
-    record = {"train_config": {"datasets": ["outputs/datasets/metaworld_avdc11"], "steps": 3, "seed": 0}}
+    record = {"train_config": {"datasets": ["outputs/datasets/metaworld_avdc11"], "steps": 3, "seed": 0} | settings}
     (target / "training_state" / "trainer_state.json").write_text(json.dumps(record))
     return target
 
@@ -106,6 +107,32 @@ def test_a_pair_ships_in_fp16_only_when_its_own_evaluation_beats_the_shipped_pai
     assert json.loads((targets[0] / "evaluation.json").read_text())["summary"]["mean_success"] == pytest.approx(0.6)
 
 
+def test_a_planner_fine_tuned_from_the_shipped_one_ships_with_the_commands_of_both_runs(tiny_models, tmp_path):
+    targets = (tmp_path / "shipped" / "planner", tmp_path / "shipped" / "idm")
+    sources = [with_training_record(tiny_models / name, tmp_path / "first" / name) for name in ("planner", "idm")]
+    default_models.pack(*sources, tmp_path / "first-candidate")
+    default_models.ship(
+        tmp_path / "first-candidate", evaluation_of(tmp_path / "first-candidate", tmp_path / "eval-40", 6), targets
+    )
+
+    tuned = with_training_record(tiny_models / "planner", tmp_path / "tuned", steps=2, init_from=str(targets[0]))
+    default_models.pack(tuned, sources[1], tmp_path / "candidate")
+    default_models.ship(tmp_path / "candidate", evaluation_of(tmp_path / "candidate", tmp_path / "eval-60", 9), targets)
+    card = (targets[0] / "README.md").read_text()
+    first = "vp train-planner \\\n    --dataset outputs/datasets/metaworld_avdc11 \\\n    --steps 3 \\\n"
+    second = "--steps 2 \\\n    --init-from outputs/planner/default-stage1 \\\n"
+    assert "in 2 runs" in card and first in card and second in card
+    assert card.index("--output outputs/planner/default-stage1") < card.index(second)
+    stages = json.loads((targets[0] / default_models.STAGES_FILE).read_text())
+    assert [stage["steps"] for stage in stages] == [3, 2]
+
+    unknown = with_training_record(
+        tiny_models / "planner", tmp_path / "from-unknown", init_from=str(tiny_models / "planner")
+    )
+    with pytest.raises(InputError, match="cannot tell how .* was trained"):
+        default_models.pack(unknown, sources[1], tmp_path / "refused")
+
+
 def test_default_names_the_shipped_directory_and_a_missing_one_is_refused_in_one_line(tmp_path):
     shipped = tmp_path / "default_model"
     with pytest.raises(InputError, match=f"no default planner is installed at {shipped}"):
@@ -126,3 +153,5 @@ def test_the_shipped_pair_loads_by_name_plans_as_recorded_and_its_evaluation_sco
     assert {name: ran[name] for name in fields} == {name: wanted[name] for name in fields}
     assert evaluation["summary"]["episodes"] == len(default_models.SHIPPING_PROTOCOL.episodes())
     assert default_models.directory_bytes(SHIPPED_PLANNER, SHIPPED_IDM) <= default_models.SIZE_LIMIT_BYTES
+    stages = json.loads((SHIPPED_PLANNER / default_models.STAGES_FILE).read_text())
+    assert stages and not stages[0].get("init_from")  # the runs behind the planner go back to a fresh start
