@@ -13,6 +13,10 @@ modules), so the evaluation scores exactly the weights that ship. `ship` checks 
 weights (the digests in its `settings.json`) on the shipping protocol (AVDC-11, 3 cameras × 5 evaluation
 scenes, AVDC's step limit and stop rule), refuses a pair that does not beat the shipped one, and otherwise
 replaces both with their model cards, the evaluation, and one plan the tests check the shipped files against.
+
+A model may be a run that started from another (`--init-from`, e.g. fine-tuning the shipped planner): `pack`
+follows that chain back to a fresh run, through training records and shipped models' `training_stages.json`,
+and the model card gives every run's command in order.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import dataclasses
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +35,7 @@ from foundation.config_io import dataclass_to_dict, read_json
 from foundation.errors import InputError, exit_status
 from foundation.hub import weights_digest
 from inverse_dynamics.config import TRAINING_FLAG_FIELDS, InverseDynamicsConfig
-from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics
+from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics, idm_directory
 from inverse_dynamics.train_config import IDMTrainConfig
 from robot_io.envs import make_env
 from robot_io.metaworld_tasks import instruction_for
@@ -53,7 +58,7 @@ SIZE_LIMIT_BYTES = 60_000_000  # both models together, every file of their direc
 SHIPPING_PROTOCOL = ControlEvalSettings(tasks=("avdc11",), seeds=5, first_seed=EVALUATION_FIRST_SEED)
 PROTOCOL_FIELDS = ("tasks", "cameras", "seeds", *RULED_SETTINGS)
 TRAINING_FILE = "training.json"  # in a candidate: the planner's runs' training settings and the IDM's
-STAGES_FILE = "training_stages.json"  # in a shipped planner: the settings of each run that trained it, in order
+STAGES_FILE = "training_stages.json"  # in a shipped model: the settings of each run that trained it, in order
 EVALUATION_FILE = "evaluation.json"  # in the shipped planner's directory: the pair's `vp eval` results
 EXPECTED_FILE, EXPECTED_IMAGE = "expected_plan.json", "expected_input.png"  # what tests/test_default_models.py checks
 CHECK_SCENE = ("door-open", "corner", EVALUATION_FIRST_SEED)  # the scene of the checked plan
@@ -73,7 +78,10 @@ def pack(planner_dir: Path, idm_dir: Path, output: Path) -> None:
     with atomic_directory(output) as staging:
         planner.save_pretrained(staging / "planner")
         idm.save_pretrained(staging / "idm")
-        training = {"planner": planner_stages(planner_dir), "idm": training_settings(idm_dir)}
+        training = {
+            "planner": training_stages(planner_dir, planner_directory),
+            "idm": training_stages(idm_dir, idm_directory),
+        }
         write_text_atomic(staging / TRAINING_FILE, json.dumps(training, indent=2))
     print(f"packed into {output} ({directory_bytes(output) / 1e6:.1f} MB)")
 
@@ -152,35 +160,52 @@ def changed_flags(fields_of: type, settings: dict, names: tuple[str, ...] | None
     return words
 
 
-def planner_commands(config: PlannerConfig, stages: list[dict]) -> str:
-    """The `vp train-planner` command lines of a planner's training runs (architecture and settings), each
-    later run starting from the output of the one before it."""
-    name = next((name for name in PRESETS if preset(name) == config), None)
-    shipped_config = (SHIPPED_PLANNER / "config.json").resolve().relative_to(Path(__file__).resolve().parents[1])
-    architecture = f"--preset {name}" if name else f"--config {shipped_config}"
-    outputs = [f"outputs/planner/default-stage{i + 1}" for i in range(len(stages) - 1)] + ["outputs/planner/default"]
+def run_commands(head: Callable[[dict], list[str]], stages: list[dict], output: str) -> str:
+    """The command lines of a model's training runs, first run first: `head` gives a run's program and flags,
+    and each later run starts from the output of the one before it (`--init-from`)."""
+    outputs = [f"{output}-stage{i + 1}" for i in range(len(stages) - 1)] + [output]
     commands = []
     for i, training in enumerate(stages):
         training = training | ({"init_from": outputs[i - 1]} if i else {})
-        words = ["vp train-planner", *changed_flags(TrainConfig, training), architecture, f"--output {outputs[i]}"]
-        commands.append(" \\\n    ".join(words))
+        commands.append(" \\\n    ".join([*head(training), f"--output {outputs[i]}"]))
     return "\n".join(commands)
 
 
-def idm_command(config: InverseDynamicsConfig, training: dict) -> str:
-    """The `vp train-idm` command line of an IDM's training settings and the model fields it has flags for."""
-    model = dataclass_to_dict(config)
-    words = ["vp train-idm", *changed_flags(IDMTrainConfig, training)]
-    words += changed_flags(InverseDynamicsConfig, model, TRAINING_FLAG_FIELDS) + ["--output outputs/idm/default"]
-    return " \\\n    ".join(words)
+def planner_commands(config: PlannerConfig, stages: list[dict]) -> str:
+    """The `vp train-planner` command lines of a planner's training runs and architecture."""
+    name = next((name for name in PRESETS if preset(name) == config), None)
+    shipped_config = (SHIPPED_PLANNER / "config.json").resolve().relative_to(Path(__file__).resolve().parents[1])
+    architecture = f"--preset {name}" if name else f"--config {shipped_config}"
+    return run_commands(
+        lambda training: ["vp train-planner", *changed_flags(TrainConfig, training), architecture],
+        stages,
+        "outputs/planner/default",
+    )
+
+
+def idm_commands(config: InverseDynamicsConfig, stages: list[dict]) -> str:
+    """The `vp train-idm` command lines of an IDM's training runs and the model fields it has flags for."""
+    model = changed_flags(InverseDynamicsConfig, dataclass_to_dict(config), TRAINING_FLAG_FIELDS)
+    return run_commands(
+        lambda training: ["vp train-idm", *changed_flags(IDMTrainConfig, training), *model],
+        stages,
+        "outputs/idm/default",
+    )
+
+
+def runs_summary(stages: list[dict]) -> tuple[list[str], str, dict | list[dict]]:
+    """For a model card: the datasets of a model's training runs, each named once; the words saying how many
+    runs there were; the settings to print (one run's, or the list of them)."""
+    datasets = list(dict.fromkeys(name for stage in stages for name in stage["datasets"]))
+    if len(stages) == 1:
+        return datasets, "", stages[0]
+    return datasets, f" in {len(stages)} runs, each starting from the one before", stages
 
 
 def planner_card(results: dict, stages: list[dict], config: PlannerConfig, size_mb: float) -> str:
     summary, run = results["summary"], results["run"]
     mean = rate_text(summary["mean_success"], summary["mean_stderr"])
-    datasets = list(dict.fromkeys(name for stage in stages for name in stage["datasets"]))
-    runs = "" if len(stages) == 1 else f" in {len(stages)} runs, each starting from the one before"
-    settings = stages[0] if len(stages) == 1 else stages
+    datasets, runs, settings = runs_summary(stages)
     return f"""---
 tags: [robotics, video-diffusion, metaworld, video-planner]
 ---
@@ -227,9 +252,10 @@ result is `{EVALUATION_FILE}`.
 """
 
 
-def idm_card(results: dict, training: dict, config: InverseDynamicsConfig) -> str:
+def idm_card(results: dict, stages: list[dict], config: InverseDynamicsConfig) -> str:
     summary = results["summary"]
     mean = rate_text(summary["mean_success"], summary["mean_stderr"])
+    datasets, runs, settings = runs_summary(stages)
     return f"""---
 tags: [robotics, inverse-dynamics, metaworld, video-planner]
 ---
@@ -246,17 +272,17 @@ idm = InverseDynamics.from_pretrained("default")
 
 ## Training
 
-On {", ".join(f"`{name}`" for name in training["datasets"])}, each collected by
-`vp collect --recipe datasets/<name>.toml` (scene seeds: {recipe_seeds(training["datasets"])}):
+On {", ".join(f"`{name}`" for name in datasets)}{runs}, each dataset collected by
+`vp collect --recipe datasets/<name>.toml` (scene seeds: {recipe_seeds(datasets)}):
 
 ```bash
-{idm_command(config, training)}
+{idm_commands(config, stages)}
 ```
 {unflagged_note(config)}
-Every training setting (the run's `trainer_state.json`):
+Every training setting (each run's `trainer_state.json`; also `{STAGES_FILE}` here):
 
 ```json
-{json.dumps(training, indent=2)}
+{json.dumps(settings, indent=2)}
 ```
 
 ## Evaluation
@@ -295,22 +321,23 @@ def training_settings(model_dir: Path) -> dict:
     return read_json(model_dir / "training_state" / "trainer_state.json", {"train_config": dict})["train_config"]
 
 
-def planner_stages(planner_dir: Path) -> list[dict]:
-    """The training settings of every run behind a planner, first run first: a run that started from another
-    planner (`init_from`) follows that planner's own runs, read from its training record or, for a shipped
-    planner, its `training_stages.json`."""
-    settings = training_settings(planner_dir)
-    if not settings.get("init_from"):
-        return [settings]
-    start = planner_directory(settings["init_from"])
-    if (start / "training_state" / "trainer_state.json").is_file():
-        return [*planner_stages(start), settings]
-    if (start / STAGES_FILE).is_file():
-        return [*json.loads((start / STAGES_FILE).read_text()), settings]
-    raise InputError(
-        f"cannot tell how {start}, where {planner_dir} started, was trained: it has no training_state/ "
-        f"nor {STAGES_FILE}; pack a planner that started from a training run or a shipped planner"
-    )
+def training_stages(model_dir: Path, directory_of: Callable[[str], Path]) -> list[dict]:
+    """The training settings of every run behind a model, first run first, from a training run's record or a
+    shipped model's `training_stages.json`. A run that started from another model (`init_from`, which
+    `directory_of` resolves) follows that model's own runs."""
+    if not (model_dir / "training_state").is_dir():
+        if not (model_dir / STAGES_FILE).is_file():
+            raise InputError(
+                f"cannot tell how {model_dir} was trained: it has no training_state/ nor {STAGES_FILE}; "
+                "pack a training run's checkpoint or a shipped model"
+            )
+        stages = read_json(model_dir / STAGES_FILE)
+        if not (isinstance(stages, list) and stages and all(isinstance(stage, dict) for stage in stages)):
+            raise InputError(f"{model_dir / STAGES_FILE} is damaged (a list of training settings expected); restore it")
+        return stages
+    settings = training_settings(model_dir)
+    start = settings.get("init_from")
+    return [*(training_stages(directory_of(start), directory_of) if start else []), settings]
 
 
 def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPED_PLANNER, SHIPPED_IDM)) -> None:
@@ -326,12 +353,13 @@ def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPE
     size = directory_bytes(candidate / "planner", candidate / "idm")
     if size > SIZE_LIMIT_BYTES:
         raise InputError(f"the candidate takes {size / 1e6:.1f} MB, over the {SIZE_LIMIT_BYTES / 1e6:.0f} MB limit")
-    training = read_json(candidate / TRAINING_FILE, {"planner": list, "idm": dict})
+    training = read_json(candidate / TRAINING_FILE, {"planner": list, "idm": list})
     image, expected = expected_plan(planner, idm)
     # the IDM first: the planner's directory, whose evaluation names both, is the last thing to change
     with atomic_directory(idm_target) as staging:
         shutil.copytree(candidate / "idm", staging, dirs_exist_ok=True)
         (staging / "README.md").write_text(idm_card(results, training["idm"], idm.config))
+        (staging / STAGES_FILE).write_text(json.dumps(training["idm"], indent=2))
     with atomic_directory(planner_target) as staging:
         shutil.copytree(candidate / "planner", staging, dirs_exist_ok=True)
         (staging / "README.md").write_text(planner_card(results, training["planner"], planner.config, size / 1e6))

@@ -153,5 +153,6 @@ def test_the_shipped_pair_loads_by_name_plans_as_recorded_and_its_evaluation_sco
     assert {name: ran[name] for name in fields} == {name: wanted[name] for name in fields}
     assert evaluation["summary"]["episodes"] == len(default_models.SHIPPING_PROTOCOL.episodes())
     assert default_models.directory_bytes(SHIPPED_PLANNER, SHIPPED_IDM) <= default_models.SIZE_LIMIT_BYTES
-    stages = json.loads((SHIPPED_PLANNER / default_models.STAGES_FILE).read_text())
-    assert stages and not stages[0].get("init_from")  # the runs behind the planner go back to a fresh start
+    for directory in (SHIPPED_PLANNER, SHIPPED_IDM):  # the runs behind each model go back to a fresh start
+        stages = json.loads((directory / default_models.STAGES_FILE).read_text())
+        assert stages and not stages[0].get("init_from") and all(stage.get("init_from") for stage in stages[1:])
