@@ -62,6 +62,25 @@ def test_the_results_table_is_made_from_result_files_with_their_provenance(tmp_p
     assert results_table.main() == 2 and "2 names for 1 result files" in capsys.readouterr().err
 
 
+def test_runs_on_the_same_scenes_get_their_paired_difference_and_other_scenes_none():
+    import results_table
+
+    def run(successes: list[int], first_seed: int = 0) -> dict:
+        episodes = [
+            {"task": "reach", "camera": "corner", "seed": first_seed + i, "success": bool(s)}
+            for i, s in enumerate(successes)
+        ]
+        return {"episodes": episodes}
+
+    base, other = run([1, 0, 0, 1]), run([1, 1, 1, 0])  # differences 0, +1, +1, -1: mean 0.25, sd 0.957
+    assert results_table.paired_difference(base, other) == "+25.0 ± 47.9 points on the same 4 scenes (2 won, 1 lost)"
+    assert results_table.paired_difference(other, base).startswith(
+        "-25.0 ± 47.9 points"
+    ) and "(1 won, 2 lost)" in results_table.paired_difference(other, base)
+    assert results_table.paired_difference(base, run([1, 0, 0, 1], first_seed=10)) is None  # other scenes
+    assert results_table.paired_difference(base, {}) is None  # a result file without its episodes
+
+
 @pytest.mark.parametrize("planner", ["tiny", "oracle"])
 def test_the_daemon_and_vp_eval_score_the_same_scenes(
     planner, tmp_path, monkeypatch, capsys, text_encoder, tiny_planner_config
