@@ -108,15 +108,15 @@ def test_a_pair_ships_in_fp16_only_when_its_own_evaluation_beats_the_shipped_pai
 
 
 def test_a_planner_fine_tuned_from_the_shipped_one_ships_with_the_commands_of_both_runs(tiny_models, tmp_path):
-    targets = (tmp_path / "shipped" / "planner", tmp_path / "shipped" / "idm")
-    sources = [with_training_record(tiny_models / name, tmp_path / "first" / name) for name in ("planner", "idm")]
-    default_models.pack(*sources, tmp_path / "first-candidate")
-    default_models.ship(
-        tmp_path / "first-candidate", evaluation_of(tmp_path / "first-candidate", tmp_path / "eval-40", 6), targets
-    )
+    shipped = tmp_path / "shipped"  # a shipped planner: its runs are recorded in training_stages.json
+    shutil.copytree(tiny_models / "planner", shipped / "planner")
+    first_run = {"datasets": ["outputs/datasets/metaworld_avdc11"], "steps": 3, "seed": 0}
+    (shipped / "planner" / default_models.STAGES_FILE).write_text(json.dumps([first_run]))
+    targets = (shipped / "planner", shipped / "idm")
+    idm = with_training_record(tiny_models / "idm", tmp_path / "idm")
 
     tuned = with_training_record(tiny_models / "planner", tmp_path / "tuned", steps=2, init_from=str(targets[0]))
-    default_models.pack(tuned, sources[1], tmp_path / "candidate")
+    default_models.pack(tuned, idm, tmp_path / "candidate")
     default_models.ship(tmp_path / "candidate", evaluation_of(tmp_path / "candidate", tmp_path / "eval-60", 9), targets)
     card = (targets[0] / "README.md").read_text()
     first = "vp train-planner \\\n    --dataset outputs/datasets/metaworld_avdc11 \\\n    --steps 3 \\\n"
@@ -130,7 +130,7 @@ def test_a_planner_fine_tuned_from_the_shipped_one_ships_with_the_commands_of_bo
         tiny_models / "planner", tmp_path / "from-unknown", init_from=str(tiny_models / "planner")
     )
     with pytest.raises(InputError, match="cannot tell how .* was trained"):
-        default_models.pack(unknown, sources[1], tmp_path / "refused")
+        default_models.pack(unknown, idm, tmp_path / "refused")
 
 
 def test_default_names_the_shipped_directory_and_a_missing_one_is_refused_in_one_line(tmp_path):
