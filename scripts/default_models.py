@@ -65,7 +65,7 @@ CHECK_SCENE = ("door-open", "corner", EVALUATION_FIRST_SEED)  # the scene of the
 CHECK_PLAN_SEED = 0
 
 
-def pack(planner_dir: Path, idm_dir: Path, output: Path) -> None:
+def pack(planner_dir: str | Path, idm_dir: str | Path, output: Path) -> None:
     """The two models with their weights in fp16 (normalisation statistics stay fp32), as `output/planner` and
     `output/idm`, and their training settings (`training.json`, for the model cards), written together
     atomically."""
@@ -321,10 +321,11 @@ def training_settings(model_dir: Path) -> dict:
     return read_json(model_dir / "training_state" / "trainer_state.json", {"train_config": dict})["train_config"]
 
 
-def training_stages(model_dir: Path, directory_of: Callable[[str], Path]) -> list[dict]:
-    """The training settings of every run behind a model, first run first, from a training run's record or a
-    shipped model's `training_stages.json`. A run that started from another model (`init_from`, which
-    `directory_of` resolves) follows that model's own runs."""
+def training_stages(model: str | Path, directory_of: Callable[[str | Path], Path]) -> list[dict]:
+    """The training settings of every run behind a model (a directory or `default`, which `directory_of`
+    resolves, as it does `init_from`), first run first, from a training run's record or a shipped model's
+    `training_stages.json`. A run that started from another model follows that model's own runs."""
+    model_dir = directory_of(model)
     if not (model_dir / "training_state").is_dir():
         if not (model_dir / STAGES_FILE).is_file():
             raise InputError(
@@ -337,7 +338,7 @@ def training_stages(model_dir: Path, directory_of: Callable[[str], Path]) -> lis
         return stages
     settings = training_settings(model_dir)
     start = settings.get("init_from")
-    return [*(training_stages(directory_of(start), directory_of) if start else []), settings]
+    return [*(training_stages(start, directory_of) if start else []), settings]
 
 
 def ship(candidate: Path, evaluation: Path, targets: tuple[Path, Path] = (SHIPPED_PLANNER, SHIPPED_IDM)) -> None:
@@ -376,8 +377,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     packing = commands.add_parser("pack", help="fp16 copies of a planner and an IDM, to evaluate")
-    packing.add_argument("--planner", type=Path, required=True, help="a planner directory (vp train-planner)")
-    packing.add_argument("--idm", type=Path, required=True, help="an IDM directory (vp train-idm)")
+    packing.add_argument("--planner", required=True, help="a planner directory (vp train-planner) or default")
+    packing.add_argument("--idm", required=True, help="an IDM directory (vp train-idm) or default")
     packing.add_argument("--output", type=Path, required=True)
     shipping = commands.add_parser("ship", help="replace the shipped models with an evaluated candidate")
     shipping.add_argument("--candidate", type=Path, required=True, help="a directory written by pack")

@@ -16,14 +16,14 @@ from safetensors import safe_open
 from foundation.config_io import dataclass_to_dict
 from foundation.errors import InputError
 from foundation.hub import resolve_model_directory, weights_digest
-from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics
+from inverse_dynamics.model import SHIPPED_IDM, InverseDynamics, idm_directory
 from video_planner.control.closed_loop_eval import (
     SETTINGS_BEFORE_THEY_EXISTED,
     planner_fingerprint,
     summarize,
     write_reports,
 )
-from video_planner.model.checkpoint import SHIPPED_PLANNER
+from video_planner.model.checkpoint import SHIPPED_PLANNER, planner_directory
 from video_planner.model.planner import VideoPlanner
 
 
@@ -153,6 +153,8 @@ def test_the_shipped_pair_loads_by_name_plans_as_recorded_and_its_evaluation_sco
     assert {name: ran[name] for name in fields} == {name: wanted[name] for name in fields}
     assert evaluation["summary"]["episodes"] == len(default_models.SHIPPING_PROTOCOL.episodes())
     assert default_models.directory_bytes(SHIPPED_PLANNER, SHIPPED_IDM) <= default_models.SIZE_LIMIT_BYTES
-    for directory in (SHIPPED_PLANNER, SHIPPED_IDM):  # the runs behind each model go back to a fresh start
+    for directory, resolve in ((SHIPPED_PLANNER, planner_directory), (SHIPPED_IDM, idm_directory)):
         stages = json.loads((directory / default_models.STAGES_FILE).read_text())
+        # the runs behind each model go back to a fresh start, and pack finds them by the name default
         assert stages and not stages[0].get("init_from") and all(stage.get("init_from") for stage in stages[1:])
+        assert default_models.training_stages("default", resolve) == stages
