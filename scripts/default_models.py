@@ -57,7 +57,7 @@ SIZE_LIMIT_BYTES = 60_000_000  # both models together, every file of their direc
 # the evaluation a shipped pair is scored by: AVDC-11, 3 cameras × 5 scenes, every other setting vp eval's default
 SHIPPING_PROTOCOL = ControlEvalSettings(tasks=("avdc11",), seeds=5, first_seed=EVALUATION_FIRST_SEED)
 PROTOCOL_FIELDS = ("tasks", "cameras", "seeds", *RULED_SETTINGS)
-TRAINING_FILE = "training.json"  # in a candidate: the planner's runs' training settings and the IDM's
+TRAINING_FILE = "training.json"  # in a candidate: each model's training runs, as its STAGES_FILE will hold them
 STAGES_FILE = "training_stages.json"  # in a shipped model: the settings of each run that trained it, in order
 EVALUATION_FILE = "evaluation.json"  # in the shipped planner's directory: the pair's `vp eval` results
 EXPECTED_FILE, EXPECTED_IMAGE = "expected_plan.json", "expected_input.png"  # what tests/test_default_models.py checks
@@ -65,22 +65,22 @@ CHECK_SCENE = ("door-open", "corner", EVALUATION_FIRST_SEED)  # the scene of the
 CHECK_PLAN_SEED = 0
 
 
-def pack(planner_dir: str | Path, idm_dir: str | Path, output: Path) -> None:
+def pack(planner_source: str | Path, idm_source: str | Path, output: Path) -> None:
     """The two models with their weights in fp16 (normalisation statistics stay fp32), as `output/planner` and
     `output/idm`, and their training settings (`training.json`, for the model cards), written together
     atomically."""
-    planner = VideoPlanner.from_pretrained(planner_dir)
+    planner = VideoPlanner.from_pretrained(planner_source)
     planner.denoiser.half()
     if not planner.config.autoencoder.pretrained:
         planner.autoencoder.half()
-    idm = InverseDynamics.from_pretrained(idm_dir)
+    idm = InverseDynamics.from_pretrained(idm_source)
     idm.net.half()
     with atomic_directory(output) as staging:
         planner.save_pretrained(staging / "planner")
         idm.save_pretrained(staging / "idm")
         training = {
-            "planner": training_stages(planner_dir, planner_directory),
-            "idm": training_stages(idm_dir, idm_directory),
+            "planner": training_stages(planner_source, planner_directory),
+            "idm": training_stages(idm_source, idm_directory),
         }
         write_text_atomic(staging / TRAINING_FILE, json.dumps(training, indent=2))
     print(f"packed into {output} ({directory_bytes(output) / 1e6:.1f} MB)")
