@@ -4,7 +4,8 @@ the success rate ± its standard error, and under the table the command and code
     python scripts/results_table.py docs/results/avdc11/planner.json docs/results/avdc11/oracle.json \
         --names "planner + IDM" "oracle plans + IDM"
 
-Result files are `results.json` of `vp eval` (or copies of them kept under `docs/results/`); the results tables
+Result files are `results.json` of `vp eval` (or copies of them kept under `docs/results/`), or a published
+anchor's figures in the same form, whose `run` names its `source` instead of a command; the results tables
 are this script's output, so a table changes only when its result files do. Each run that played exactly the
 first run's scenes gets its paired difference against it under the table.
 """
@@ -57,6 +58,9 @@ def results_table(results: list[dict], names: list[str]) -> str:
     for name, r in zip(names, results, strict=True):
         run = r.get("run", {})
         episodes = r["summary"]["episodes"]
+        if "source" in run:  # a published figure kept for comparison, not a run of ours
+            lines.append(f"- {name}: {episodes} episodes; {run['source']}")
+            continue
         lines.append(f"- {name}: {episodes} episodes; `{run.get('command', 'command not recorded')}`")
         lines.append(f"  (commit {run.get('commit') or 'unknown'}, {run.get('episode_seconds', '?')} s in episodes)")
     for name, r in zip(names[1:], results[1:], strict=True):

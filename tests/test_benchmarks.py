@@ -58,6 +58,15 @@ def test_the_results_table_is_made_from_result_files_with_their_provenance(tmp_p
     assert "| task | ours | oracle |" in table
     assert "| door-open | 60.0 ± 12.6 % | 100.0 ± 0.0 % |" in table and "| reach | 20.0 ± 10.3 % | – |" in table
     assert "- ours: 30 episodes; `vp eval --seeds 5`" in table and "commit abc123" in table
+    anchor = result({"door-open": 0.72}, "")
+    anchor["run"] = {"source": "AVDC, Table 1"}  # a published figure: its source, no command or commit
+    (tmp_path / "anchor.json").write_text(json.dumps(anchor))
+    monkeypatch.setattr(sys, "argv", ["results_table.py", str(a), str(tmp_path / "anchor.json")])
+    assert results_table.main() == 0
+    provenance = capsys.readouterr().out.split("- ")[-1]
+    assert (
+        provenance.startswith(f"{tmp_path / 'anchor.json'}: 15 episodes; AVDC, Table 1") and "commit" not in provenance
+    )
     monkeypatch.setattr(sys, "argv", ["results_table.py", str(a), "--names", "x", "y"])
     assert results_table.main() == 2 and "2 names for 1 result files" in capsys.readouterr().err
 
