@@ -52,6 +52,11 @@ def test_object_psnr_scores_only_the_window_around_each_frames_object():
     assert object_psnr(prediction, truth, np.full((3, 2), 500.0), half=4) is None  # out of view in every frame
 
 
+def test_object_window_covers_the_same_part_of_the_scene_at_every_resolution():
+    settings = EvalSettings(object_window=6)
+    assert [settings.object_half_width(size) for size in (32, 64, 128)] == [3, 6, 12]
+
+
 def test_eval_reports_every_method_per_task(tmp_path, two_episode_dataset, tiny_planner_config, text_encoder):
     torch.manual_seed(0)
     planner = VideoPlanner(tiny_planner_config, text_encoder=text_encoder).eval()

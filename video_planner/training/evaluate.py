@@ -100,7 +100,12 @@ class EvalSettings:
     seed: int = 0
     reference_steps: int = 100  # the planner's own many-step result; 0 skips it
     sample_clips: int = 6
-    object_window: int = 6  # half-width in pixels of the window scored around the object (at 64 px: 12 × 12)
+    object_window: int = 6  # half-width in pixels at 64 px of the window scored around the object (12 × 12)
+
+    def object_half_width(self, image_size: int) -> int:
+        """The window's half-width at `image_size`: scaled from 64 px, so every resolution is scored on the same
+        part of the scene."""
+        return max(1, round(self.object_window * image_size / 64))
 
     def planner_variants(self) -> dict[str, dict]:
         """plan() keyword arguments of each planner column; the first one is "planner", the planner's defaults."""
@@ -143,6 +148,7 @@ def evaluate_planner(
             methods["mean training frame"] = None
     methods |= dict(list(variants.items())[1:])
     pixels = object_pixels(heldout, bank, config.image_size)
+    window = settings.object_half_width(config.image_size)
     scores = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     truth_samples, plan_samples = [], []
     clips = [
@@ -171,7 +177,7 @@ def evaluate_planner(
             scores[task][name]["psnr"].append(psnr(prediction, future))
             scores[task][name]["ssim"].append(ssim(prediction, future))
             if pixels is not None:
-                around = object_psnr(prediction, future, pixels[index[1:]], settings.object_window)
+                around = object_psnr(prediction, future, pixels[index[1:]], window)
                 if around is not None:
                     scores[task][name]["object_psnr"].append(around)
         if t == 0 and len(truth_samples) < settings.sample_clips:
