@@ -15,6 +15,7 @@ from robot_io.executor import Executor
 from robot_io.metaworld_env import MetaWorldEnv
 from video_planner.control.agent import Agent, medoid
 from video_planner.control.closed_loop_eval import evaluate_control
+from video_planner.control.episode_runner import frame_size
 from video_planner.control.settings import ControlEvalSettings, ReplanRule
 from video_planner.model.oracle_planner import Oracle, OracleConfig, OraclePlanner
 from video_planner.model.protocols import Planner, VideoPlan
@@ -91,8 +92,8 @@ def test_the_agent_acts_the_same_without_the_simulator_state(random_idm):
 
 
 def test_mismatched_planner_idm_or_robot_is_refused_naming_both_values(random_idm):
-    with pytest.raises(InputError, match="image size: planner 64, IDM 32"):
-        Agent(FixedPlanner(size=64), random_idm)
+    with pytest.raises(InputError, match="planner's 48 px frames are not a whole multiple of the IDM's 32 px"):
+        Agent(FixedPlanner(size=48), random_idm)
     with pytest.raises(InputError, match="planner frame_stride vs IDM chunk_size.*planner 8, IDM 4"):
         Agent(FixedPlanner(stride=8), random_idm)
     with pytest.raises(InputError, match="multiple of the IDM chunk size 4"):
@@ -101,6 +102,27 @@ def test_mismatched_planner_idm_or_robot_is_refused_naming_both_values(random_id
     settings = ControlEvalSettings(tasks=("door-open",), cameras=("corner",), seeds=1)
     with pytest.raises(InputError, match="disagree on action dimension: IDM 7, robot 4"):
         evaluate_control(Oracle(), seven_dof, settings, Path("/nonexistent"), show_progress=False)
+
+
+def test_a_finer_planner_pairs_with_an_idm_that_reads_its_frames_area_downsampled(random_idm, caplog):
+    """A 64 px planner with a 32 px IDM acts exactly as a 32 px pair whose camera renders 64 px and area-resizes
+    them (what the IDM's training demos were), without the IDM's warning about unexpected camera sizes, and an
+    evaluation renders at the planner's size."""
+    actions = {}
+    for size, render_scale in ((64, 1), (32, 2)):
+        agent = Agent(FixedPlanner(size=size), random_idm, ReplanRule(replan_every=8, stall_distance=0.0))
+        agent.reset("press the button from the top", seed=3)
+        with MetaWorldEnv("button-press-topdown", "corner", size, render_scale=render_scale) as env:
+            observation = env.reset(3)
+            steps = []
+            for _ in range(12):
+                steps.append(agent.act(observation))
+                observation = env.step(steps[-1]).observation
+        actions[size] = np.stack(steps)
+    np.testing.assert_array_equal(actions[64], actions[32])
+    assert not [r for r in caplog.records if "resizing" in r.getMessage()]
+    assert frame_size(FixedPlanner(size=64), random_idm) == 64
+    assert frame_size(Oracle(), random_idm) == 32
 
 
 def test_oracle_plans_show_the_expert_future_and_leave_the_env_untouched():

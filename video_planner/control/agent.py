@@ -11,8 +11,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from foundation.errors import InputError
+from foundation.frames import resize_frames
 from inverse_dynamics.model import InverseDynamics
 from robot_io.safety import check_finite_state
 from robot_io.types import Observation, RobotFeatures
@@ -126,7 +128,9 @@ class Agent:
     def _next_idm_chunk(self, observation: Observation) -> np.ndarray:
         frame_index = min(self._next_target, len(self._plan.frames) - 1)  # past the plan: hold its last frame
         start = time.perf_counter()
-        chunk = self.idm.actions(observation.image, observation.state, self._plan.frames[frame_index])  # (k, A)
+        sizes = self.planner.config.image_size, self.idm.config.image_size
+        image, target = (idm_view(f, *sizes) for f in (observation.image, self._plan.frames[frame_index]))
+        chunk = self.idm.actions(image, observation.state, target)  # (k, A)
         self.log.seconds["idm"] += time.perf_counter() - start
         self._next_target += 1
         self.log.target_per_step.extend([(len(self.log.plans) - 1, frame_index)] * len(chunk))
@@ -136,6 +140,16 @@ class Agent:
         """The planned frame the agent was heading for at env step `step`. # (H, W, 3) uint8"""
         plan_index, frame_index = self.log.target_per_step[step]
         return self.log.plans[plan_index].plan.frames[frame_index]
+
+
+def idm_view(frame: np.ndarray, plan_size: int, idm_size: int) -> np.ndarray:
+    """A camera image or planned frame as the IDM reads it: area-downsampled to `idm_size` when it is at the
+    planner's finer `plan_size` (`check_compatible`), as the IDM saw its training demos; any other frame goes to
+    the IDM as it is, to be checked there. # (H, W, 3) uint8"""
+    if plan_size == idm_size or np.shape(frame)[:2] != (plan_size, plan_size):
+        return frame
+    pixels = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]  # (1, 3, H, W)
+    return np.ascontiguousarray(resize_frames(pixels, idm_size)[0].permute(1, 2, 0).numpy())  # (S, S, 3)
 
 
 def medoid(plans: list[VideoPlan]) -> VideoPlan:
@@ -148,11 +162,18 @@ def medoid(plans: list[VideoPlan]) -> VideoPlan:
 
 
 def check_compatible(planner: Planner, idm: InverseDynamics) -> None:
-    """Refuses a planner and an IDM that disagree on image size or on steps between planned frames."""
+    """Refuses a planner and an IDM that disagree on steps between planned frames, or whose image sizes are not
+    one a whole multiple of the other's: a planner may draw finer frames than the IDM reads (the IDM sees them
+    area-downsampled, as it saw its training demos), never coarser ones."""
+    plan_size, idm_size = planner.config.image_size, idm.config.image_size
+    if plan_size % idm_size:
+        raise InputError(
+            f"the planner's {plan_size} px frames are not a whole multiple of the IDM's {idm_size} px: pair it "
+            f"with an IDM trained at {plan_size} px or at a divisor of it"
+        )
     refuse_mismatch(
         ("planner and inverse-dynamics model", "planner", "IDM"),
         {
-            "image size": (planner.config.image_size, idm.config.image_size),
             "steps between planned frames (planner frame_stride vs IDM chunk_size)": (
                 planner.config.frame_stride,
                 idm.config.chunk_size,

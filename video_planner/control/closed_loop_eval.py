@@ -29,7 +29,7 @@ from robot_io.envs import task_features
 from robot_io.ray_envs import EnvWorkers
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
 from video_planner.control.agent import check_robot_compatible
-from video_planner.control.episode_runner import Finished, GroupRun, run_group, run_group_in_workers
+from video_planner.control.episode_runner import Finished, GroupRun, frame_size, run_group, run_group_in_workers
 from video_planner.control.settings import ControlEvalSettings
 from video_planner.model.composition import ComposedPlanner
 from video_planner.model.oracle_planner import Oracle
@@ -102,7 +102,7 @@ def evaluate_control(
         raise InputError("--record writes one dataset of one robot's episodes; evaluate each robot's tasks apart")
     output.mkdir(parents=True, exist_ok=True)
     _check_settings(output, planner, idm, settings, record)
-    store = open_rollout_store(output / "rollouts", idm.config.image_size, robots.pop()) if record else None
+    store = open_rollout_store(output / "rollouts", frame_size(planner, idm), robots.pop()) if record else None
     done = _finished(output, store)
     todo = [e for e in settings.episodes() if e not in done]
     total = len(settings.episodes())

@@ -54,6 +54,12 @@ class GroupRun:
     record: bool
 
 
+def frame_size(planner: Planner | Oracle, idm: InverseDynamics) -> int:
+    """Pixels a side of the camera images an evaluation renders and records: the planner's, which may be finer
+    than the IDM's (the agent downsamples for it), or the IDM's for the oracle, which renders at any size."""
+    return idm.config.image_size if isinstance(planner, Oracle) else planner.config.image_size
+
+
 def oracle_for(oracle: Oracle, env, idm: InverseDynamics, settings: ControlEvalSettings) -> OraclePlanner:
     """The env's oracle, looking only as far ahead as the agent uses before it replans."""
     chunk = idm.config.chunk_size
@@ -107,7 +113,7 @@ def run_group(group: GroupRun, seeds: list[int], on_done: Callable[[Finished], N
     """The group's episodes one after another in this process."""
     settings = group.settings
     finished = []
-    with make_env(group.task, group.camera, group.idm.config.image_size, **env_options(settings)) as env:
+    with make_env(group.task, group.camera, frame_size(group.planner, group.idm), **env_options(settings)) as env:
         for seed in seeds:
             finished.append(run_episode(group, env, group.planner, seed))
             on_done(finished[-1])
@@ -120,7 +126,7 @@ def run_group_in_workers(
     """The group's episodes, one per worker at a time. A batch planner answers the episodes' plans together;
     an episode whose worker dies is rerun from its seed in a fresh one (at most `WORKER_RETRIES` times), so
     each is finished once."""
-    idle = workers.open(group.task, group.camera, group.idm.config.image_size, **env_options(group.settings))
+    idle = workers.open(group.task, group.camera, frame_size(group.planner, group.idm), **env_options(group.settings))
     batched = hasattr(group.planner, "plan_batch")  # the oracle plans inside each environment, one by one
     planner = GatheringPlanner(group.planner) if batched else group.planner
     lock = threading.Lock()
