@@ -1,6 +1,7 @@
 """Frame arithmetic shared by datasets and models, free of LeRobot so planning imports stay light: resizing, and
 the one mapping between uint8 frames and the [-1, 1] floats every network here sees."""
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -19,6 +20,16 @@ def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
     """Area-resamples uint8 frames to size×size. # (F, 3, H, W) -> (F, 3, size, size)"""
     resized = F.interpolate(frames.float(), size=(size, size), mode="area")
     return resized.round().clamp(0, 255).to(torch.uint8)
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """`resize_frames` for channel-last uint8 images (camera images, plans), a no-op at their own size.
+    # (..., H, W, 3) -> (..., size, size, 3)"""
+    if images.shape[-3:-1] == (size, size):
+        return images
+    frames = torch.from_numpy(np.ascontiguousarray(images)).reshape(-1, *images.shape[-3:]).permute(0, 3, 1, 2)
+    resized = resize_frames(frames, size).permute(0, 2, 3, 1)  # (F, size, size, 3)
+    return np.ascontiguousarray(resized.reshape(*images.shape[:-3], size, size, 3).numpy())
 
 
 def frames_to_unit(frames: torch.Tensor) -> torch.Tensor:

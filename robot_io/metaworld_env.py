@@ -11,11 +11,10 @@ from dataclasses import dataclass
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE  # noqa: E402
 
 from foundation.errors import InputError  # noqa: E402
-from foundation.frames import resize_frames  # noqa: E402
+from foundation.frames import resize_images  # noqa: E402
 from robot_io.camera_projection import pixel_coordinates  # noqa: E402
 from robot_io.fast_renderer import FastRenderer  # noqa: E402
 from robot_io.metaworld_tasks import MAX_EPISODE_STEPS, MAX_RENDER_SCALE, env_id, instruction_for, resolve_task  # noqa: E402
@@ -137,10 +136,7 @@ class MetaWorldEnv:
     def render(self) -> np.ndarray:
         """The current camera image. # (H, W, 3) uint8"""
         image = self._renderer.render(self._env.data)  # (s·H, s·W, 3)
-        if self.render_scale == 1:
-            return image
-        frame = torch.from_numpy(image).permute(2, 0, 1)[None]  # (1, 3, s·H, s·W)
-        return np.ascontiguousarray(resize_frames(frame, self.image_size)[0].permute(1, 2, 0).numpy())
+        return resize_images(image, self.image_size)
 
     def _observe(self, env_state: np.ndarray, render: bool) -> Observation:
         self._env_state = env_state

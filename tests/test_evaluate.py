@@ -88,6 +88,26 @@ def test_eval_reports_every_method_per_task(tmp_path, two_episode_dataset, tiny_
     np.testing.assert_array_equal(sheet[32:64, 34:66], plans[0][1])  # clip 0's plan, first planned frame
 
 
+def test_frames_can_be_scored_at_a_coarser_size_than_the_planner_draws(
+    two_episode_dataset, tiny_planner_config, text_encoder
+):
+    """Scored at 16 px, a 32 px planner's clips are compared on area-downsampled pixels (what a 16 px IDM would
+    read), object window included; a size that does not divide the planner's is refused."""
+    torch.manual_seed(0)
+    planner = VideoPlanner(tiny_planner_config, text_encoder=text_encoder).eval()
+    results = {}
+    for size in (None, 16):
+        settings = EvalSettings(clips_per_episode=1, reference_steps=0, score_size=size)
+        results[size] = evaluate_planner(planner, two_episode_dataset, None, settings, show_progress=False)
+    assert (results[None]["score_size"], results[16]["score_size"]) == (32, 16)
+    native, coarse = (results[s]["tasks"]["button-press-topdown"] for s in (None, 16))
+    assert coarse["repeat first frame"]["psnr"] > native["repeat first frame"]["psnr"]  # finest motion averaged away
+    native_window, coarse_window = native["autoencoder round trip"], coarse["autoencoder round trip"]
+    assert 0 < coarse_window["object_psnr"] < 100 and coarse_window["object_psnr"] != native_window["object_psnr"]
+    with pytest.raises(InputError, match="score_size 24 must divide the planner's image size 32"):
+        evaluate_planner(planner, two_episode_dataset, None, EvalSettings(score_size=24), show_progress=False)
+
+
 def test_vp_eval_planner_results_name_their_command_and_render_as_a_table(
     tmp_path, two_episode_dataset, tiny_planner_config, text_encoder, capsys
 ):

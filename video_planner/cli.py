@@ -242,7 +242,7 @@ def _eval_planner(args: argparse.Namespace) -> None:
     from video_planner.model.planner import VideoPlanner
     from video_planner.training.evaluate import EvalSettings, evaluate_planner, markdown_table, write_report
 
-    settings = EvalSettings(args.clips_per_episode, args.seed, args.reference_steps)
+    settings = EvalSettings(args.clips_per_episode, args.seed, args.reference_steps, score_size=args.score_size)
     result = evaluate_planner(VideoPlanner.from_pretrained(args.planner), args.dataset, args.train_dataset, settings)
     result["run"] = run_record(["vp", *args.argv])  # what a table made from results.json names as its source
     write_report(result, args.output)
@@ -505,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference-steps", type=int, default=100, help="steps of the many-step reference; 0 skips it (default: 100)"
     )
     p.add_argument("--seed", type=int, default=0, help="the first clip's plan noise (default: 0)")
+    p.add_argument(
+        "--score-size",
+        type=int,
+        help="score frames area-downsampled to this size, a divisor of the planner's (64: as a 64 px IDM reads "
+        "them, so planners of different resolutions compare on the same pixels); unset: the planner's size",
+    )
     p.set_defaults(run=_eval_planner)
 
     p = sub.add_parser(

@@ -11,10 +11,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from foundation.errors import InputError
-from foundation.frames import resize_frames
+from foundation.frames import resize_images
 from inverse_dynamics.model import InverseDynamics
 from robot_io.safety import check_finite_state
 from robot_io.types import Observation, RobotFeatures
@@ -146,10 +145,9 @@ def idm_view(frame: np.ndarray, plan_size: int, idm_size: int) -> np.ndarray:
     """A camera image or planned frame as the IDM reads it: area-downsampled to `idm_size` when it is at the
     planner's finer `plan_size` (`check_compatible`), as the IDM saw its training demos; any other frame goes to
     the IDM as it is, to be checked there. # (H, W, 3) uint8"""
-    if plan_size == idm_size or np.shape(frame)[:2] != (plan_size, plan_size):
+    if np.shape(frame)[:2] != (plan_size, plan_size):
         return frame
-    pixels = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]  # (1, 3, H, W)
-    return np.ascontiguousarray(resize_frames(pixels, idm_size)[0].permute(1, 2, 0).numpy())  # (S, S, 3)
+    return resize_images(frame, idm_size)
 
 
 def medoid(plans: list[VideoPlan]) -> VideoPlan:

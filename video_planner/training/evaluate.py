@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from foundation.errors import InputError
+from foundation.frames import resize_images
 from robot_io.dataset_io import open_dataset
 from robot_io.episode_format import CAMERA_KEY, ENV_STATE_KEY
 from robot_io.frame_bank import FrameBank
@@ -101,6 +103,9 @@ class EvalSettings:
     reference_steps: int = 100  # the planner's own many-step result; 0 skips it
     sample_clips: int = 6
     object_window: int = 6  # half-width in pixels at 64 px of the window scored around the object (12 × 12)
+    # Frames are scored area-downsampled to this size (a divisor of the planner's), so planners of different
+    # resolutions compare on the same pixels: those a 64 px IDM reads. None: the planner's own size.
+    score_size: int | None = None
 
     def object_half_width(self, image_size: int) -> int:
         """The window's half-width at `image_size`: scaled from 64 px, so every resolution is scored on the same
@@ -136,6 +141,12 @@ def evaluate_planner(
     plans go into the sample grid.
     """
     config = planner.config
+    score_size = settings.score_size or config.image_size
+    if config.image_size % score_size:
+        raise InputError(
+            f"score_size {score_size} must divide the planner's image size {config.image_size}: frames are scored "
+            "area-downsampled, never upsampled"
+        )
     bank = FrameBank.load(heldout, config.image_size, show_progress=show_progress)
     variants = planner_variants or settings.planner_variants()
     methods = dict(list(variants.items())[:1])
@@ -147,8 +158,8 @@ def evaluate_planner(
             mean_frame = train_frames.double().mean(0).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
             methods["mean training frame"] = None
     methods |= dict(list(variants.items())[1:])
-    pixels = object_pixels(heldout, bank, config.image_size)
-    window = settings.object_half_width(config.image_size)
+    pixels = object_pixels(heldout, bank, score_size)
+    window = settings.object_half_width(score_size)
     scores = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     truth_samples, plan_samples = [], []
     clips = [
@@ -173,11 +184,13 @@ def evaluate_planner(
                 predictions[name] = planner.decode_latents(latents).permute(0, 2, 3, 1).numpy()
             else:
                 predictions[name] = planner.plan(first, instruction, seed=settings.seed + i, **kwargs).frames
+        scored_future = resize_images(future, score_size)  # (K, s, s, 3)
         for name, prediction in predictions.items():
-            scores[task][name]["psnr"].append(psnr(prediction, future))
-            scores[task][name]["ssim"].append(ssim(prediction, future))
+            prediction = resize_images(prediction, score_size)
+            scores[task][name]["psnr"].append(psnr(prediction, scored_future))
+            scores[task][name]["ssim"].append(ssim(prediction, scored_future))
             if pixels is not None:
-                around = object_psnr(prediction, future, pixels[index[1:]], window)
+                around = object_psnr(prediction, scored_future, pixels[index[1:]], window)
                 if around is not None:
                     scores[task][name]["object_psnr"].append(around)
         if t == 0 and len(truth_samples) < settings.sample_clips:
@@ -190,7 +203,13 @@ def evaluate_planner(
         }
         for task, by_method in sorted(scores.items())
     }
-    return {"methods": list(methods), "clips": len(clips), "tasks": tasks, "samples": (truth_samples, plan_samples)}
+    return {
+        "methods": list(methods),
+        "clips": len(clips),
+        "score_size": score_size,
+        "tasks": tasks,
+        "samples": (truth_samples, plan_samples),
+    }
 
 
 def task_means(result: dict, metrics: tuple[str, ...] = ("psnr", "ssim")) -> dict[str, dict[str, float]]:
