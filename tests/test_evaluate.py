@@ -104,8 +104,9 @@ def test_frames_can_be_scored_at_a_coarser_size_than_the_planner_draws(
     assert coarse["repeat first frame"]["psnr"] > native["repeat first frame"]["psnr"]  # finest motion averaged away
     native_window, coarse_window = native["autoencoder round trip"], coarse["autoencoder round trip"]
     assert 0 < coarse_window["object_psnr"] < 100 and coarse_window["object_psnr"] != native_window["object_psnr"]
-    with pytest.raises(InputError, match="score_size 24 must divide the planner's image size 32"):
-        evaluate_planner(planner, two_episode_dataset, None, EvalSettings(score_size=24), show_progress=False)
+    for refused in (24, 8, -32):  # not a divisor; smaller than SSIM's window; not a size
+        with pytest.raises(InputError, match=f"score_size {refused} must divide the planner's image size 32"):
+            evaluate_planner(planner, two_episode_dataset, None, EvalSettings(score_size=refused), show_progress=False)
 
 
 def test_vp_eval_planner_results_name_their_command_and_render_as_a_table(

@@ -160,9 +160,9 @@ def medoid(plans: list[VideoPlan]) -> VideoPlan:
 
 
 def check_compatible(planner: Planner, idm: InverseDynamics) -> None:
-    """Refuses a planner and an IDM that disagree on steps between planned frames, or whose image sizes are not
-    one a whole multiple of the other's: a planner may draw finer frames than the IDM reads (the IDM sees them
-    area-downsampled, as it saw its training demos), never coarser ones."""
+    """Refuses a planner and an IDM that disagree on steps between planned frames, or whose image sizes are not a
+    whole multiple apart with the planner's the larger: a planner may draw finer frames than the IDM reads (the
+    IDM sees them area-downsampled, as it saw its training demos), never coarser ones."""
     plan_size, idm_size = planner.config.image_size, idm.config.image_size
     if plan_size % idm_size:
         raise InputError(

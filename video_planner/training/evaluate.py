@@ -35,6 +35,8 @@ from robot_io.metaworld_tasks import task_of_instruction
 from video_planner.model.planner import VideoPlanner
 from video_planner.training.sample_grid import write_sample_gif, write_sample_sheet
 
+SSIM_WINDOW = 11  # pixels a side of SSIM's Gaussian window, so the smallest frame it scores
+
 
 def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of uint8 frames, capped at 100 dB (identical frames). # (K, H, W, 3) x2"""
@@ -43,12 +45,13 @@ def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
 
 
 def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
-    """Mean structural similarity (Gaussian window 11, σ 1.5, per channel) of uint8 frames. # (K, H, W, 3) x2"""
+    """Mean structural similarity (Gaussian window of SSIM_WINDOW px, σ 1.5, per channel) of uint8 frames.
+    # (K, H, W, 3) x2"""
     x = torch.from_numpy(prediction).permute(0, 3, 1, 2).double() / 255.0  # (K, 3, H, W)
     y = torch.from_numpy(target).permute(0, 3, 1, 2).double() / 255.0
-    coords = torch.arange(11, dtype=torch.float64) - 5
+    coords = torch.arange(SSIM_WINDOW, dtype=torch.float64) - SSIM_WINDOW // 2
     g = torch.exp(-(coords**2) / (2 * 1.5**2))
-    window = (g[:, None] * g[None, :] / g.sum() ** 2).expand(3, 1, 11, 11)
+    window = (g[:, None] * g[None, :] / g.sum() ** 2).expand(3, 1, SSIM_WINDOW, SSIM_WINDOW)
 
     def blur(z):
         return F.conv2d(z, window, groups=3)
@@ -141,11 +144,11 @@ def evaluate_planner(
     plans go into the sample grid.
     """
     config = planner.config
-    score_size = settings.score_size or config.image_size
-    if config.image_size % score_size:
+    score_size = config.image_size if settings.score_size is None else settings.score_size
+    if score_size < SSIM_WINDOW or config.image_size % score_size:
         raise InputError(
-            f"score_size {score_size} must divide the planner's image size {config.image_size}: frames are scored "
-            "area-downsampled, never upsampled"
+            f"score_size {score_size} must divide the planner's image size {config.image_size} and be at least "
+            f"{SSIM_WINDOW} px (SSIM's window): frames are scored area-downsampled, never upsampled"
         )
     bank = FrameBank.load(heldout, config.image_size, show_progress=show_progress)
     variants = planner_variants or settings.planner_variants()
