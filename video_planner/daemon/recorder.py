@@ -8,19 +8,11 @@ estimate for an operator to read, not a label (SAIL's learned filter makes its o
 from pathlib import Path
 
 import numpy as np
-import torch
-from einops import rearrange
 
-from foundation.frames import resize_frames
+from foundation.frames import resize_images
 from robot_io.episode_format import Episode
 from robot_io.rollout_store import open_rollout_store, record_episodes, recorded_rows
 from robot_io.types import Observation, RobotFeatures
-
-
-def to_size(image: np.ndarray, size: int) -> np.ndarray:
-    """A square camera image at `size` pixels. # (S, S, 3) -> (size, size, 3)"""
-    frame = rearrange(torch.from_numpy(np.ascontiguousarray(image)), "h w c -> 1 c h w")
-    return rearrange(resize_frames(frame, size)[0], "c h w -> h w c").numpy()
 
 
 class EpisodeRecorder:
@@ -37,7 +29,8 @@ class EpisodeRecorder:
     def add(self, observation: Observation, action: np.ndarray, target_frame: np.ndarray) -> None:
         """One executed tick: what the robot saw and did, and the planned frame it headed for."""
         size = self.image_size
-        self.rows.append((to_size(observation.image, size), observation.state, action, to_size(target_frame, size)))
+        image = resize_images(observation.image, size).copy()  # a copy: a camera may refill its buffer
+        self.rows.append((image, observation.state, action, resize_images(target_frame, size)))
 
     def commit(self, summary: dict) -> int:
         """Appends the episode (when it executed anything) and its summary row; returns its step count."""
