@@ -132,3 +132,22 @@ def test_vp_eval_planner_results_name_their_command_and_render_as_a_table(
         plan_quality_table.quality_table([(path, "mean training frame", "psnr")], {path: result}, ["x"])
     with pytest.raises(InputError, match="is not FILE:METHOD:METRIC"):
         plan_quality_table.column(f"{path}:planner:lpips")
+
+
+def test_vp_eval_planner_guidance_scale_changes_the_plans_only(tmp_path, two_episode_dataset, tiny_models, capsys):
+    """--guidance-scale guides every plan of the run: the same clips and noise, so the planner's scores move and
+    the autoencoder's round trip does not; a guidance below 1 stops the command in one line."""
+    argv = ["eval-planner", "--planner", str(tiny_models / "planner"), "--dataset", str(two_episode_dataset)]
+    argv += ["--clips-per-episode", "1", "--reference-steps", "0"]
+    scores = {}
+    for guidance in (None, "1"):
+        output = tmp_path / f"guidance-{guidance}"
+        flags = [] if guidance is None else ["--guidance-scale", guidance]
+        assert main([*argv, *flags, "--output", str(output)]) == 0
+        scores[guidance] = json.loads((output / "results.json").read_text())["tasks"]["button-press-topdown"]
+    assert scores[None]["autoencoder round trip"] == scores["1"]["autoencoder round trip"]
+    assert scores[None]["planner"]["psnr"] != scores["1"]["planner"]["psnr"]
+    capsys.readouterr()
+    assert main([*argv, "--guidance-scale", "0.5", "--output", str(tmp_path / "refused")]) == 2
+    assert capsys.readouterr().err.strip() == "error: planner: guidance_scale must be a number in [1, inf), got 0.5"
+    assert not (tmp_path / "refused").exists()

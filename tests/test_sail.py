@@ -224,8 +224,13 @@ def test_vp_eval_refuses_composition_flags_without_a_prior(models, capsys):
     common = ["eval", "--tasks", "door-open", "--idm", models["idm"], "--output", "/nonexistent/eval"]
     assert main([*common, "--planner", models["planner"], "--prior-strength", "0.3"]) == 2
     assert main([*common, "--planner", "oracle", "--prior", models["prior"]]) == 2
+    assert main([*common, "--planner", "oracle", "--guidance-scale", "3"]) == 2
+    assert main([*common, "--planner", models["planner"], "--prior", models["prior"], "--guidance-scale", "3"]) == 2
     lines = capsys.readouterr().err.splitlines()
+    oracle = "error: --prior, --sampling-steps and --guidance-scale apply to a trained planner, not to --planner oracle"
     assert lines == [
         "error: --prior-strength needs --prior, the prior to compose with",
-        "error: --prior and --sampling-steps apply to a trained planner, not to --planner oracle",
+        oracle,
+        oracle,
+        "error: --guidance-scale guides a planner alone; with --prior give --composition-guidance",
     ]

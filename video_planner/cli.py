@@ -123,8 +123,10 @@ def _eval(args: argparse.Namespace) -> None:
     settings = ControlEvalSettings(**values)
     check_closed_loop_seeds(settings.first_seed, len(settings.cameras), role)
     source = PlannerSource(**_flag_values(args, PlannerSource))
-    if source.planner == Oracle.name and (source.prior or source.sampling_steps):
-        raise InputError("--prior and --sampling-steps apply to a trained planner, not to --planner oracle")
+    if source.planner == Oracle.name and (source.prior or source.sampling_steps or source.guidance_scale):
+        raise InputError(
+            "--prior, --sampling-steps and --guidance-scale apply to a trained planner, not to --planner oracle"
+        )
     planner = Oracle() if source.planner == Oracle.name else load_planner(source)
     idm = InverseDynamics.from_pretrained(args.idm).to(resolve_device(source.device))
     provenance = run_record(["vp", *args.argv])
@@ -239,11 +241,13 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 def _eval_planner(args: argparse.Namespace) -> None:
     from foundation.provenance import run_record
-    from video_planner.model.planner import VideoPlanner
+    from video_planner.model.loading import load_planner
+    from video_planner.model.planner_source import PlannerSource
     from video_planner.training.evaluate import EvalSettings, evaluate_planner, markdown_table, write_report
 
     settings = EvalSettings(args.clips_per_episode, args.seed, args.reference_steps, score_size=args.score_size)
-    result = evaluate_planner(VideoPlanner.from_pretrained(args.planner), args.dataset, args.train_dataset, settings)
+    planner = load_planner(PlannerSource(planner=args.planner, guidance_scale=args.guidance_scale, device="cpu"))
+    result = evaluate_planner(planner, args.dataset, args.train_dataset, settings)
     result["run"] = run_record(["vp", *args.argv])  # what a table made from results.json names as its source
     write_report(result, args.output)
     print(markdown_table(result))
@@ -510,6 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="score frames area-downsampled to this size, a divisor of the planner's (64: as a 64 px IDM reads "
         "them, so planners of different resolutions compare on the same pixels); unset: the planner's size",
+    )
+    p.add_argument(
+        "--guidance-scale",
+        type=float,
+        help="classifier-free guidance of every plan (1 turns it off; at least 1); unset: the planner config's",
     )
     p.set_defaults(run=_eval_planner)
 

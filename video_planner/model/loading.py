@@ -52,8 +52,9 @@ def load_planner(source: PlannerSource, prior: Prior | None = None) -> VideoPlan
     to load or does not fit stops a run before it starts."""
     device = resolve_device(source.device)  # a device this machine lacks stops the run before any loading
     in_domain = VideoPlanner.from_pretrained(source.planner).to(device)
-    if source.sampling_steps is not None:
-        in_domain.config = dataclasses.replace(in_domain.config, sampling_steps=source.sampling_steps)
+    sampling = {"sampling_steps": source.sampling_steps, "guidance_scale": source.guidance_scale}
+    sampling = {field: value for field, value in sampling.items() if value is not None}
+    in_domain.config = dataclasses.replace(in_domain.config, **sampling)
     if prior is None and source.prior is None:
         return in_domain
     if prior is None:

@@ -26,6 +26,9 @@ class PlannerSource:
     sampling_steps: int | None = ranged(
         None, f"[1, {MAX_SAMPLING_STEPS}]"
     )  # denoising steps per plan; unset: the planner config's
+    # classifier-free guidance of each plan (1 turns it off); unset: the planner config's (with --prior,
+    # --composition-guidance guides instead)
+    guidance_scale: float | None = ranged(None, "[1, inf)")
     device: str | None = None  # where the models run; unset: cuda when there is one, else cpu
 
     def __post_init__(self):
@@ -40,6 +43,8 @@ class PlannerSource:
         if self.prior is None and given:
             verb = "needs" if len(given) == 1 else "need"
             raise InputError(f"{', '.join(given)} {verb} --prior, the prior to compose with")
+        if self.prior is not None and self.guidance_scale is not None:
+            raise InputError("--guidance-scale guides a planner alone; with --prior give --composition-guidance")
         check_ranges(self, "planner", PlannerSource)
 
     def composition(self) -> dict:
