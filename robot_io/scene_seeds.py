@@ -64,6 +64,7 @@ SEED_RANGES: tuple[SeedRange, ...] = (
     _recipe("metaworld_avdc11_heldout", 50_000, role="held-out"),
     _recipe("metaworld_avdc11_noisy", 100_000),
     _recipe("metaworld_avdc11_explore", 200_000),
+    _recipe("metaworld_avdc11_more", 300_000, attempts=60),
     _recipe("metaworld_mt50_prior", 400_000),
     _recipe("metaworld_mt50_heldout", 450_000, role="held-out"),
     _closed_loop("closed-loop evaluation", "evaluation", EVALUATION_FIRST_SEED),
