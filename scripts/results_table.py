@@ -7,39 +7,17 @@ the success rate ± its standard error, and under the table the command and code
 Result files are `results.json` of `vp eval` (or copies of them kept under `docs/results/`), or a published
 anchor's figures in the same form, whose `run` names its `source` instead of a command; the results tables
 are this script's output, so a table changes only when its result files do. Each run that played exactly the
-first run's scenes gets its paired difference against it under the table.
+first run's scenes gets its paired difference against it under the table
+(`closed_loop_eval.paired_difference`).
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from foundation.config_io import read_json
 from foundation.errors import InputError, exit_status
-from video_planner.control.closed_loop_eval import rate_text
-
-
-def paired_difference(base: dict, other: dict) -> str | None:
-    """`other`'s success minus `base`'s, scene by scene, when both ran exactly the same scenes (task, camera,
-    scene seed): the mean difference in points with its standard error, and how many scenes each one won.
-    Pairing removes the scenes' own difficulty from the error, so it is smaller than the two means' errors
-    combined. None when either lacks its episodes or the scenes differ."""
-
-    def outcomes(result: dict) -> dict:
-        return {(e["task"], e["camera"], e["seed"]): int(e["success"]) for e in result.get("episodes", [])}
-
-    a, b = outcomes(base), outcomes(other)
-    if not a or a.keys() != b.keys() or len(a) < 2:
-        return None
-    differences = np.array([b[scene] - a[scene] for scene in a], dtype=np.float64)  # (scenes,) in {-1, 0, 1}
-    stderr = differences.std(ddof=1) / np.sqrt(len(differences))
-    won, lost = int((differences > 0).sum()), int((differences < 0).sum())
-    return (
-        f"{100 * differences.mean():+.1f} ± {100 * stderr:.1f} points on the same {len(differences)} scenes "
-        f"({won} won, {lost} lost)"
-    )
+from video_planner.control.closed_loop_eval import paired_difference, rate_text
 
 
 def results_table(results: list[dict], names: list[str]) -> str:

@@ -72,7 +72,7 @@ def test_the_results_table_is_made_from_result_files_with_their_provenance(tmp_p
 
 
 def test_runs_on_the_same_scenes_get_their_paired_difference_and_other_scenes_none():
-    import results_table
+    from video_planner.control.closed_loop_eval import paired_difference
 
     def run(successes: list[int], first_seed: int = 0) -> dict:
         episodes = [
@@ -82,10 +82,39 @@ def test_runs_on_the_same_scenes_get_their_paired_difference_and_other_scenes_no
         return {"episodes": episodes}
 
     base, other = run([1, 0, 0, 1]), run([1, 1, 1, 0])  # differences 0, +1, +1, -1: mean 0.25, sd 0.957
-    assert results_table.paired_difference(base, other) == "+25.0 ± 47.9 points on the same 4 scenes (2 won, 1 lost)"
-    assert results_table.paired_difference(other, base) == "-25.0 ± 47.9 points on the same 4 scenes (1 won, 2 lost)"
-    assert results_table.paired_difference(base, run([1, 0, 0, 1], first_seed=10)) is None  # other scenes
-    assert results_table.paired_difference(base, {}) is None  # a result file without its episodes
+    assert str(paired_difference(base, other)) == "+25.0 ± 47.9 points on the same 4 scenes (2 won, 1 lost)"
+    assert str(paired_difference(other, base)) == "-25.0 ± 47.9 points on the same 4 scenes (1 won, 2 lost)"
+    assert paired_difference(base, run([1, 0, 0, 1], first_seed=10)) is None  # other scenes
+    assert paired_difference(base, {}) is None  # a result file without its episodes
+
+
+def test_the_lever_table_pairs_each_lever_with_its_own_baseline_and_refuses_other_scenes(tmp_path, monkeypatch, capsys):
+    import json
+
+    import lever_table
+
+    def run(successes: list[int], plan_seconds: float, first_seed: int = 2_000_000) -> dict:
+        episodes = [
+            {"task": "reach", "camera": "corner", "seed": first_seed + i, "success": bool(s), "plans": 4}
+            | {"seconds": {"plan": 4 * plan_seconds}}
+            for i, s in enumerate(successes)
+        ]
+        summary = {"mean_success": sum(successes) / len(successes), "mean_stderr": 0.25, "tasks": {}}
+        return {"run": {"settings": {"first_seed": first_seed}}, "summary": summary, "episodes": episodes}
+
+    files = {"base": run([1, 0, 0, 1], 0.9), "lever": run([1, 1, 1, 0], 1.5), "elsewhere": run([1, 1, 0, 0], 0.9, 0)}
+    for name, result in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    path = {name: str(tmp_path / f"{name}.json") for name in files}
+    monkeypatch.setattr(sys, "argv", ["lever_table.py", "--lever", "3 plans", path["base"], path["lever"]])
+    assert lever_table.main() == 0
+    rows = capsys.readouterr().out.splitlines()
+    row = "| 3 plans | 4 selection | 50.0 ± 25.0 % | 75.0 ± 25.0 % | +25.0 ± 47.9 points | 2 / 1 | 0.90 → 1.50 |"
+    assert rows[2] == row
+    assert rows[-1] == f"- 3 plans: `{path['base']}` → `{path['lever']}`"
+    monkeypatch.setattr(sys, "argv", ["lever_table.py", "--lever", "x", path["base"], path["elsewhere"]])
+    assert lever_table.main() == 2
+    assert "did not play the same scenes" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("planner", ["tiny", "oracle"])

@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -234,6 +235,41 @@ def mean_steps_solved(rows: list[dict]) -> float | None:
     the task, which success rates alone hide."""
     steps = [r["steps"] for r in rows if r["success"]]
     return float(np.mean(steps)) if steps else None
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """One run's success minus another's on the same scenes: mean and standard error in points, scenes won and
+    lost."""
+
+    points: float
+    stderr: float
+    scenes: int
+    won: int
+    lost: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.points:+.1f} ± {self.stderr:.1f} points on the same {self.scenes} scenes "
+            f"({self.won} won, {self.lost} lost)"
+        )
+
+
+def paired_difference(base: dict, other: dict) -> PairedDifference | None:
+    """`other`'s success minus `base`'s, scene by scene, when both ran exactly the same scenes (task, camera,
+    scene seed). Pairing removes the scenes' own difficulty from the error, so it is smaller than the two means'
+    errors combined. None when either lacks its episodes or the scenes differ."""
+
+    def outcomes(result: dict) -> dict:
+        return {(e["task"], e["camera"], e["seed"]): int(e["success"]) for e in result.get("episodes", [])}
+
+    a, b = outcomes(base), outcomes(other)
+    if not a or a.keys() != b.keys() or len(a) < 2:
+        return None
+    differences = np.array([b[scene] - a[scene] for scene in a], dtype=np.float64)  # (scenes,) in {-1, 0, 1}
+    stderr = differences.std(ddof=1) / np.sqrt(len(differences))
+    won, lost = int((differences > 0).sum()), int((differences < 0).sum())
+    return PairedDifference(100 * differences.mean(), 100 * stderr, len(differences), won, lost)
 
 
 def rate_text(rate: float, stderr: float | None) -> str:
