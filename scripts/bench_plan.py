@@ -1,10 +1,12 @@
 """Plan latency of the cpu preset (random weights, guidance on) per sampler and number of steps, against
 DDIM with 100 steps (AVDC's sampler), interleaved. With `--samples`, also what a replanning costs when the agent
 draws several plans in one batch (`vp eval --plan-samples N`) at 10 and 20 DPM-Solver++ steps, against one plan
-of 20 steps (the agent's default), interleaved.
+of 20 steps (the agent's default), interleaved. With `--config`, also one plan of another planner config (random
+weights, `--config-steps` DPM-Solver++ steps) against the cpu preset's plan, interleaved: whether a larger model
+keeps within the cpu preset's plan budget.
 
 Usage: .venv/bin/python scripts/bench_plan.py [--steps 5 10 20 50 100 --repeats 3] [--samples 2 3 4] [--quick]
-       [--ratios FILE]
+       [--config FILE --config-steps N] [--ratios FILE]
 """
 
 import argparse
@@ -16,7 +18,7 @@ import torch
 from bench_timing import Ratio, Timing, save_ratios, time_interleaved
 
 from foundation.errors import InputError, exit_status
-from video_planner.model.config import preset
+from video_planner.model.config import PlannerConfig, preset
 from video_planner.model.planner import VideoPlanner
 
 SAMPLERS = ("dpmsolver++", "ddim")
@@ -79,6 +81,38 @@ def bench_samples(samples_list: list[int], repeats: int) -> str:
     )
 
 
+def bench_config(path: Path, steps: int, repeats: int) -> str:
+    """One plan of the planner config at `path` (random weights) at `steps` DPM-Solver++ steps against one plan of
+    the cpu preset at its own steps, interleaved, with each denoiser's parameter count."""
+    if steps < 1:
+        raise InputError(f"--config-steps must be >= 1, got {steps}")
+    planner, image = cpu_planner()
+    torch.manual_seed(0)
+    candidate = VideoPlanner(PlannerConfig.load(path)).eval()
+    size = candidate.config.image_size
+    candidate_image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)  # (H, W, 3)
+
+    def parameters(model: VideoPlanner) -> str:
+        return f"{sum(p.numel() for p in model.denoiser.parameters()) / 1e6:.1f} M"
+
+    variants = {
+        ("cpu preset", parameters(planner), planner.config.sampling_steps): lambda: planner.plan(
+            image, "open the door"
+        ),
+        (path.name, parameters(candidate), steps): lambda: candidate.plan(
+            candidate_image, "open the door", steps=steps
+        ),
+    }
+    timings = time_interleaved(variants, repeats)
+    reference = next(iter(timings.values())).median_s
+    return timing_table(
+        f"one plan (DPM-Solver++, guidance on) against the cpu preset's, {repeats} interleaved repeats",
+        ("planner", "denoiser parameters", "steps"),
+        timings,
+        ("vs the cpu preset (medians)", lambda t: f"{t.median_s / reference:.2f}x the time"),
+    )
+
+
 def timing_table(title: str, key_names: tuple[str, ...], timings: dict[tuple, Timing], compared) -> str:
     """A markdown table of `timings` by key, min and median seconds, and `compared`: (header, cell of a Timing)."""
     header, cell = compared
@@ -124,6 +158,8 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="1 repeat of DPM-Solver++ at 10 and 20 steps and DDIM-100 only"
     )
+    parser.add_argument("--config", type=Path, help="also time a plan of this planner config.json (random weights)")
+    parser.add_argument("--config-steps", type=int, default=20, help="--config's DPM-Solver++ steps (default: 20)")
     parser.add_argument(
         "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
     )
@@ -137,6 +173,8 @@ def main() -> int:
         save_ratios(args.ratios, ratios)
         if args.samples:
             print(bench_samples(args.samples, args.repeats))
+        if args.config:
+            print(bench_config(args.config, args.config_steps, args.repeats))
 
     return exit_status(run)
 

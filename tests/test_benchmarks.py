@@ -10,6 +10,8 @@ import pytest
 import torch
 from bench_timing import time_interleaved
 
+from foundation.errors import InputError
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -147,3 +149,17 @@ def test_the_daemon_and_vp_eval_score_the_same_scenes(
         assert row["plans"] >= 1
         assert row["holds"].get("no plan yet", 0) >= 1  # the arm held until the first plan came
     assert "daemon_vs_eval.py" in sides["daemon"]["run"]["command"]
+
+
+def test_a_planner_config_is_timed_against_the_cpu_preset_in_the_same_run(tmp_path, tiny_planner_config):
+    import bench_plan
+
+    path = tmp_path / "config.json"
+    tiny_planner_config.save(path)
+    rows = bench_plan.bench_config(path, steps=2, repeats=1).splitlines()
+    assert rows[1] == "| planner | denoiser parameters | steps | s min | s median | vs the cpu preset (medians) |"
+    cpu_preset, candidate = rows[3].split(" | "), rows[4].split(" | ")
+    assert cpu_preset[0] == "| cpu preset" and cpu_preset[2] == "20" and cpu_preset[-1] == "1.00x the time |"
+    assert candidate[0] == "| config.json" and candidate[2] == "2" and candidate[1] != cpu_preset[1]
+    with pytest.raises(InputError, match="--config-steps must be >= 1, got 0"):
+        bench_plan.bench_config(path, steps=0, repeats=1)
