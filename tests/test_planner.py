@@ -1,12 +1,14 @@
 import logging
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from foundation.errors import InputError
-from video_planner.model.config import PlannerConfig, preset
+from video_planner.model.config import AutoencoderConfig, DenoiserConfig, PlannerConfig, preset
+from video_planner.model.networks import VideoDenoiser
 from video_planner.model.planner import VideoPlanner, training_scheduler
 from video_planner.model.protocols import BatchPlanner, PlanRequest
 from video_planner.training.diffusion_loss import diffusion_loss
@@ -204,6 +206,23 @@ def test_presets_validate_and_round_trip():
         preset("tpu")
     with pytest.raises(InputError, match="invalid sampler"):
         preset("cpu", sampler="euler")
+
+
+def test_network_shapes_that_diffusers_cannot_build_are_refused_in_one_line():
+    """GroupNorm splits each level into 32 groups (8 in the autoencoder), and the heads split the channels of
+    each attention level: shapes that break either would otherwise fail deep inside diffusers."""
+    cpu = preset("cpu")
+    refused = (
+        (DenoiserConfig(block_out_channels=(80, 160, 320)), "denoiser.block_out_channels = \\(80, 160, 320\\)"),
+        (DenoiserConfig(block_out_channels=(96, 192, 384), attention_head_dim=5), "denoiser.attention_head_dim = 5"),
+        (AutoencoderConfig(block_out_channels=(12, 24)), "autoencoder.block_out_channels = \\(12, 24\\)"),
+    )
+    for part, message in refused:
+        field = "denoiser" if isinstance(part, DenoiserConfig) else "autoencoder"
+        with pytest.raises(InputError, match=f"planner config: invalid {message} \\(.+\\)$"):
+            replace(cpu, **{field: part})
+    wide = replace(cpu, denoiser=DenoiserConfig(block_out_channels=(96, 192, 384)))  # a valid wider one builds
+    assert VideoDenoiser(wide, text_dim=8).unet.config.block_out_channels == (96, 192, 384)
 
 
 def test_plan_refuses_steps_and_guidance_out_of_range(planner):

@@ -22,12 +22,22 @@ ENCODER_KINDS = ("minilm", "clip", "t5")
 SAMPLERS = ("dpmsolver++", "ddim", "ddpm")
 PREDICTION_TYPES = ("v_prediction", "epsilon")
 LATENT_NORMALIZATIONS = ("data", "scaling_factor")
+# GroupNorm groups of the networks' resnet blocks: each level's channel count must be a multiple of these
+AUTOENCODER_NORM_GROUPS = 8
+DENOISER_NORM_GROUPS = 32
 HINTS = {
     "autoencoder.normalization": f" (valid: {', '.join(LATENT_NORMALIZATIONS)}; scaling_factor needs a pretrained VAE)",
     "beta_end": " (needs 0 < beta_start < beta_end < 1)",
+    "autoencoder.block_out_channels": f" (each level needs a positive multiple of {AUTOENCODER_NORM_GROUPS} channels)",
+    "denoiser.block_out_channels": f" (each level needs a positive multiple of {DENOISER_NORM_GROUPS} channels)",
+    "denoiser.attention_head_dim": " (the number of heads; it must divide the channels of every attention level)",
 }
 # Fields that only change how plans are drawn, not what training computes: a resumed run may change them.
 SAMPLING_FIELDS = frozenset({"guidance_scale", "sampler", "sampling_steps", "decode_as_change"})
+
+
+def _multiples_of(channels: tuple[int, ...], groups: int) -> bool:
+    return len(channels) >= 1 and all(c >= groups and c % groups == 0 for c in channels)
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class TextEncoderConfig:
 class AutoencoderConfig:
     pretrained: str | None = None  # Hub id or directory of a pretrained AutoencoderKL; None = train in-domain
     subfolder: str | None = None  # e.g. "vae" inside a full Stable Diffusion repo
-    block_out_channels: tuple[int, ...] = (16, 32, 64)  # in-domain only; 2**(len-1) is the downsampling
+    block_out_channels: tuple[int, ...] = (16, 32, 64)  # in-domain only, multiples of 8; 2**(len-1) is the downsampling
     layers_per_block: int = 1  # resnet blocks per resolution level (in-domain only)
     latent_channels: int = 4  # channels of each frame's latent
     kl_weight: float = 1e-6  # of the KL term in the in-domain autoencoder's loss
@@ -63,10 +73,12 @@ class AutoencoderConfig:
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    block_out_channels: tuple[int, ...] = (64, 128, 256)  # UNet channels per resolution level, finest first
+    block_out_channels: tuple[int, ...] = (64, 128, 256)  # UNet channels per resolution level, finest; multiples of 32
     layers_per_block: int = 2  # resnet blocks per resolution level
     attention_levels: tuple[int, ...] = (2,)  # resolution levels with cross-attention; 0 is the finest
-    attention_head_dim: int = 32  # channels per attention head
+    # Attention heads per attention level: diffusers' UNet2DConditionModel reads its `attention_head_dim`
+    # argument as the number of heads, and this value is passed to it as is
+    attention_head_dim: int = 32
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,15 @@ class PlannerConfig(VersionedConfig):
             "beta_end": 0 < self.beta_start < self.beta_end < 1,
             "denoiser.attention_levels": all(
                 0 <= level < len(self.denoiser.block_out_channels) for level in self.denoiser.attention_levels
+            ),
+            "autoencoder.block_out_channels": self.autoencoder.pretrained is not None
+            or _multiples_of(self.autoencoder.block_out_channels, AUTOENCODER_NORM_GROUPS),
+            "denoiser.block_out_channels": _multiples_of(self.denoiser.block_out_channels, DENOISER_NORM_GROUPS),
+            "denoiser.attention_head_dim": self.denoiser.attention_head_dim >= 1
+            and all(
+                self.denoiser.block_out_channels[level] % self.denoiser.attention_head_dim == 0
+                for level in self.denoiser.attention_levels
+                if 0 <= level < len(self.denoiser.block_out_channels)
             ),
         }
         for key, ok in checks.items():

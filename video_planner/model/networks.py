@@ -5,7 +5,12 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from einops import rearrange
 from torch import nn
 
-from video_planner.model.config import AutoencoderConfig, PlannerConfig
+from video_planner.model.config import (
+    AUTOENCODER_NORM_GROUPS,
+    DENOISER_NORM_GROUPS,
+    AutoencoderConfig,
+    PlannerConfig,
+)
 
 
 def build_autoencoder(config: AutoencoderConfig) -> AutoencoderKL:
@@ -21,7 +26,7 @@ def build_autoencoder(config: AutoencoderConfig) -> AutoencoderKL:
         block_out_channels=config.block_out_channels,
         layers_per_block=config.layers_per_block,
         latent_channels=config.latent_channels,
-        norm_num_groups=8,
+        norm_num_groups=AUTOENCODER_NORM_GROUPS,
         mid_block_add_attention=False,  # attention at 16x16 costs more than it helps reconstruction here
     )
 
@@ -52,7 +57,7 @@ class VideoDenoiser(nn.Module):
             layers_per_block=levels.layers_per_block,
             cross_attention_dim=text_dim,
             attention_head_dim=levels.attention_head_dim,
-            norm_num_groups=32,
+            norm_num_groups=DENOISER_NORM_GROUPS,
         )
         self.null_text = nn.Parameter(torch.zeros(1, 1, text_dim))
 
