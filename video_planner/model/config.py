@@ -73,7 +73,7 @@ class AutoencoderConfig:
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    block_out_channels: tuple[int, ...] = (64, 128, 256)  # UNet channels per resolution level, finest; multiples of 32
+    block_out_channels: tuple[int, ...] = (64, 128, 256)  # UNet channels per level, finest first; multiples of 32
     layers_per_block: int = 2  # resnet blocks per resolution level
     attention_levels: tuple[int, ...] = (2,)  # resolution levels with cross-attention; 0 is the finest
     # Attention heads per attention level: diffusers' UNet2DConditionModel reads its `attention_head_dim`
