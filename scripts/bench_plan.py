@@ -3,10 +3,11 @@ DDIM with 100 steps (AVDC's sampler), interleaved. With `--samples`, also what a
 draws several plans in one batch (`vp eval --plan-samples N`) at 10 and 20 DPM-Solver++ steps, against one plan
 of 20 steps (the agent's default), interleaved. With `--config`, also one plan of another planner config (random
 weights, `--config-steps` DPM-Solver++ steps) against the cpu preset's plan, interleaved: whether a larger model
-keeps within the cpu preset's plan budget.
+keeps within the cpu preset's plan budget. With `--guidance`, also one 20-step plan at each classifier-free
+guidance scale against the cpu preset's own (2), interleaved: scale 1 skips the unconditional branch.
 
 Usage: .venv/bin/python scripts/bench_plan.py [--steps 5 10 20 50 100 --repeats 3] [--samples 2 3 4] [--quick]
-       [--config FILE --config-steps N] [--ratios FILE]
+       [--config FILE --config-steps N] [--guidance 1 4] [--ratios FILE]
 """
 
 import argparse
@@ -113,6 +114,26 @@ def bench_config(path: Path, steps: int, repeats: int) -> str:
     )
 
 
+def bench_guidance(scales: list[float], repeats: int) -> str:
+    """One plan of the cpu preset at each guidance scale against one at the preset's scale, interleaved."""
+    if min(scales) < 1:
+        raise InputError(f"--guidance scales must be >= 1 (1 turns guidance off), got {scales}")
+    planner, image = cpu_planner()
+    default = planner.config.guidance_scale
+    variants = {
+        (scale, planner.config.sampling_steps): lambda scale=scale: planner.plan(image, "open the door", guidance=scale)
+        for scale in sorted(set(scales) | {default})
+    }
+    timings = time_interleaved(variants, repeats)
+    reference = timings[default, planner.config.sampling_steps].median_s
+    return timing_table(
+        f"one plan of the cpu preset (DPM-Solver++) per guidance scale, {repeats} interleaved repeats",
+        ("guidance", "steps"),
+        timings,
+        (f"vs guidance {default} (medians)", lambda t: f"{t.median_s / reference:.2f}x the time"),
+    )
+
+
 def timing_table(title: str, key_names: tuple[str, ...], timings: dict[tuple, Timing], compared) -> str:
     """A markdown table of `timings` by key, min and median seconds, and `compared`: (header, cell of a Timing)."""
     header, cell = compared
@@ -161,6 +182,9 @@ def main() -> int:
     parser.add_argument("--config", type=Path, help="also time a plan of this planner config.json (random weights)")
     parser.add_argument("--config-steps", type=int, default=20, help="--config's DPM-Solver++ steps (default: 20)")
     parser.add_argument(
+        "--guidance", type=float, nargs="+", help="also time one plan at each guidance scale against the preset's"
+    )
+    parser.add_argument(
         "--ratios", type=Path, help="append the headline ratios as JSON lines (scripts/bench_all.py reads them)"
     )
     args = parser.parse_args()
@@ -175,6 +199,8 @@ def main() -> int:
             print(bench_samples(args.samples, args.repeats))
         if args.config:
             print(bench_config(args.config, args.config_steps, args.repeats))
+        if args.guidance:
+            print(bench_guidance(args.guidance, args.repeats))
 
     return exit_status(run)
 

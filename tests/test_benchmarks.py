@@ -163,3 +163,14 @@ def test_a_planner_config_is_timed_against_the_cpu_preset_in_the_same_run(tmp_pa
     assert candidate[0] == "| config.json" and candidate[2] == "2" and candidate[1] != cpu_preset[1]
     with pytest.raises(InputError, match="--config-steps must be >= 1, got 0"):
         bench_plan.bench_config(path, steps=0, repeats=1)
+
+
+def test_guidance_scales_are_timed_against_the_cpu_presets_in_the_same_run():
+    import bench_plan
+
+    rows = bench_plan.bench_guidance([1.0], repeats=1).splitlines()
+    assert rows[1] == "| guidance | steps | s min | s median | vs guidance 2.0 (medians) |"
+    off, preset_scale = rows[3].split(" | "), rows[4].split(" | ")
+    assert off[0] == "| 1.0" and preset_scale[0] == "| 2.0" and preset_scale[-1] == "1.00x the time |"
+    with pytest.raises(InputError, match=r"--guidance scales must be >= 1 \(1 turns guidance off\), got \[0.5\]"):
+        bench_plan.bench_guidance([0.5], repeats=1)
