@@ -73,12 +73,11 @@ def bench_samples(samples_list: list[int], repeats: int) -> str:
         for steps in (10, 20)
     }
     timings = time_interleaved(variants, repeats)
-    reference = timings[1, 20].median_s
     return timing_table(
         f"one replanning drawing N plans in one batch (DPM-Solver++), {repeats} interleaved repeats",
         ("plans", "steps"),
         timings,
-        ("vs one 20-step plan (medians)", lambda t: f"{t.median_s / reference:.2f}x the time"),
+        ("vs one 20-step plan (medians)", times_the(timings[1, 20])),
     )
 
 
@@ -105,12 +104,11 @@ def bench_config(path: Path, steps: int, repeats: int) -> str:
         ),
     }
     timings = time_interleaved(variants, repeats)
-    reference = next(iter(timings.values())).median_s
     return timing_table(
         f"one plan (DPM-Solver++, guidance on) against the cpu preset's, {repeats} interleaved repeats",
         ("planner", "denoiser parameters", "steps"),
         timings,
-        ("vs the cpu preset (medians)", lambda t: f"{t.median_s / reference:.2f}x the time"),
+        ("vs the cpu preset (medians)", times_the(next(iter(timings.values())))),
     )
 
 
@@ -125,13 +123,17 @@ def bench_guidance(scales: list[float], repeats: int) -> str:
         for scale in sorted(set(scales) | {default})
     }
     timings = time_interleaved(variants, repeats)
-    reference = timings[default, planner.config.sampling_steps].median_s
     return timing_table(
         f"one plan of the cpu preset (DPM-Solver++) per guidance scale, {repeats} interleaved repeats",
         ("guidance", "steps"),
         timings,
-        (f"vs guidance {default} (medians)", lambda t: f"{t.median_s / reference:.2f}x the time"),
+        (f"vs guidance {default} (medians)", times_the(timings[default, planner.config.sampling_steps])),
     )
+
+
+def times_the(reference: Timing):
+    """A table cell of a Timing: its median over `reference`'s, e.g. "0.87x the time"."""
+    return lambda t: f"{t.median_s / reference.median_s:.2f}x the time"
 
 
 def timing_table(title: str, key_names: tuple[str, ...], timings: dict[tuple, Timing], compared) -> str:
